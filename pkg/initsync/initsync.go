@@ -1,0 +1,176 @@
+// Package initsync is the protocol between the supervisor (crate) and crate-init:
+// the file descriptors init is started with and the messages sent over the sync
+// socket. Both sides import it, so it depends on the standard library only.
+//
+//	supervisor (crate)                          init (crate-init)
+//	------------------                          -----------------
+//	start init with fds 3 (spec), 4 (sync), 5 (log)
+//	write spec to fd 3, close it  ------------> read spec until EOF
+//	place init's pid in the cgroup
+//	SendGo  ---------------- go ------------->  WaitGo
+//	                                            unshare cgroup ns, mounts,
+//	                                            hostname, root switch, chdir
+//	WaitExec <------ error{step,errno,msg} ---  Fail        (on any failure)
+//	WaitExec <------------- EOF --------------  execve      (fd 4 is close-on-exec)
+//
+// Every message is a 4-byte big-endian length followed by that many bytes of
+// JSON. EOF where WaitExec expects a message means execve succeeded: the kernel
+// closed init's end of the socket, and nothing else could have.
+package initsync
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+)
+
+// The descriptors crate-init is started with, beyond stdin, stdout and stderr.
+// They are ExtraFiles[0..2] of os/exec, which puts them at 3, 4 and 5.
+const (
+	SpecFd = 3 // read end of a pipe carrying the runtime spec as JSON
+	SyncFd = 4 // init's end of the sync socket (a socketpair)
+	LogFd  = 5 // write end of a pipe for init's JSON log lines
+)
+
+// Kind names a message; one enum for both directions.
+type Kind string
+
+const (
+	// KindGo is sent by the supervisor once init sits in its cgroup.
+	KindGo Kind = "go"
+	// KindError is sent by init when a step fails; init exits right after.
+	KindError Kind = "error"
+)
+
+// Message is what travels on the sync socket.
+type Message struct {
+	Kind  Kind   `json:"kind"`
+	Step  string `json:"step,omitempty"`
+	Errno int    `json:"errno,omitempty"`
+	Msg   string `json:"msg,omitempty"`
+}
+
+// maxMessage bounds a message so a confused peer cannot make us allocate much.
+const maxMessage = 1 << 20
+
+// InitError is a failure inside init, as reported to the supervisor: the step
+// that failed, the errno (0 if none), and a message for humans.
+type InitError struct {
+	Step  string
+	Errno syscall.Errno
+	Msg   string
+}
+
+func (e *InitError) Error() string {
+	return fmt.Sprintf("init: %s: %s", e.Step, e.Msg)
+}
+
+// Unwrap lets callers use errors.Is(err, syscall.ENOENT) and the like.
+func (e *InitError) Unwrap() error {
+	if e.Errno == 0 {
+		return nil
+	}
+	return e.Errno
+}
+
+// Channel is one end of the sync socket.
+type Channel struct {
+	f *os.File
+}
+
+// NewChannel wraps one end of the sync socket.
+func NewChannel(f *os.File) *Channel { return &Channel{f: f} }
+
+// Close closes this end.
+func (c *Channel) Close() error { return c.f.Close() }
+
+func (c *Channel) send(m Message) error {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode %s message: %w", m.Kind, err)
+	}
+	buf := make([]byte, 4+len(body))
+	binary.BigEndian.PutUint32(buf, uint32(len(body)))
+	copy(buf[4:], body)
+	if _, err := c.f.Write(buf); err != nil {
+		return fmt.Errorf("send %s message: %w", m.Kind, err)
+	}
+	return nil
+}
+
+func (c *Channel) recv() (Message, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.f, hdr[:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Message{}, io.EOF // closed between messages: meaningful to callers
+		}
+		return Message{}, fmt.Errorf("read message header: %w", err)
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > maxMessage {
+		return Message{}, fmt.Errorf("read message: length %d over the limit of %d", n, maxMessage)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(c.f, body); err != nil {
+		return Message{}, fmt.Errorf("read message body: %w", err)
+	}
+	var m Message
+	if err := json.Unmarshal(body, &m); err != nil {
+		return Message{}, fmt.Errorf("decode message: %w", err)
+	}
+	return m, nil
+}
+
+// SendGo tells init that it has been placed in its cgroup and may build the
+// container.
+func (c *Channel) SendGo() error {
+	return c.send(Message{Kind: KindGo})
+}
+
+// WaitGo blocks init until the supervisor sends go. EOF means the supervisor
+// gave up (or died) before the container started.
+func (c *Channel) WaitGo() error {
+	m, err := c.recv()
+	if errors.Is(err, io.EOF) {
+		return errors.New("wait for go: the supervisor closed the sync socket")
+	}
+	if err != nil {
+		return fmt.Errorf("wait for go: %w", err)
+	}
+	if m.Kind != KindGo {
+		return fmt.Errorf("wait for go: got a %q message", m.Kind)
+	}
+	return nil
+}
+
+// Fail reports a failed step to the supervisor. err's errno, if it carries
+// one, travels with it so the supervisor can tell "not found" from "not
+// executable".
+func (c *Channel) Fail(step string, err error) error {
+	m := Message{Kind: KindError, Step: step, Msg: err.Error()}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		m.Errno = int(errno)
+	}
+	return c.send(m)
+}
+
+// WaitExec blocks the supervisor until init has either executed the command
+// (nil) or failed a step (*InitError).
+func (c *Channel) WaitExec() error {
+	m, err := c.recv()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("wait for exec: %w", err)
+	}
+	if m.Kind != KindError {
+		return fmt.Errorf("wait for exec: got a %q message", m.Kind)
+	}
+	return &InitError{Step: m.Step, Errno: syscall.Errno(m.Errno), Msg: m.Msg}
+}

@@ -1,0 +1,92 @@
+package spec
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// ParseMemory reads a --memory value. A bare number is MiB, as in the original
+// `--memory 64`; a K, M or G suffix (any case, optional B or iB) says the unit.
+func ParseMemory(s string) (int64, error) {
+	const help = "use a number of MiB (64) or a size with a unit (512K, 64M, 2G)"
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	unit := int64(1 << 20)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			unit, t = 1<<10, t[:n-1]
+		case 'M':
+			unit, t = 1<<20, t[:n-1]
+		case 'G':
+			unit, t = 1<<30, t[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("--memory %q: not a size; %s", s, help)
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("--memory %q: must be more than 0; %s", s, help)
+	}
+	if n > math.MaxInt64/unit {
+		return 0, fmt.Errorf("--memory %q: too large", s)
+	}
+	return n * unit, nil
+}
+
+// ParseCPU reads a --cpu value: a percentage of one CPU, from 1 to 100 times
+// the number of CPUs the machine has.
+func ParseCPU(s string, ncpu int) (int64, error) {
+	max := int64(100 * ncpu)
+	help := fmt.Sprintf("use a percentage of one CPU from 1 to %d (this machine has %d CPUs)", max, ncpu)
+	n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(s), "%"), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("--cpu %q: not a number; %s", s, help)
+	}
+	if n < 1 || n > max {
+		return 0, fmt.Errorf("--cpu %q: out of range; %s", s, help)
+	}
+	return n, nil
+}
+
+// ValidPids checks a --pids value.
+func ValidPids(n int64) error {
+	if n < 1 {
+		return fmt.Errorf("--pids %d: must be at least 1", n)
+	}
+	return nil
+}
+
+// hostnameLabel is one dot-separated part of a hostname (RFC 1123).
+var hostnameLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+
+// ValidHostname checks a --hostname value: RFC 1123 labels, at most 64
+// characters in all (the kernel's limit for a UTS name).
+func ValidHostname(h string) error {
+	const help = "use letters, digits and '-', in dot-separated parts of 1 to 63 characters, 64 at most in all"
+	if len(h) == 0 || len(h) > 64 {
+		return fmt.Errorf("--hostname %q: %d characters; %s", h, len(h), help)
+	}
+	for _, label := range strings.Split(h, ".") {
+		if !hostnameLabel.MatchString(label) {
+			return fmt.Errorf("--hostname %q: not a valid hostname; %s", h, help)
+		}
+	}
+	return nil
+}
+
+// validName is a container name: it becomes a directory and a cgroup name, so
+// no slashes, no dots at the start, nothing a shell would trip over.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+
+// ValidName checks a --name value.
+func ValidName(name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("--name %q: not a valid name; use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit", name)
+	}
+	return nil
+}

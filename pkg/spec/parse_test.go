@@ -1,0 +1,114 @@
+package spec
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseMemory(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    int64
+		wantErr string
+	}{
+		{"64", 64 << 20, ""},
+		{"512K", 512 << 10, ""},
+		{"512k", 512 << 10, ""},
+		{"64M", 64 << 20, ""},
+		{"64MiB", 64 << 20, ""},
+		{"2G", 2 << 30, ""},
+		{"2gb", 2 << 30, ""},
+		{"0", 0, "must be more than 0"},
+		{"-5", 0, "must be more than 0"},
+		{"abc", 0, "not a size"},
+		{"", 0, "not a size"},
+		{"64T", 0, "not a size"},
+		{"99999999999999G", 0, "too large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseMemory(tt.in)
+			checkErr(t, err, tt.wantErr)
+			if got != tt.want {
+				t.Errorf("ParseMemory(%q) = %d, want %d", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseCPU(t *testing.T) {
+	tests := []struct {
+		in      string
+		ncpu    int
+		want    int64
+		wantErr string
+	}{
+		{"50", 2, 50, ""},
+		{"250", 4, 250, ""},
+		{"200", 2, 200, ""},
+		{"201", 2, 0, "out of range"},
+		{"0", 2, 0, "out of range"},
+		{"-1", 2, 0, "out of range"},
+		{"abc", 2, 0, "not a number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseCPU(tt.in, tt.ncpu)
+			checkErr(t, err, tt.wantErr)
+			if got != tt.want {
+				t.Errorf("ParseCPU(%q) = %d, want %d", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidHostname(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"box", true},
+		{"web-1.example.org", true},
+		{"a", true},
+		{strings.Repeat("a", 63), true},
+		{strings.Repeat("a", 63) + ".b", false}, // 65 characters
+		{strings.Repeat("a", 64), false},        // label over 63
+		{"", false},
+		{"under_score", false},
+		{"-lead", false},
+		{"trail-", false},
+		{"two..dots", false},
+		{"sp ace", false},
+	}
+	for _, tt := range tests {
+		if err := ValidHostname(tt.in); (err == nil) != tt.ok {
+			t.Errorf("ValidHostname(%q) = %v, want ok=%v", tt.in, err, tt.ok)
+		}
+	}
+}
+
+func TestValidName(t *testing.T) {
+	for _, name := range []string{"web", "a1b2c3d4e5f6", "my_app.v2-x"} {
+		if err := ValidName(name); err != nil {
+			t.Errorf("ValidName(%q) = %v", name, err)
+		}
+	}
+	for _, name := range []string{"", ".hidden", "a/b", "../x", "sp ace", strings.Repeat("x", 65)} {
+		if err := ValidName(name); err == nil {
+			t.Errorf("ValidName(%q) = nil, want an error", name)
+		}
+	}
+}
+
+func checkErr(t *testing.T, err error, want string) {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error = %v, want one containing %q", err, want)
+	}
+}

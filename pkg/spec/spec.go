@@ -1,0 +1,181 @@
+// Package spec builds the OCI runtime spec (runtime-spec's specs.Spec) that
+// describes one container, from crate's flags, and validates those flags. The
+// spec is the single description both crate and crate-init work from.
+package spec
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Annotations carry what crate needs and the OCI spec has no field for.
+const (
+	// AnnotationNoPivot asks init to chroot instead of pivot_root (--no-pivot).
+	AnnotationNoPivot = "run.crate.no-pivot"
+	// AnnotationID is the container id, so init's logs can name it.
+	AnnotationID = "run.crate.id"
+)
+
+// DefaultPath is the PATH a container gets unless -e sets one, as in Docker.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// CPUPeriodUs is the CFS period the --cpu quota is spread over: 100 ms, so
+// --cpu 50 means 50 ms of CPU time in every 100 ms.
+const CPUPeriodUs = 100000
+
+// Options are the validated inputs of a container, in crate's own terms.
+type Options struct {
+	ID          string   // container id, also the default hostname
+	Rootfs      string   // absolute host path of the unpacked root filesystem
+	Args        []string // the command and its arguments
+	Env         []string // KEY=VALUE, applied over the defaults
+	Cwd         string   // absolute path inside the container; "" means /
+	Hostname    string   // "" means the id
+	MemoryBytes int64    // 0 means no limit
+	CPUPercent  int64    // 0 means no limit; 100 is one whole CPU
+	Pids        int64    // 0 means no limit
+	NoPivot     bool
+}
+
+// New builds the spec for o. The options must already be valid (see the Parse
+// and Valid functions); New only assembles.
+func New(o Options) *specs.Spec {
+	hostname := o.Hostname
+	if hostname == "" {
+		hostname = o.ID
+	}
+	cwd := o.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	s := &specs.Spec{
+		Version:  specs.Version,
+		Hostname: hostname,
+		Root:     &specs.Root{Path: o.Rootfs},
+		Process: &specs.Process{
+			Args: o.Args,
+			Env:  Env(o.Env, hostname),
+			Cwd:  cwd,
+		},
+		Mounts: DefaultMounts(),
+		Annotations: map[string]string{
+			AnnotationID: o.ID,
+		},
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace},
+				{Type: specs.MountNamespace},
+				{Type: specs.UTSNamespace},
+				{Type: specs.IPCNamespace},
+				{Type: specs.NetworkNamespace},
+				{Type: specs.CgroupNamespace},
+			},
+			Devices:   DefaultDevices(),
+			Resources: resources(o),
+		},
+	}
+	if o.NoPivot {
+		s.Annotations[AnnotationNoPivot] = "true"
+	}
+	return s
+}
+
+func resources(o Options) *specs.LinuxResources {
+	r := &specs.LinuxResources{}
+	if o.MemoryBytes > 0 {
+		limit := o.MemoryBytes
+		swap := o.MemoryBytes // memory+swap equal to memory: no swap on top
+		r.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &swap}
+	}
+	if o.CPUPercent > 0 {
+		quota := o.CPUPercent * CPUPeriodUs / 100
+		period := uint64(CPUPeriodUs)
+		r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	if o.Pids > 0 {
+		limit := o.Pids
+		r.Pids = &specs.LinuxPids{Limit: &limit}
+	}
+	return r
+}
+
+// Env returns the container's environment: Docker's defaults (PATH, HOME,
+// HOSTNAME) with user's KEY=VALUE entries applied over them, in order.
+func Env(user []string, hostname string) []string {
+	env := []string{"PATH=" + DefaultPath, "HOSTNAME=" + hostname, "HOME=/root"}
+	index := map[string]int{"PATH": 0, "HOSTNAME": 1, "HOME": 2}
+	for _, kv := range user {
+		key, _, _ := strings.Cut(kv, "=")
+		if i, ok := index[key]; ok {
+			env[i] = kv
+			continue
+		}
+		index[key] = len(env)
+		env = append(env, kv)
+	}
+	return env
+}
+
+// DefaultMounts are the file systems every container gets, mounted by init in
+// this order after the root switch: /proc, a minimal /dev on tmpfs with its
+// pts and shm, and a read-only /sys.
+func DefaultMounts() []specs.Mount {
+	return []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+	}
+}
+
+// DefaultDevices are the device nodes of the minimal /dev.
+func DefaultDevices() []specs.LinuxDevice {
+	mode := os.FileMode(0o666)
+	var zero uint32
+	dev := func(p string, major, minor int64) specs.LinuxDevice {
+		return specs.LinuxDevice{Path: p, Type: "c", Major: major, Minor: minor, FileMode: &mode, UID: &zero, GID: &zero}
+	}
+	return []specs.LinuxDevice{
+		dev("/dev/null", 1, 3),
+		dev("/dev/zero", 1, 5),
+		dev("/dev/full", 1, 7),
+		dev("/dev/random", 1, 8),
+		dev("/dev/urandom", 1, 9),
+		dev("/dev/tty", 5, 0),
+	}
+}
+
+// DevSymlinks are the links of the minimal /dev: the standard streams through
+// /proc, and ptmx into the container's own devpts instance.
+var DevSymlinks = [][2]string{
+	{"/proc/self/fd", "/dev/fd"},
+	{"/proc/self/fd/0", "/dev/stdin"},
+	{"/proc/self/fd/1", "/dev/stdout"},
+	{"/proc/self/fd/2", "/dev/stderr"},
+	{"pts/ptmx", "/dev/ptmx"},
+}
+
+// NoPivot reports whether s asks for chroot instead of pivot_root.
+func NoPivot(s *specs.Spec) bool { return s.Annotations[AnnotationNoPivot] == "true" }
+
+// ValidWorkdir checks a -w/--workdir value.
+func ValidWorkdir(dir string) error {
+	if !path.IsAbs(dir) {
+		return fmt.Errorf("--workdir %q: must be an absolute path inside the container, like /srv", dir)
+	}
+	return nil
+}
+
+// ValidEnv checks one -e/--env value.
+func ValidEnv(kv string) error {
+	key, _, ok := strings.Cut(kv, "=")
+	if !ok || key == "" || strings.ContainsAny(key, " \t\n") {
+		return fmt.Errorf("--env %q: want KEY=VALUE", kv)
+	}
+	return nil
+}
