@@ -1,0 +1,332 @@
+package cgroups
+
+// These tests make real cgroups named crate-test-<random> under
+// /sys/fs/cgroup and remove them. They run on the v1 hybrid CI host and, from
+// a test binary built with CGO_ENABLED=0, in the cgroup v2 VM
+// (/work/shared/vm/run-in-vm.sh); each checks the files of the mode it finds.
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+)
+
+// requireRoot skips a test that needs root, except on CI (CI=true), where
+// a skipped integration test would hide a broken setup.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("this test needs root, and CI=true")
+	}
+	t.Skip("this test needs root")
+}
+
+// newTestCgroup returns a created cgroup with limits l and makes sure it is
+// killed and removed when the test ends.
+func newTestCgroup(t *testing.T, l Limits) Manager {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "crate-test-" + hex.EncodeToString(b)
+	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: testWriter{t}})
+	m, err := New(log, DefaultRoot, name, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Create(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Kill(); err != nil {
+			t.Errorf("Kill: %v", err)
+		}
+		if err := m.Destroy(); err != nil {
+			t.Errorf("Destroy: %v", err)
+		}
+	})
+	return m
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// startInCgroup starts "sh -c script" and places it in m before the script
+// runs: the shell first waits for EOF on its stdin, which is closed only
+// after Place, so nothing the script does escapes the cgroup.
+func startInCgroup(t *testing.T, m Manager, script string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", "read gate; "+script)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	if err := m.Place(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	return cmd
+}
+
+// cgroupDirs lists every directory the cgroup should have, for the mode.
+func cgroupDirs(m Manager) []string {
+	if v, ok := m.(*v1); ok {
+		return v.hierarchies
+	}
+	return []string{m.Path()}
+}
+
+// readCgroupFile reads a file of the cgroup; on v1, from the hierarchy of
+// controller.
+func readCgroupFile(t *testing.T, m Manager, controller, file string) string {
+	t.Helper()
+	dir := m.Path()
+	if v, ok := m.(*v1); ok {
+		dir = v.dirs[controller]
+	}
+	data, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func TestLimitsWritten(t *testing.T) {
+	requireRoot(t)
+	m := newTestCgroup(t, Limits{MemoryBytes: 64 << 20, CPUQuotaUs: 50000, CPUPeriodUs: 200000, Pids: 64})
+	type want struct{ controller, file, value string }
+	var wants []want
+	switch m.Mode() {
+	case ModeV2:
+		wants = []want{
+			{"memory", "memory.max", "67108864"},
+			{"cpu", "cpu.max", "50000 200000"},
+			{"pids", "pids.max", "64"},
+		}
+		if exists(filepath.Join(m.Path(), "memory.swap.max")) {
+			wants = append(wants, want{"memory", "memory.swap.max", "0"})
+		}
+	case ModeV1:
+		wants = []want{
+			{"memory", "memory.limit_in_bytes", "67108864"},
+			{"cpu", "cpu.cfs_period_us", "200000"},
+			{"cpu", "cpu.cfs_quota_us", "50000"},
+			{"pids", "pids.max", "64"},
+		}
+		if exists(filepath.Join(m.Path(), "memory.memsw.limit_in_bytes")) {
+			wants = append(wants, want{"memory", "memory.memsw.limit_in_bytes", "67108864"})
+		}
+	}
+	for _, w := range wants {
+		if got := readCgroupFile(t, m, w.controller, w.file); got != w.value {
+			t.Errorf("%s = %q, want %q", w.file, got, w.value)
+		}
+	}
+}
+
+func TestPlaceKillDestroy(t *testing.T) {
+	requireRoot(t)
+	m := newTestCgroup(t, Limits{Pids: 16})
+	// Two children as well, to see that Kill reaches more than the first process.
+	cmd := startInCgroup(t, m, "sleep 1000 & sleep 1000 & wait")
+
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "cgroup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(m.Path())
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		// hierarchy-id:controllers:path; v2 is "0::/crate-test-...".
+		parts := strings.SplitN(line, ":", 3)
+		inUse := m.Mode() == ModeV2 && parts[0] == "0"
+		for _, c := range strings.Split(parts[1], ",") {
+			if m.Mode() == ModeV1 && (c == "memory" || c == "cpu" || c == "cpuacct" || c == "pids") {
+				inUse = true
+			}
+		}
+		if inUse && parts[2] != "/"+name {
+			t.Errorf("/proc/%d/cgroup: %q, want the path /%s", cmd.Process.Pid, line, name)
+		}
+	}
+
+	if err := m.Kill(); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("process ended with %v, want killed by SIGKILL", err)
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+	for _, dir := range cgroupDirs(m) {
+		if exists(dir) {
+			t.Errorf("%s still exists after Destroy", dir)
+		}
+	}
+	if err := m.Destroy(); err != nil {
+		t.Errorf("second Destroy: %v", err)
+	}
+}
+
+func TestDestroyRefusesLiveProcesses(t *testing.T) {
+	requireRoot(t)
+	m := newTestCgroup(t, Limits{})
+	startInCgroup(t, m, "sleep 1000")
+	err := m.Destroy()
+	if !errors.Is(err, unix.EBUSY) {
+		t.Errorf("Destroy with a process inside = %v, want EBUSY", err)
+	}
+}
+
+func TestOOMKill(t *testing.T) {
+	requireRoot(t)
+	m := newTestCgroup(t, Limits{MemoryBytes: 32 << 20})
+	// dd allocates its 64 MiB buffer and fills it: twice the limit.
+	cmd := startInCgroup(t, m, "exec dd if=/dev/zero of=/dev/null bs=64M count=1")
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("dd ended with %v, want killed by SIGKILL", err)
+	}
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stats: %+v", st)
+	if st.OOMKills < 1 {
+		t.Errorf("OOMKills = %d, want at least 1", st.OOMKills)
+	}
+	if st.MemoryPeak == 0 && (m.Mode() == ModeV1 || exists(filepath.Join(m.Path(), "memory.peak"))) {
+		t.Error("MemoryPeak = 0 after dd filled the memory limit")
+	}
+}
+
+func TestCPUTime(t *testing.T) {
+	requireRoot(t)
+	m := newTestCgroup(t, Limits{})
+	cmd := startInCgroup(t, m, "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done")
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stats: %+v", st)
+	if st.CPUTime <= 0 {
+		t.Errorf("CPUTime = %v after a busy loop, want > 0", st.CPUTime)
+	}
+}
+
+// TestKillWithoutCgroupKill exercises the v2 path for kernels older than 5.14,
+// which have no cgroup.kill file.
+func TestKillWithoutCgroupKill(t *testing.T) {
+	requireRoot(t)
+	m := newTestCgroup(t, Limits{})
+	v, ok := m.(*v2)
+	if !ok {
+		t.Skip("cgroup v2 only")
+	}
+	cmd := startInCgroup(t, m, "sleep 1000 & sleep 1000 & wait")
+	if err := v.killLoop(); err != nil {
+		t.Fatalf("killLoop: %v", err)
+	}
+	_ = cmd.Wait()
+	if err := m.Destroy(); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+}
+
+func TestWriteErrorNamesFile(t *testing.T) {
+	requireRoot(t)
+	m := newTestCgroup(t, Limits{Pids: 8})
+	v, ok := m.(*v1)
+	dir := m.Path()
+	if ok {
+		dir = v.dirs["pids"]
+	}
+	file := filepath.Join(dir, "pids.max")
+	err := writeFile(file, "lots")
+	if want := "write " + file + ": invalid argument"; err == nil || err.Error() != want {
+		t.Errorf("writeFile = %v, want %q", err, want)
+	}
+	if !errors.Is(err, unix.EINVAL) {
+		t.Errorf("writeFile error %v is not EINVAL", err)
+	}
+}
+
+// TestV2EnablesControllers uses a cgroup of its own as the root, because the
+// VM's real root has every controller enabled already: the container's
+// cgroup only gets memory, cpu and pids if Create enables them in the
+// parent's cgroup.subtree_control.
+func TestV2EnablesControllers(t *testing.T) {
+	requireRoot(t)
+	parent := newTestCgroup(t, Limits{})
+	if parent.Mode() != ModeV2 {
+		t.Skip("cgroup v2 only")
+	}
+	data, err := os.ReadFile(filepath.Join(parent.Path(), "cgroup.subtree_control"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(data)); got != "" {
+		t.Fatalf("a new cgroup's subtree_control is %q, want it empty", got)
+	}
+	m, err := New(nil, parent.Path(), "crate-test-child", Limits{MemoryBytes: 64 << 20, CPUQuotaUs: 10000, Pids: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Create(); err != nil {
+		t.Fatal(err)
+	}
+	// Registered after the parent's cleanup, so it runs before it.
+	t.Cleanup(func() {
+		if err := m.Destroy(); err != nil {
+			t.Errorf("Destroy: %v", err)
+		}
+	})
+	data, err = os.ReadFile(filepath.Join(m.Path(), "cgroup.controllers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"memory", "cpu", "pids"} {
+		if !strings.Contains(" "+strings.TrimSpace(string(data))+" ", " "+c+" ") {
+			t.Errorf("child cgroup.controllers = %q, want %s in it", data, c)
+		}
+	}
+	if got := readCgroupFile(t, m, "pids", "pids.max"); got != "8" {
+		t.Errorf("pids.max = %q, want 8", got)
+	}
+}

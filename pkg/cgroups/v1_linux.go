@@ -1,0 +1,207 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+)
+
+// v1 is a container's cgroup on a cgroup v1 (or hybrid) host: one directory
+// in each hierarchy that carries a controller we use.
+type v1 struct {
+	log    hclog.Logger
+	limits Limits
+	// dirs maps a controller to the container's directory in its hierarchy.
+	// Co-mounted controllers (cpu,cpuacct) map to the same directory.
+	dirs map[string]string
+	// hierarchies are the distinct directories of dirs, memory's first, in
+	// the order they are created.
+	hierarchies []string
+}
+
+func newV1(log hclog.Logger, name string, l Limits, mounts map[string]string) (*v1, error) {
+	for _, n := range neededControllers(l) {
+		if _, ok := mounts[n.controller]; !ok {
+			return nil, n.missing()
+		}
+	}
+	m := &v1{log: log, limits: l, dirs: map[string]string{}}
+	for _, c := range v1Controllers { // memory comes first
+		mnt, ok := mounts[c]
+		if !ok {
+			continue
+		}
+		dir := filepath.Join(mnt, name)
+		m.dirs[c] = dir
+		if !slices.Contains(m.hierarchies, dir) {
+			m.hierarchies = append(m.hierarchies, dir)
+		}
+	}
+	return m, nil
+}
+
+func (m *v1) Mode() Mode { return ModeV1 }
+
+// Path is the memory hierarchy's directory, the one to look at for an OOM;
+// without a memory controller, the first hierarchy.
+func (m *v1) Path() string {
+	if dir, ok := m.dirs["memory"]; ok {
+		return dir
+	}
+	if len(m.hierarchies) > 0 {
+		return m.hierarchies[0]
+	}
+	return "(no cgroup v1 controllers)"
+}
+
+func (m *v1) Create() error {
+	for i, dir := range m.hierarchies {
+		if err := mkdirCgroup(dir); err != nil {
+			m.removeCreated(i)
+			return err
+		}
+	}
+	writes := v1Writes(m.limits)
+	for _, c := range v1Controllers {
+		if err := applyWrites(m.log, m.dirs[c], writes[c]); err != nil {
+			m.removeCreated(len(m.hierarchies))
+			return err
+		}
+	}
+	logCreated(m.log, strings.Join(m.hierarchies, ","), m.limits)
+	return nil
+}
+
+// removeCreated undoes a failed Create: the first n hierarchies were made.
+// They are empty, so the removal cannot be busy; its error would only hide
+// the one that made Create fail.
+func (m *v1) removeCreated(n int) {
+	for _, dir := range m.hierarchies[:n] {
+		_ = removeTree(dir)
+	}
+}
+
+func (m *v1) Place(pid int) error {
+	// A v1 process has one cgroup per hierarchy; it must be moved in each, or
+	// it escapes the limits of the hierarchies it was not moved in.
+	for _, dir := range m.hierarchies {
+		if err := writeFile(filepath.Join(dir, "cgroup.procs"), fmt.Sprint(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *v1) Stats() (Stats, error) {
+	var st Stats
+	if dir, ok := m.dirs["memory"]; ok {
+		oom, err := readKeyValueFile(filepath.Join(dir, "memory.oom_control"))
+		if err != nil {
+			return st, err
+		}
+		st.OOMKills = oom["oom_kill"] // Linux 4.13 and later
+		if st.MemoryPeak, err = readUintFile(filepath.Join(dir, "memory.max_usage_in_bytes")); err != nil {
+			return st, err
+		}
+	}
+	if dir, ok := m.dirs["cpuacct"]; ok {
+		ns, err := readUintFile(filepath.Join(dir, "cpuacct.usage"))
+		if err != nil {
+			return st, err
+		}
+		st.CPUTime = time.Duration(ns)
+	}
+	if dir, ok := m.dirs["pids"]; ok {
+		var err error
+		if st.PidsPeak, err = readUintFile(filepath.Join(dir, "pids.peak")); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// procs lists the processes in every hierarchy. They are normally the same,
+// but a process may have been moved out of one by someone else.
+func (m *v1) procs() ([]int, error) {
+	var all []int
+	for _, dir := range m.hierarchies {
+		pids, err := procsTree(dir)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range pids {
+			if !slices.Contains(all, p) {
+				all = append(all, p)
+			}
+		}
+	}
+	return all, nil
+}
+
+// Kill signals what cgroup.procs lists until it lists nothing. v1 has no
+// cgroup.kill and no per-cgroup "populated" event (its only notice of an
+// empty cgroup is the host-wide release_agent), so each round waits with a
+// short, growing backoff before listing the processes again.
+func (m *v1) Kill() error {
+	return retry(func() (bool, error) {
+		pids, err := m.procs()
+		if err != nil || len(pids) == 0 {
+			return true, err
+		}
+		return false, killAll(pids)
+	}, "kill processes in "+m.Path())
+}
+
+func (m *v1) Destroy() error {
+	for _, dir := range m.hierarchies {
+		err := retry(func() (bool, error) {
+			err := removeTree(dir)
+			if !errors.Is(err, unix.EBUSY) {
+				return true, err
+			}
+			// EBUSY right after the last process died is the kernel still
+			// detaching it; EBUSY with processes inside will not go away.
+			pids, perr := procsTree(dir)
+			if perr != nil {
+				return true, perr
+			}
+			if len(pids) > 0 {
+				return true, fmt.Errorf("%w (%d processes still inside; Kill first)", err, len(pids))
+			}
+			return false, nil
+		}, "remove "+dir)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retry calls try until it reports done, with a backoff from 1 ms up to
+// 100 ms, for at most emptyTimeout. It is only for cgroup v1, where there is
+// no event to wait on (see Kill).
+func retry(try func() (done bool, err error), what string) error {
+	deadline := time.Now().Add(emptyTimeout)
+	backoff := time.Millisecond
+	for {
+		done, err := try()
+		if done || err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %w", what, os.ErrDeadlineExceeded)
+		}
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 100*time.Millisecond)
+	}
+}
