@@ -1,0 +1,168 @@
+// Package initproc is what crate-init does inside the container's new
+// namespaces: wait at the gate until the supervisor has placed it in the
+// cgroup, then build the container's world (cgroup namespace, mounts, /dev,
+// hostname, loopback, root switch, working directory) and execve the command,
+// which becomes the container's PID 1. Every failing step is reported to the
+// supervisor over the sync socket, naming the step and the errno.
+package initproc
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+
+	"github.com/hashicorp/go-hclog"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/crate-run/crate/pkg/initsync"
+	"github.com/crate-run/crate/pkg/spec"
+)
+
+// CheckFds makes sure init was started the way the supervisor starts it: with
+// the spec, sync and log descriptors in their slots. Run it first thing, so
+// that running crate-init by hand fails with a sentence, not a crash.
+func CheckFds() error {
+	for _, fd := range []int{initsync.SpecFd, initsync.SyncFd, initsync.LogFd} {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return fmt.Errorf("fd %d: %w (crate-init is started by crate, not by hand)", fd, err)
+		}
+	}
+	return nil
+}
+
+// Run is init's whole life. On success execve replaces the process and Run
+// never returns. On failure it tells the supervisor which step failed, and
+// returns an error only if even that was impossible: the supervisor reports
+// failures, init stays quiet on the container's stderr.
+func Run(log hclog.Logger) error {
+	sync := initsync.NewChannel(os.NewFile(initsync.SyncFd, "sync"))
+	step, err := run(log, sync)
+	if ferr := sync.Fail(step, err); ferr != nil {
+		return fmt.Errorf("%s: %w (and could not tell the supervisor: %v)", step, err, ferr)
+	}
+	return nil
+}
+
+// run does the steps in order and returns the name of the one that failed.
+func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
+	// Nothing of the host may reach the command: every descriptor beyond the
+	// standard streams closes at execve, the sync socket among them, which is
+	// how the supervisor learns that execve succeeded.
+	if err := closeOnExecFrom(3); err != nil {
+		return "close descriptors", err
+	}
+	s, err := readSpec()
+	if err != nil {
+		return "read spec", err
+	}
+	log.Debug("init waiting for go", "pid", os.Getpid())
+	if err := sync.WaitGo(); err != nil {
+		return "wait for go", err
+	}
+
+	// Namespaces belong to threads, and execve keeps those of the thread that
+	// calls it: unshare and exec from one locked thread. The thread is never
+	// unlocked, because the process ends in execve or in an error.
+	runtime.LockOSThread()
+
+	// Only now, inside the container's cgroup, does a new cgroup namespace
+	// make that cgroup the container's "/".
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return "unshare cgroup namespace", os.NewSyscallError("unshare", err)
+	}
+	// mknod and mkdir below must get exactly the modes asked for.
+	unix.Umask(0)
+
+	if err := switchRoot(log, s.Root.Path, spec.NoPivot(s)); err != nil {
+		return "switch root", err
+	}
+	if err := mountAll(log, s.Mounts); err != nil {
+		return "mount", err
+	}
+	if err := makeDev(s.Linux.Devices); err != nil {
+		return "create /dev", err
+	}
+	if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+		return "set hostname", os.NewSyscallError("sethostname", err)
+	}
+	if err := loopbackUp(); err != nil {
+		return "bring up lo", err
+	}
+	if err := enterWorkdir(s.Process.Cwd); err != nil {
+		return "chdir", err
+	}
+	unix.Umask(0o022) // what a shell on the host would give the command
+
+	log.Debug("init executing command", "args", s.Process.Args, "cwd", s.Process.Cwd)
+	return "exec", execCommand(s.Process.Args, s.Process.Env)
+}
+
+// readSpec reads the runtime spec the supervisor wrote to the spec pipe.
+func readSpec() (*specs.Spec, error) {
+	f := os.NewFile(initsync.SpecFd, "spec")
+	defer f.Close()
+	var s specs.Spec
+	if err := json.NewDecoder(f).Decode(&s); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if s.Root == nil || s.Process == nil || s.Linux == nil || len(s.Process.Args) == 0 {
+		return nil, fmt.Errorf("incomplete spec: root, process, args and linux are required")
+	}
+	return &s, nil
+}
+
+// closeOnExecFrom marks every open descriptor from lowest up close-on-exec.
+// It reads the host's /proc, so it runs before the root switch.
+func closeOnExecFrom(lowest int) error {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < lowest {
+			continue
+		}
+		// The directory's own descriptor is gone by now: EBADF is fine.
+		unix.CloseOnExec(fd)
+	}
+	return nil
+}
+
+// enterWorkdir changes to the command's working directory, creating it if the
+// image lacks it, as docker run does. The root switch is done, so the path
+// resolves inside the container whatever its symlinks say.
+func enterWorkdir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Chdir(dir); err != nil {
+		return &os.PathError{Op: "chdir", Path: dir, Err: err}
+	}
+	return nil
+}
+
+// loopbackUp brings up lo, the only interface of the new network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return os.NewSyscallError("ioctl SIOCGIFFLAGS lo", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return os.NewSyscallError("ioctl SIOCSIFFLAGS lo", err)
+	}
+	return nil
+}
