@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/alecthomas/kong"
+)
+
+// splitRunArgs rewrites the arguments of `crate run` into the one form kong
+// parses: `run [FLAGS] IMAGE -- COMMAND [ARG...]`. Everything after IMAGE is
+// the command's, as with docker run, with one exception kept for the original
+// form `crate run IMAGE COMMAND --hostname box --memory 64`: when crate's own
+// long flags follow a single-word COMMAND directly, they are crate's, up to
+// `--`. So `crate run img ls -l` runs `ls -l`, and
+// `crate run img -- /bin/echo --memory` prints `--memory`.
+func splitRunArgs(root *kong.Node, args []string) ([]string, error) {
+	i := 0
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		i += 1 + flagValues(root, args[i]) // crate's global flags before the command
+	}
+	if i >= len(args) || args[i] != "run" {
+		return args, nil
+	}
+	var run *kong.Node
+	for _, child := range root.Children {
+		if child.Name == "run" {
+			run = child
+		}
+	}
+	out := append([]string{}, args[:i+1]...)
+	rest := args[i+1:]
+
+	// crate's flags, then IMAGE.
+	j := 0
+	for j < len(rest) && strings.HasPrefix(rest[j], "-") && rest[j] != "--" {
+		n := 1 + flagValues(run, rest[j])
+		out = append(out, rest[j:min(j+n, len(rest))]...)
+		j += n
+	}
+	if j < len(rest) && rest[j] == "--" {
+		j++ // `crate run [FLAGS] -- IMAGE COMMAND...` is just as clear
+	}
+	if j >= len(rest) {
+		return out, nil // no IMAGE: kong says what is missing
+	}
+	image := rest[j]
+	j++
+	if j < len(rest) && rest[j] == "--" {
+		return append(append(out, image, "--"), rest[j+1:]...), nil
+	}
+	if j >= len(rest) {
+		return append(out, image), nil // no COMMAND: kong says so
+	}
+	command := []string{rest[j]}
+	j++
+
+	// The original form: crate's long flags right after COMMAND.
+	if j < len(rest) && isLongFlag(run, rest[j]) {
+		for j < len(rest) {
+			a := rest[j]
+			if a == "--" {
+				command = append(command, rest[j+1:]...)
+				break
+			}
+			if !isLongFlag(run, a) {
+				return nil, fmt.Errorf("run: %q after crate's flags: put the command's arguments before crate's flags, or after --", a)
+			}
+			n := 1 + flagValues(run, a)
+			out = append(out, rest[j:min(j+n, len(rest))]...)
+			j += n
+		}
+	} else {
+		command = append(command, rest[j:]...)
+	}
+	return append(append(out, image, "--"), command...), nil
+}
+
+// findFlag finds the flag that arg (like --memory=64, --memory, -e) names
+// among node's flags and its parents'.
+func findFlag(node *kong.Node, arg string) *kong.Flag {
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	long := strings.HasPrefix(arg, "--")
+	for _, group := range node.AllFlags(false) {
+		for _, f := range group {
+			if long && f.Name == name {
+				return f
+			}
+			if !long && len(name) == 1 && f.Short == rune(name[0]) {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// flagValues is how many of the following arguments the flag arg consumes:
+// 1 for a flag that takes a value given separately, else 0.
+func flagValues(node *kong.Node, arg string) int {
+	f := findFlag(node, arg)
+	if f == nil || f.IsBool() || strings.Contains(arg, "=") {
+		return 0
+	}
+	if !strings.HasPrefix(arg, "--") && len(arg) > 2 {
+		return 0 // -eKEY=VALUE
+	}
+	return 1
+}
+
+// isLongFlag reports whether arg is one of crate's --long flags.
+func isLongFlag(node *kong.Node, arg string) bool {
+	return strings.HasPrefix(arg, "--") && arg != "--" && findFlag(node, arg) != nil
+}

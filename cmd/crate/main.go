@@ -1,0 +1,73 @@
+// Command crate is the supervisor: it parses the command line, hands the work
+// to pkg/container, and turns the outcome into an exit code, the one place
+// where errors become 125, 126 or 127.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+// version and commit are set at build time with -ldflags -X.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// Globals are the flags every command takes.
+type Globals struct {
+	LogLevel  string `help:"Level of crate's own messages on stderr: trace, debug, info, warn, error." default:"warn" placeholder:"LEVEL"`
+	LogFormat string `help:"Format of crate's messages on stderr: text or json." enum:"text,json" default:"text" placeholder:"FORMAT"`
+	LogFile   string `help:"JSON log every run appends to, at debug level (read it with crate log)." default:"/var/log/crate/crate.log" type:"path" placeholder:"FILE"`
+	Root      string `help:"State root: containers are unpacked under ROOT/containers." default:"/var/lib/crate" type:"path" placeholder:"DIR"`
+}
+
+// CLI is crate's command line.
+type CLI struct {
+	Globals
+
+	Run     RunCmd     `cmd:"" help:"Run a command in a new container."`
+	Log     LogCmd     `cmd:"" help:"Show crate's log, filtered by container, level and age."`
+	Version VersionCmd `cmd:"" help:"Print crate's version."`
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run parses args, runs the command and returns the exit code.
+func run(args []string) int {
+	cli := &CLI{}
+	parser, err := kong.New(cli,
+		kong.Name("crate"),
+		kong.Description("crate runs a command in a Linux container: its own PID, mount, UTS, IPC and network namespaces, its own root filesystem, and cgroup limits."),
+		kong.UsageOnError(),
+		// A bad flag is bad input: 125, as for every failure of crate itself.
+		kong.Exit(func(code int) {
+			if code != 0 {
+				code = exitCrateFailed
+			}
+			os.Exit(code)
+		}),
+	)
+	if err != nil {
+		panic(err) // a mistake in the CLI struct, not in the input
+	}
+	args, err = splitRunArgs(parser.Model.Node, args)
+	if err == nil {
+		var ctx *kong.Context
+		ctx, err = parser.Parse(args)
+		if err == nil {
+			var code int
+			err = ctx.Run(&cli.Globals, &code)
+			if err == nil {
+				return code
+			}
+			return exitCode(err)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "crate: %v\n", err)
+	return exitCrateFailed
+}

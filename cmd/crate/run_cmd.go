@@ -1,0 +1,163 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/crate-run/crate/pkg/container"
+	"github.com/crate-run/crate/pkg/logging"
+	"github.com/crate-run/crate/pkg/spec"
+)
+
+// RunCmd is `crate run`.
+type RunCmd struct {
+	Hostname    string        `help:"Hostname inside the container (default: the container id)." placeholder:"NAME"`
+	Memory      string        `help:"Memory limit: MiB as a bare number (64), or 512K, 64M, 2G. Swap is limited to the same." placeholder:"SIZE"`
+	CPU         string        `name:"cpu" help:"CPU limit in percent of one CPU: 50 is half a CPU, 250 two and a half." placeholder:"PERCENT"`
+	Pids        int64         `help:"Maximum number of processes in the container." placeholder:"N"`
+	Env         []string      `short:"e" help:"Set an environment variable (repeatable)." placeholder:"KEY=VALUE"`
+	Workdir     string        `short:"w" help:"Working directory inside the container (default /)." placeholder:"DIR"`
+	Name        string        `help:"Container id (default: 12 random hex digits)." placeholder:"NAME"`
+	NoPivot     bool          `help:"Switch root with chroot instead of pivot_root (weaker: the host root stays reachable to an escaped chroot)."`
+	StopTimeout time.Duration `help:"After SIGINT or SIGTERM, how long the container has to exit before it is killed." default:"10s"`
+
+	Image   string   `arg:"" help:"Root filesystem archive: a tar, optionally gzip, zstd or xz compressed." type:"path"`
+	Command []string `arg:"" help:"Command to run and its arguments."`
+}
+
+// Run starts the container and waits for it; code is the container's exit code.
+func (r *RunCmd) Run(g *Globals, code *int) error {
+	if os.Geteuid() != 0 {
+		return errors.New("crate run needs root (it creates namespaces and cgroups): run it with sudo")
+	}
+	log, closeLog, err := logging.New(logging.Options{Level: g.LogLevel, Format: g.LogFormat, File: g.LogFile})
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+
+	cfg, err := r.config(g)
+	if err != nil {
+		log.Error(err.Error())
+		return err
+	}
+	// Catch the signals before the start, so none is lost and none kills crate
+	// itself: they are forwarded to the container's PID 1.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+	defer signal.Stop(sigs)
+
+	res, err := container.Run(log, cfg, sigs)
+	if err != nil {
+		log.Error(err.Error(), "container_id", cfg.Spec.ID)
+		return err
+	}
+	if res.OOMKilled {
+		log.Error(fmt.Sprintf("container was OOM-killed: it hit its memory limit of %s", humanBytes(cfg.Spec.MemoryBytes)),
+			"container_id", cfg.Spec.ID)
+	}
+	*code = res.ExitCode
+	return nil
+}
+
+// config validates the flags and builds the container's configuration. It
+// creates nothing, so bad input leaves nothing behind.
+func (r *RunCmd) config(g *Globals) (container.Config, error) {
+	o := spec.Options{
+		Args:     r.Command,
+		Env:      r.Env,
+		Cwd:      r.Workdir,
+		Hostname: r.Hostname,
+		Pids:     r.Pids,
+		NoPivot:  r.NoPivot,
+	}
+	var err error
+	if len(o.Args) == 0 {
+		return container.Config{}, errors.New("run: missing COMMAND: say what to run, e.g. crate run IMAGE /bin/sh")
+	}
+	if o.ID, err = containerID(r.Name); err != nil {
+		return container.Config{}, err
+	}
+	if r.Memory != "" {
+		if o.MemoryBytes, err = spec.ParseMemory(r.Memory); err != nil {
+			return container.Config{}, err
+		}
+	}
+	if r.CPU != "" {
+		if o.CPUPercent, err = spec.ParseCPU(r.CPU, runtime.NumCPU()); err != nil {
+			return container.Config{}, err
+		}
+	}
+	if r.Pids != 0 {
+		if err := spec.ValidPids(r.Pids); err != nil {
+			return container.Config{}, err
+		}
+	}
+	if r.Hostname != "" {
+		if err := spec.ValidHostname(r.Hostname); err != nil {
+			return container.Config{}, err
+		}
+	}
+	if r.Workdir != "" {
+		if err := spec.ValidWorkdir(r.Workdir); err != nil {
+			return container.Config{}, err
+		}
+	}
+	for _, kv := range r.Env {
+		if err := spec.ValidEnv(kv); err != nil {
+			return container.Config{}, err
+		}
+	}
+	if r.Hostname == "" {
+		// The default hostname is the id, which must then be a valid hostname.
+		if err := spec.ValidHostname(o.ID); err != nil {
+			return container.Config{}, fmt.Errorf("--name %q cannot be the hostname; add --hostname: %w", o.ID, err)
+		}
+	}
+	initPath, err := container.FindInit()
+	if err != nil {
+		return container.Config{}, err
+	}
+	return container.Config{
+		Image:       r.Image,
+		StateRoot:   g.Root,
+		CgroupRoot:  "/sys/fs/cgroup",
+		InitPath:    initPath,
+		StopTimeout: r.StopTimeout,
+		Spec:        o,
+	}, nil
+}
+
+// containerID is --name if given, else 12 random hex digits as in Docker's
+// short ids.
+func containerID(name string) (string, error) {
+	if name != "" {
+		return name, spec.ValidName(name)
+	}
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate container id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// humanBytes prints a limit the way it was most likely given.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

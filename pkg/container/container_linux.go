@@ -1,0 +1,378 @@
+// Package container is the supervisor's side of a container's life: prepare
+// the root filesystem and the cgroup, start crate-init in new namespaces,
+// place it in the cgroup and let it go, forward signals while the command
+// runs, then reap it and remove everything that was made for it.
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/crate-run/crate/pkg/cgroups"
+	"github.com/crate-run/crate/pkg/image"
+	"github.com/crate-run/crate/pkg/initsync"
+	"github.com/crate-run/crate/pkg/logging"
+	"github.com/crate-run/crate/pkg/spec"
+)
+
+// cloneFlags are the namespaces init is born in. The cgroup namespace is not
+// among them: init unshares it itself once it sits in its cgroup.
+const cloneFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET
+
+// Config is everything Run needs to know about one container.
+type Config struct {
+	Image       string        // path of the root filesystem archive
+	StateRoot   string        // containers live in StateRoot/containers/<id>
+	CgroupRoot  string        // normally /sys/fs/cgroup
+	InitPath    string        // the crate-init binary
+	StopTimeout time.Duration // SIGINT/SIGTERM, then SIGKILL after this long
+	Spec        spec.Options  // Rootfs is filled in by Run
+}
+
+// Result is how a container ended.
+type Result struct {
+	ExitCode  int            // the command's exit code, or 128+signal
+	Signal    syscall.Signal // the signal that killed the command, or 0
+	OOMKilled bool           // killed by the kernel for hitting the memory limit
+	Stats     cgroups.Stats  // read from the cgroup before it was removed
+}
+
+// container holds what Run made, so cleanup knows what to remove.
+type container struct {
+	log    hclog.Logger
+	cfg    Config
+	id     string
+	dir    string // StateRoot/containers/<id>, created by Run
+	cgroup cgroups.Manager
+	spec   *specs.Spec
+	cmd    *exec.Cmd // crate-init, once started
+	began  time.Time // when the command started running
+	exited chan struct{}
+	stats  cgroups.Stats
+}
+
+// Run starts the container, waits for its command to end and cleans up.
+// Signals from sigs are forwarded to the container's PID 1; a SIGINT or
+// SIGTERM that arrives before the command starts aborts the start. Whatever
+// happens, nothing made for the container is left behind when Run returns.
+func Run(log hclog.Logger, cfg Config, sigs <-chan os.Signal) (*Result, error) {
+	c := &container{
+		log:    log.With("container_id", cfg.Spec.ID),
+		cfg:    cfg,
+		id:     cfg.Spec.ID,
+		exited: make(chan struct{}),
+	}
+	// Pdeathsig fires when the *thread* that forked init exits, and the Go
+	// runtime may retire threads: keep this goroutine on one thread until
+	// init has been reaped.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	status, err := c.run(sigs)
+	c.cleanup()
+	if err != nil {
+		return nil, err
+	}
+	return c.result(status), nil
+}
+
+// run does everything up to the reaping of init.
+func (c *container) run(sigs <-chan os.Signal) (syscall.WaitStatus, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	interrupted := make(chan os.Signal, 1)
+	prepared := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			interrupted <- s
+			cancel()
+		case <-prepared:
+		}
+	}()
+	err := c.prepare(ctx)
+	close(prepared)
+	select {
+	case s := <-interrupted:
+		return 0, fmt.Errorf("interrupted by %v before the container started", s)
+	default:
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := c.start(); err != nil {
+		return 0, err
+	}
+	return c.wait(sigs), nil
+}
+
+// prepare checks the inputs, then makes the container's directory, unpacks
+// the image into it and creates the cgroup. The checks come first so that bad
+// input creates nothing at all.
+func (c *container) prepare(ctx context.Context) error {
+	containers := filepath.Join(c.cfg.StateRoot, "containers")
+	dir := filepath.Join(containers, c.id)
+	rootfs := filepath.Join(dir, "rootfs")
+	c.cfg.Spec.Rootfs = rootfs
+	c.spec = spec.New(c.cfg.Spec)
+	lim := limits(c.spec.Linux.Resources)
+
+	compression, err := image.Check(c.cfg.Image)
+	if err != nil {
+		return err
+	}
+	cg, err := cgroups.New(c.log, c.cfg.CgroupRoot, "crate-"+c.id, lim)
+	if err != nil {
+		return err
+	}
+
+	if err := os.MkdirAll(containers, 0o700); err != nil {
+		return fmt.Errorf("create state directory: %w (use --root to choose another)", err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("container name %q is already in use (%s exists); choose another --name", c.id, dir)
+		}
+		return fmt.Errorf("create container directory: %w", err)
+	}
+	c.dir = dir // from here on cleanup removes it
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		return fmt.Errorf("create rootfs directory: %w", err)
+	}
+
+	c.log.Debug("unpacking image", "image", c.cfg.Image, "compression", compression, "rootfs", rootfs)
+	st, err := image.Unpack(ctx, c.cfg.Image, rootfs)
+	if err != nil {
+		return err
+	}
+	c.log.Info("image unpacked", "image", c.cfg.Image, "bytes", st.Bytes, "files", st.Files, "dirs", st.Dirs,
+		"symlinks", st.Symlinks, "duration", st.Duration, "mb_per_s", mbPerSecond(st.Bytes, st.Duration))
+
+	start := time.Now()
+	c.cgroup = cg // from here on cleanup destroys it
+	if err := cg.Create(); err != nil {
+		return fmt.Errorf("create cgroup: %w", err)
+	}
+	c.log.Info("cgroup created", "cgroup", cg.Path(), "mode", cg.Mode(), "memory_bytes", lim.MemoryBytes,
+		"cpu_quota_us", lim.CPUQuotaUs, "cpu_period_us", lim.CPUPeriodUs, "pids", lim.Pids, "duration", time.Since(start))
+	return nil
+}
+
+// start starts crate-init, hands it the spec, places it in the cgroup, lets
+// it go and waits until it has executed the command or failed.
+func (c *container) start() error {
+	begin := time.Now()
+	s := c.spec
+
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("spec pipe: %w", err)
+	}
+	defer specW.Close()
+	logR, logW, err := os.Pipe()
+	if err != nil {
+		specR.Close()
+		return fmt.Errorf("log pipe: %w", err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		specR.Close()
+		logR.Close()
+		logW.Close()
+		return os.NewSyscallError("socketpair", err)
+	}
+	sync := initsync.NewChannel(os.NewFile(uintptr(fds[0]), "sync"))
+	defer sync.Close()
+	childSync := os.NewFile(uintptr(fds[1]), "sync-init")
+
+	cmd := &exec.Cmd{
+		Path:   c.cfg.InitPath,
+		Args:   []string{"crate-init"},
+		Env:    []string{}, // nothing of the host's environment reaches the container
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		// Their order is the slot numbers in initsync: SpecFd, SyncFd, LogFd.
+		ExtraFiles: []*os.File{specR, childSync, logW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: cloneFlags,
+			// If crate dies, the container dies with it rather than running
+			// on unsupervised in a cgroup nobody will remove.
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	err = cmd.Start()
+	// init has its copies now; ours would keep the pipes from ever seeing EOF.
+	specR.Close()
+	childSync.Close()
+	logW.Close()
+	if err != nil {
+		logR.Close()
+		return fmt.Errorf("start %s: %w", c.cfg.InitPath, err)
+	}
+	c.cmd = cmd
+	logsDone := make(chan struct{})
+	go func() {
+		logging.ReEmit(c.log.Named("init"), logR)
+		logR.Close()
+		close(logsDone)
+	}()
+	go func() {
+		cmd.Wait() // the status stays in cmd.ProcessState
+		<-logsDone // init's last words are logged before its end is
+		close(c.exited)
+	}()
+	c.log.Debug("init started", "pid", cmd.Process.Pid, "init", c.cfg.InitPath)
+
+	if err := json.NewEncoder(specW).Encode(s); err != nil {
+		return fmt.Errorf("send spec to init: %w", err)
+	}
+	specW.Close()
+
+	// The cgroup must hold init before init runs a single instruction of the
+	// container: otherwise a fast command could fork or allocate outside its
+	// limits. init is held at the gate (WaitGo) until this is done.
+	if err := c.cgroup.Place(cmd.Process.Pid); err != nil {
+		return fmt.Errorf("place init in cgroup: %w", err)
+	}
+	if err := sync.SendGo(); err != nil {
+		return err
+	}
+	if err := sync.WaitExec(); err != nil {
+		return err
+	}
+	c.began = time.Now()
+	c.log.Info("container started", "pid", cmd.Process.Pid, "args", s.Process.Args,
+		"hostname", s.Hostname, "duration", time.Since(begin))
+	return nil
+}
+
+// wait forwards signals to the container's PID 1 until it exits. A PID 1
+// ignores any signal it has no handler for, so after SIGINT or SIGTERM the
+// container gets StopTimeout to end before it is killed; a second SIGINT or
+// SIGTERM kills it at once.
+func (c *container) wait(sigs <-chan os.Signal) syscall.WaitStatus {
+	var deadline <-chan time.Time
+	for {
+		select {
+		case <-c.exited:
+			return c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		case s := <-sigs:
+			stop := s == unix.SIGINT || s == unix.SIGTERM
+			if stop && deadline != nil {
+				c.log.Warn("second stop signal: killing the container", "signal", s)
+				c.kill()
+				continue
+			}
+			c.log.Debug("forwarding signal", "signal", s)
+			if err := c.cmd.Process.Signal(s); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				c.log.Warn("forward signal", "signal", s, "error", err)
+			}
+			if stop {
+				deadline = time.After(c.cfg.StopTimeout)
+			}
+		case <-deadline:
+			c.log.Warn("container still running after the stop timeout: killing it", "stop_timeout", c.cfg.StopTimeout)
+			c.kill()
+			deadline = nil
+		}
+	}
+}
+
+// kill sends SIGKILL to init; the kernel then kills every process of the
+// container's PID namespace.
+func (c *container) kill() {
+	if err := c.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		c.log.Warn("kill init", "error", err)
+	}
+}
+
+// cleanup removes whatever prepare and start made, in reverse, on every
+// path: success, a failed step, an interrupted start. The cgroup's counters
+// are read before it goes, so an OOM kill is never mistaken for a SIGKILL.
+func (c *container) cleanup() {
+	begin := time.Now()
+	if c.cmd != nil {
+		select {
+		case <-c.exited:
+		default:
+			c.kill()
+			<-c.exited
+		}
+	}
+	if c.cgroup != nil {
+		st, err := c.cgroup.Stats()
+		if err != nil {
+			c.log.Warn("read cgroup stats", "error", err)
+		}
+		c.stats = st
+		if err := c.cgroup.Kill(); err != nil {
+			c.log.Warn("kill what is left in the cgroup", "error", err)
+		}
+		if err := c.cgroup.Destroy(); err != nil {
+			c.log.Error("remove cgroup", "cgroup", c.cgroup.Path(), "error", err)
+		}
+	}
+	if c.dir != "" {
+		if err := os.RemoveAll(c.dir); err != nil {
+			c.log.Error("remove container directory", "dir", c.dir, "error", err)
+		}
+	}
+	c.log.Debug("cleaned up", "duration", time.Since(begin))
+}
+
+// result reads how init ended, in docker run's terms.
+func (c *container) result(ws syscall.WaitStatus) *Result {
+	r := &Result{ExitCode: ws.ExitStatus(), Stats: c.stats}
+	if ws.Signaled() {
+		r.Signal = ws.Signal()
+		r.ExitCode = 128 + int(r.Signal)
+	}
+	// The OOM killer's signal is SIGKILL; the counter tells it from a kill(1).
+	r.OOMKilled = r.Signal == unix.SIGKILL && c.stats.OOMKills > 0
+	fields := []any{"exit_code", r.ExitCode, "oom_killed", r.OOMKilled, "oom_kills", c.stats.OOMKills,
+		"memory_peak_bytes", c.stats.MemoryPeak, "cpu_time", c.stats.CPUTime, "wall_time", time.Since(c.began)}
+	if r.Signal != 0 {
+		fields = append(fields, "signal", unix.SignalName(r.Signal))
+	}
+	c.log.Info("container exited", fields...)
+	return r
+}
+
+// limits turns the spec's resources into the cgroup package's terms.
+func limits(r *specs.LinuxResources) cgroups.Limits {
+	var l cgroups.Limits
+	if r == nil {
+		return l
+	}
+	if r.Memory != nil && r.Memory.Limit != nil {
+		l.MemoryBytes = *r.Memory.Limit
+	}
+	if r.CPU != nil && r.CPU.Quota != nil && r.CPU.Period != nil {
+		l.CPUQuotaUs, l.CPUPeriodUs = *r.CPU.Quota, int64(*r.CPU.Period)
+	}
+	if r.Pids != nil && r.Pids.Limit != nil {
+		l.Pids = *r.Pids.Limit
+	}
+	return l
+}
+
+func mbPerSecond(bytes int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(bytes) / (1 << 20) / d.Seconds()
+}

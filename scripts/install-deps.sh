@@ -1,0 +1,20 @@
+#!/bin/bash
+# install-deps.sh - install from Debian's packages what crate's demo and tests
+# need, and fetch the Go modules. Installs only what is missing.
+set -euo pipefail
+
+# busybox-static: the demo and test image; qemu-system-x86: the cgroup v2 VM;
+# file: checks that busybox is static; xz-utils, zstd: compressed test images.
+need=()
+for pkg in busybox-static qemu-system-x86 file xz-utils zstd; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "$0: missing packages: ${need[*]}; run as root (sudo make ...) or install them" >&2
+		exit 1
+	fi
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+go mod download
