@@ -21,7 +21,7 @@ type RunCmd struct {
 	Hostname    string        `help:"Hostname inside the container (default: the container id)." placeholder:"NAME"`
 	Memory      string        `help:"Memory limit: MiB as a bare number (64), or 512K, 64M, 2G. Swap is limited to the same." placeholder:"SIZE"`
 	CPU         string        `name:"cpu" help:"CPU limit in percent of one CPU: 50 is half a CPU, 250 two and a half." placeholder:"PERCENT"`
-	Pids        int64         `help:"Maximum number of processes in the container." placeholder:"N"`
+	Pids        *int64        `help:"Maximum number of processes in the container." placeholder:"N"` // nil: no limit; 0 is refused
 	Env         []string      `short:"e" help:"Set an environment variable (repeatable)." placeholder:"KEY=VALUE"`
 	Workdir     string        `short:"w" help:"Working directory inside the container (default /)." placeholder:"DIR"`
 	Name        string        `help:"Container id (default: 12 random hex digits)." placeholder:"NAME"`
@@ -46,7 +46,7 @@ func (r *RunCmd) Run(g *Globals, code *int) error {
 	cfg, err := r.config(g)
 	if err != nil {
 		log.Error(err.Error())
-		return err
+		return loggedError{err}
 	}
 	// Catch the signals before the start, so none is lost and none kills crate
 	// itself: they are forwarded to the container's PID 1.
@@ -54,11 +54,16 @@ func (r *RunCmd) Run(g *Globals, code *int) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
 	defer signal.Stop(sigs)
+	// A closed stderr (a terminal gone, a pipe reader dead) must not kill crate
+	// half way: it would leave the container's cgroup and directory behind.
+	// Catching SIGPIPE turns it into EPIPE on the write; a handler, unlike
+	// SIG_IGN, is not inherited by the container's command.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
 	res, err := container.Run(log, cfg, sigs)
 	if err != nil {
 		log.Error(err.Error(), "container_id", cfg.Spec.ID)
-		return err
+		return loggedError{err}
 	}
 	if res.OOMKilled {
 		log.Error(fmt.Sprintf("container was OOM-killed: it hit its memory limit of %s", humanBytes(cfg.Spec.MemoryBytes)),
@@ -76,7 +81,6 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		Env:      r.Env,
 		Cwd:      r.Workdir,
 		Hostname: r.Hostname,
-		Pids:     r.Pids,
 		NoPivot:  r.NoPivot,
 	}
 	var err error
@@ -96,10 +100,11 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 			return container.Config{}, err
 		}
 	}
-	if r.Pids != 0 {
-		if err := spec.ValidPids(r.Pids); err != nil {
+	if r.Pids != nil {
+		if err := spec.ValidPids(*r.Pids); err != nil {
 			return container.Config{}, err
 		}
+		o.Pids = *r.Pids
 	}
 	if r.Hostname != "" {
 		if err := spec.ValidHostname(r.Hostname); err != nil {
@@ -148,6 +153,12 @@ func containerID(name string) (string, error) {
 	}
 	return hex.EncodeToString(b), nil
 }
+
+// loggedError is an error Run has already logged, so main does not print it
+// a second time.
+type loggedError struct{ error }
+
+func (e loggedError) Unwrap() error { return e.error }
 
 // humanBytes prints a limit the way it was most likely given.
 func humanBytes(n int64) string {

@@ -111,6 +111,10 @@ type Manager interface {
 	Path() string
 	// Mode is the API in use.
 	Mode() Mode
+	// Hierarchies lists, on v1, the controllers of each hierarchy the
+	// container is in, as mount options ("memory", "cpu,cpuacct"); nil on v2.
+	// The container mounts these to see its own cgroup.
+	Hierarchies() []string
 }
 
 // write is one value written to one file of the cgroup directory.

@@ -232,13 +232,6 @@ func mkdirCgroup(dir string) error {
 	return nil
 }
 
-// logCreated logs the one debug line the lifecycle promises.
-func logCreated(log hclog.Logger, path string, l Limits) {
-	log.Debug("cgroup created", "path", path,
-		"memory_bytes", l.MemoryBytes, "cpu_quota_us", l.CPUQuotaUs,
-		"cpu_period_us", l.CPUPeriodUs, "pids", l.Pids)
-}
-
 // emptyTimeout bounds how long Kill and Destroy wait for the kernel to
 // finish removing killed processes from the cgroup. Exiting after SIGKILL
 // takes milliseconds; the bound only matters when something is stuck (a task

@@ -61,6 +61,20 @@ func (m *v1) Path() string {
 	return "(no cgroup v1 controllers)"
 }
 
+func (m *v1) Hierarchies() []string {
+	var out []string
+	for _, dir := range m.hierarchies {
+		var controllers []string
+		for _, c := range v1Controllers {
+			if m.dirs[c] == dir {
+				controllers = append(controllers, c)
+			}
+		}
+		out = append(out, strings.Join(controllers, ","))
+	}
+	return out
+}
+
 func (m *v1) Create() error {
 	for i, dir := range m.hierarchies {
 		if err := mkdirCgroup(dir); err != nil {
@@ -75,7 +89,6 @@ func (m *v1) Create() error {
 			return err
 		}
 	}
-	logCreated(m.log, strings.Join(m.hierarchies, ","), m.limits)
 	return nil
 }
 

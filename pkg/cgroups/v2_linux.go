@@ -51,6 +51,7 @@ func newV2(log hclog.Logger, root, name string, l Limits) (*v2, error) {
 
 func (m *v2) Mode() Mode           { return ModeV2 }
 func (m *v2) Path() string         { return m.dir }
+func (m *v2) Hierarchies() []string { return nil }
 func (m *v2) file(f string) string { return filepath.Join(m.dir, f) }
 
 func (m *v2) Create() error {
@@ -67,7 +68,6 @@ func (m *v2) Create() error {
 		_ = removeTree(m.dir)
 		return err
 	}
-	logCreated(m.log, m.dir, m.limits)
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -138,6 +139,7 @@ func (c *container) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.spec.Mounts = append(c.spec.Mounts, cgroupMounts(cg)...)
 
 	if err := os.MkdirAll(containers, 0o700); err != nil {
 		return fmt.Errorf("create state directory: %w (use --root to choose another)", err)
@@ -350,6 +352,24 @@ func (c *container) result(ws syscall.WaitStatus) *Result {
 	}
 	c.log.Info("container exited", fields...)
 	return r
+}
+
+// cgroupMounts show the container its own cgroup, read-only, at
+// /sys/fs/cgroup, as Docker does: init mounts them inside its new cgroup
+// namespace, whose root is the container's cgroup.
+func cgroupMounts(cg cgroups.Manager) []specs.Mount {
+	opts := []string{"nosuid", "noexec", "nodev", "ro"}
+	if cg.Mode() == cgroups.ModeV2 {
+		return []specs.Mount{{Destination: "/sys/fs/cgroup", Type: "cgroup2", Source: "cgroup", Options: opts}}
+	}
+	mounts := []specs.Mount{{Destination: "/sys/fs/cgroup", Type: "tmpfs", Source: "cgroup",
+		Options: []string{"nosuid", "noexec", "nodev", "mode=755", "size=64k"}}}
+	for _, h := range cg.Hierarchies() {
+		// A v1 hierarchy is named by its controllers, which become mount data.
+		mounts = append(mounts, specs.Mount{Destination: "/sys/fs/cgroup/" + h, Type: "cgroup", Source: "cgroup",
+			Options: append(append([]string{}, opts...), strings.Split(h, ",")...)})
+	}
+	return mounts
 }
 
 // limits turns the spec's resources into the cgroup package's terms.
