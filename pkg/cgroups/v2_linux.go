@@ -49,10 +49,10 @@ func newV2(log hclog.Logger, root, name string, l Limits) (*v2, error) {
 	return m, nil
 }
 
-func (m *v2) Mode() Mode           { return ModeV2 }
-func (m *v2) Path() string         { return m.dir }
+func (m *v2) Mode() Mode            { return ModeV2 }
+func (m *v2) Path() string          { return m.dir }
 func (m *v2) Hierarchies() []string { return nil }
-func (m *v2) file(f string) string { return filepath.Join(m.dir, f) }
+func (m *v2) file(f string) string  { return filepath.Join(m.dir, f) }
 
 func (m *v2) Create() error {
 	// A child cgroup only gets the controllers its parent lists in

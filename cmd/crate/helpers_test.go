@@ -1,0 +1,372 @@
+package main
+
+// Helpers for the integration tests: they run the real crate and crate-init
+// binaries, as root, against images the tests build themselves from the
+// host's static busybox, and check that every run leaves nothing behind.
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Paths set by TestMain.
+var (
+	crateBin string // the crate binary under test
+	initBin  string // the crate-init binary under test
+	testTmp  string // removed when the tests end
+)
+
+// TestMain builds both binaries once, unless CRATE_BIN and CRATE_INIT_BIN
+// name prebuilt ones (the cgroup v2 VM has no Go toolchain to spare).
+func TestMain(m *testing.M) {
+	var err error
+	testTmp, err = os.MkdirTemp("", "crate-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	crateBin, initBin = os.Getenv("CRATE_BIN"), os.Getenv("CRATE_INIT_BIN")
+	if crateBin == "" || initBin == "" {
+		crateBin, initBin = filepath.Join(testTmp, "crate"), filepath.Join(testTmp, "crate-init")
+		for bin, pkg := range map[string]string{crateBin: ".", initBin: "../crate-init"} {
+			cmd := exec.Command("go", "build", "-trimpath", "-o", bin, pkg)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", pkg, err, out)
+				os.Exit(1)
+			}
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(testTmp)
+	os.Exit(code)
+}
+
+// RequireRoot skips a test that needs root, unless CI=true: in CI every
+// integration test must run, so a missing root is a failure there.
+func RequireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("integration test needs root, and CI=true: run the tests as root (sudo make test)")
+	}
+	t.Skip("integration test needs root: run it with sudo (make test)")
+}
+
+// env is one test's private world: its state root and log file, so that
+// leftovers can be checked and logs read without looking at anyone else's.
+type env struct {
+	t       *testing.T
+	root    string // --root
+	logFile string // --log-file
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	RequireRoot(t)
+	dir := t.TempDir()
+	return &env{t: t, root: filepath.Join(dir, "state"), logFile: filepath.Join(dir, "crate.log")}
+}
+
+// result is how one crate command ended.
+type result struct {
+	code           int
+	stdout, stderr string
+	name           string // the container's --name
+}
+
+// newName returns a container name unique to this run of the tests.
+func newName() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return "t" + hex.EncodeToString(b)
+}
+
+// command returns a crate command with the test's state root and log file.
+func (e *env) command(args ...string) *exec.Cmd {
+	all := append([]string{"--root", e.root, "--log-file", e.logFile}, args...)
+	// A safety net, not a measure: a hung crate fails its test instead of
+	// stalling the whole run until go test's own timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	e.t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, crateBin, all...)
+	cmd.Env = append(os.Environ(), "CRATE_INIT="+initBin)
+	return cmd
+}
+
+// run runs `crate run --name NAME ARGS...` to the end and checks that it
+// left nothing behind.
+func (e *env) run(args ...string) result {
+	e.t.Helper()
+	name := newName()
+	cmd := e.command(append([]string{"run", "--name", name}, args...)...)
+	r := e.finish(cmd, name)
+	e.noLeftovers(name)
+	return r
+}
+
+// crate runs any crate command (no container name is added).
+func (e *env) crate(args ...string) result {
+	e.t.Helper()
+	return e.finish(e.command(args...), "")
+}
+
+func (e *env) finish(cmd *exec.Cmd, name string) result {
+	e.t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			e.t.Fatalf("run %v: %v", cmd.Args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String(), name: name}
+}
+
+// runOK runs a container that must exit 0 and returns its stdout.
+func (e *env) runOK(args ...string) string {
+	e.t.Helper()
+	r := e.run(args...)
+	if r.code != 0 {
+		e.t.Fatalf("crate run %q: exit %d, want 0\nstdout: %s\nstderr: %s", args, r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// started is a container running in the background, for tests that signal
+// it or look at the host while it runs.
+type started struct {
+	cmd    *exec.Cmd
+	name   string
+	stdin  io.WriteCloser
+	lines  *bufio.Scanner
+	stderr *bytes.Buffer
+}
+
+// start starts `crate run` and returns once the container has printed its
+// first line (by convention "ready"), so it is known to be running.
+func (e *env) start(args ...string) *started {
+	e.t.Helper()
+	name := newName()
+	cmd := e.command(append([]string{"run", "--name", name}, args...)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	s := &started{cmd: cmd, name: name, stdin: stdin, lines: bufio.NewScanner(stdout), stderr: &bytes.Buffer{}}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if line := s.next(); line != "ready" {
+		e.t.Fatalf("first line %q, want ready; stderr: %s", line, s.stderr)
+	}
+	return s
+}
+
+// next returns the container's next line of output ("" at EOF).
+func (s *started) next() string {
+	if !s.lines.Scan() {
+		return ""
+	}
+	return s.lines.Text()
+}
+
+// wait waits for crate to exit and returns its exit code and the rest of
+// the output.
+func (e *env) wait(s *started) result {
+	e.t.Helper()
+	var rest []string
+	for line := s.next(); line != ""; line = s.next() {
+		rest = append(rest, line)
+	}
+	err := s.cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatal(err)
+	}
+	e.noLeftovers(s.name)
+	return result{code: code, stdout: strings.Join(rest, "\n"), stderr: s.stderr.String(), name: s.name}
+}
+
+// noLeftovers checks that nothing of container name remains: no container
+// directory, no cgroup in any hierarchy, no mount under the state root.
+func (e *env) noLeftovers(name string) {
+	e.t.Helper()
+	if name == "" {
+		return
+	}
+	if entries, err := os.ReadDir(filepath.Join(e.root, "containers")); err == nil && len(entries) > 0 {
+		e.t.Errorf("leftover container directories: %v", entries)
+	}
+	cgroups, _ := filepath.Glob("/sys/fs/cgroup/crate-" + name)
+	v1, _ := filepath.Glob("/sys/fs/cgroup/*/crate-" + name)
+	if left := append(cgroups, v1...); len(left) > 0 {
+		e.t.Errorf("leftover cgroups: %v", left)
+	}
+	mountinfo, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if bytes.Contains(mountinfo, []byte(e.root)) {
+		e.t.Errorf("leftover mounts under %s", e.root)
+	}
+}
+
+// logEntries reads this env's JSON log file.
+func (e *env) logEntries() []map[string]any {
+	e.t.Helper()
+	data, err := os.ReadFile(e.logFile)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var entries []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			e.t.Fatalf("log line is not JSON: %q", line)
+		}
+		entries = append(entries, m)
+	}
+	return entries
+}
+
+// logEntry returns the first log entry of container name with message msg.
+func (e *env) logEntry(name, msg string) map[string]any {
+	e.t.Helper()
+	for _, m := range e.logEntries() {
+		if m["container_id"] == name && m["@message"] == msg {
+			return m
+		}
+	}
+	e.t.Fatalf("no %q log entry for container %s", msg, name)
+	return nil
+}
+
+// file is one entry of a test image.
+type file struct {
+	name     string
+	mode     int64
+	typeflag byte
+	body     []byte
+	link     string
+}
+
+// busyboxFiles is a root filesystem with the host's static busybox and a
+// link for each applet; extra files are added to it.
+func busyboxFiles(t *testing.T, extra ...file) []file {
+	t.Helper()
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatalf("read /bin/busybox (install busybox-static): %v", err)
+	}
+	out, err := exec.Command("/bin/busybox", "--list-full").Output()
+	if err != nil {
+		t.Fatalf("busybox --list-full: %v", err)
+	}
+	files := []file{}
+	for _, d := range []string{"bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "root", "proc", "sys", "dev", "mnt"} {
+		files = append(files, file{name: d, mode: 0o755, typeflag: tar.TypeDir})
+	}
+	files = append(files,
+		file{name: "tmp", mode: 0o1777, typeflag: tar.TypeDir},
+		file{name: "bin/busybox", mode: 0o755, body: bb},
+		file{name: "etc/passwd", mode: 0o644, body: []byte("root:x:0:0:root:/root:/bin/sh\n")},
+	)
+	for _, applet := range strings.Fields(string(out)) {
+		if applet != "bin/busybox" {
+			files = append(files, file{name: applet, typeflag: tar.TypeSymlink, link: "/bin/busybox"})
+		}
+	}
+	return append(files, extra...)
+}
+
+// writeTar writes files as a tar stream to w.
+func writeTar(t *testing.T, w io.Writer, files []file) {
+	t.Helper()
+	tw := tar.NewWriter(w)
+	for _, f := range files {
+		typ := f.typeflag
+		if typ == 0 {
+			typ = tar.TypeReg
+		}
+		hdr := &tar.Header{Name: f.name, Mode: f.mode, Typeflag: typ, Linkname: f.link,
+			Size: int64(len(f.body)), ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
+		if typ != tar.TypeReg {
+			hdr.Size = 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if typ == tar.TypeReg {
+			if _, err := tw.Write(f.body); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// image writes files as a gzip-compressed tar in a temporary directory and
+// returns its path.
+func image(t *testing.T, files []file) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "image.tar.gz")
+	writeImage(t, p, files)
+	return p
+}
+
+func writeImage(t *testing.T, p string, files []file) {
+	t.Helper()
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	writeTar(t, zw, files)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// busyboxImage is the plain busybox image, built once per test binary run.
+func busyboxImage(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(testTmp, "busybox.tar.gz")
+	if _, err := os.Stat(p); err != nil {
+		writeImage(t, p, busyboxFiles(t))
+	}
+	return p
+}
