@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"os/signal"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,5 +63,23 @@ func TestSecondInterruptKills(t *testing.T) {
 	r := e.wait(c)
 	if r.code != 137 || !strings.Contains(r.stderr, "second stop signal") {
 		t.Errorf("exit %d, stderr %q; want 137 after the second SIGINT", r.code, r.stderr)
+	}
+}
+
+// TestContainerCannotSignalTheHostGroup: kill(0) signals the caller's process
+// group, which no PID namespace bounds; the container's own session keeps the
+// signal inside.
+func TestContainerCannotSignalTheHostGroup(t *testing.T) {
+	e := newEnv(t)
+	got := make(chan os.Signal, 1)
+	signal.Notify(got, syscall.SIGUSR1)
+	defer signal.Stop(got)
+	// crate runs in this test's process group, so before the fix the test
+	// itself received the signal.
+	e.runOK(busyboxImage(t), "/bin/sh", "-c", "trap '' USR1; kill -USR1 0")
+	select {
+	case <-got:
+		t.Error("a signal to the container's process group reached the host")
+	default:
 	}
 }

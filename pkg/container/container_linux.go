@@ -211,6 +211,10 @@ func (c *container) start() error {
 		ExtraFiles: []*os.File{specR, childSync, logW},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: cloneFlags,
+			// A process group is not bound to a PID namespace: without a
+			// session of its own, kill(0, sig) in the container would reach
+			// crate and everything in the host's process group with it.
+			Setsid: true,
 			// If crate dies, the container dies with it rather than running
 			// on unsupervised in a cgroup nobody will remove.
 			Pdeathsig: syscall.SIGKILL,
