@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -64,6 +65,11 @@ func run(args []string) int {
 			err = ctx.Run(&cli.Globals, &code)
 			if err == nil {
 				return code
+			}
+			// A command logs the errors it meets once its logger exists; the
+			// others (not root, a bad --log-file) must still be said.
+			if !errors.As(err, new(loggedError)) {
+				fmt.Fprintf(os.Stderr, "crate: %v\n", err)
 			}
 			return exitCode(err)
 		}

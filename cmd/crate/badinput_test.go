@@ -1,0 +1,303 @@
+package main
+
+// Bad input: every mistake in the command line, the image or the setup ends
+// crate with exit 125 and one line on stderr that says what is wrong, before
+// anything of the container exists, and never writes outside the state root
+// however the archive lies.
+
+import (
+	"archive/tar"
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestBadInputIsRefused(t *testing.T) {
+	RequireRoot(t)
+	busybox := busyboxImage(t)
+	outside := t.TempDir() // where a symlink in an archive points; must stay empty
+	tooManyCPUs := fmt.Sprint(100*runtime.NumCPU() + 1)
+
+	tests := []struct {
+		name  string
+		image func(t *testing.T) string // the IMAGE argument; busybox if nil
+		flags []string                  // crate run's flags, before IMAGE
+		cmd   []string                  // the COMMAND; sh if nil
+		env   []string                  // added to crate's environment
+		want  string                    // the stderr line says this
+	}{
+		// The image.
+		{name: "missing image file", image: missingFile, want: "no such file"},
+		{name: "image is a directory", image: func(t *testing.T) string { return t.TempDir() }, want: "is a directory"},
+		{name: "image is a text file", image: textFile, want: "not a tar archive"},
+		{name: "image is random bytes", image: randomBytes, want: "not a tar archive"},
+		{name: "gzip header then garbage", image: gzipGarbage, want: "corrupt gzip data"},
+		{name: "image cut in half", image: halfOf(busybox), want: "truncated archive"},
+
+		// Archives that try to write outside the root filesystem.
+		{name: "entry ../evil", image: archive(file{name: "../evil", mode: 0o644, body: []byte("x")}),
+			want: "path escapes the root"},
+		{name: "entry ../../escaped", image: archive(file{name: "../../escaped", mode: 0o644, body: []byte("x")}),
+			want: "path escapes the root"},
+		{name: "entry /abs/evil", image: archive(file{name: "/abs/evil", mode: 0o644, body: []byte("x")}),
+			want: "path is absolute"},
+		{name: "entry through a symlink to a host directory",
+			image: archive(
+				file{name: "link", typeflag: tar.TypeSymlink, link: outside},
+				file{name: "link/pwned", mode: 0o644, body: []byte("x")}),
+			want: "passes through symlink"},
+		{name: "entry through a symlink up and out",
+			image: archive(
+				file{name: "up", typeflag: tar.TypeSymlink, link: "../../.."},
+				file{name: "up/pwned", mode: 0o644, body: []byte("x")}),
+			want: "passes through symlink"},
+		{name: "hardlink to ../../etc/passwd",
+			image: archive(file{name: "passwd", typeflag: tar.TypeLink, link: "../../etc/passwd"}),
+			want:  "is outside the root"},
+		{name: "hardlink to /etc/passwd",
+			image: archive(file{name: "passwd", typeflag: tar.TypeLink, link: "/etc/passwd"}),
+			want:  "is outside the root"},
+
+		// Limits.
+		{name: "--memory 0", flags: []string{"--memory", "0"}, want: "must be more than 0"},
+		{name: "--memory=-5", flags: []string{"--memory=-5"}, want: "must be more than 0"},
+		{name: "--memory -5 (read as a flag by the parser)", flags: []string{"--memory", "-5"}, want: `--memory="-5"`},
+		{name: "--memory abc", flags: []string{"--memory", "abc"}, want: "not a size"},
+		{name: "--cpu 0", flags: []string{"--cpu", "0"}, want: "out of range"},
+		{name: "--cpu=-1", flags: []string{"--cpu=-1"}, want: "out of range"},
+		{name: "--cpu -1 (read as a flag by the parser)", flags: []string{"--cpu", "-1"}, want: `--cpu="-1"`},
+		{name: "--cpu abc", flags: []string{"--cpu", "abc"}, want: "not a number"},
+		{name: "--cpu more than all CPUs", flags: []string{"--cpu", tooManyCPUs}, want: "out of range"},
+		{name: "--pids 0", flags: []string{"--pids", "0"}, want: "must be at least 1"},
+
+		// Names, environment, working directory, command.
+		{name: "--hostname with an underscore", flags: []string{"--hostname", "under_score"}, want: "not a valid hostname"},
+		{name: "--hostname of 65 characters", flags: []string{"--hostname", strings.Repeat("a", 65)}, want: "65 characters"},
+		{name: "--name ../x", flags: []string{"--name", "../x"}, want: "not a valid name"},
+		{name: "-e without =", flags: []string{"-e", "NOEQUALS"}, want: "want KEY=VALUE"},
+		{name: "-w relative", flags: []string{"-w", "relative"}, want: "must be an absolute path"},
+		{name: "missing COMMAND", cmd: []string{}, want: "command"},
+
+		// crate-init.
+		{name: "crate-init missing", env: []string{"CRATE_INIT=/nonexistent"}, want: "crate-init /nonexistent: no such file"},
+		{name: "crate-init dynamically linked", env: []string{"CRATE_INIT=" + dynamicBinary(t)}, want: "dynamically linked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			img := busybox
+			if tt.image != nil {
+				img = tt.image(t)
+			}
+			cmd := tt.cmd
+			if cmd == nil {
+				cmd = []string{"sh"}
+			}
+			world := e.snapshot(outside)
+
+			r := e.runWithEnv(tt.env, append(append(slices.Clone(tt.flags), img), cmd...)...)
+
+			line := refusal(t, r)
+			if !strings.Contains(line, tt.want) {
+				t.Errorf("stderr %q does not say %q", line, tt.want)
+			}
+			t.Logf("stderr: %s", line)
+			e.noContainers()
+			if after := e.snapshot(outside); !slices.Equal(world, after) {
+				t.Errorf("the run changed the world:\nbefore %q\nafter  %q", world, after)
+			}
+			if _, err := os.Lstat("/abs"); err == nil {
+				t.Errorf("/abs was created")
+			}
+		})
+	}
+}
+
+// TestRunAsNonRootIsRefused runs crate as nobody: it must say it needs root
+// rather than fail somewhere in the middle.
+func TestRunAsNonRootIsRefused(t *testing.T) {
+	e := newEnv(t)
+	// nobody must be able to reach and run the binaries under test.
+	for _, dir := range []string{filepath.Dir(crateBin), filepath.Dir(initBin)} {
+		allowSearch(t, dir)
+	}
+	cmd := e.command("run", "--name", newName(), busyboxImage(t), "sh")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	r := e.finish(cmd, "")
+
+	line := refusal(t, r)
+	if !strings.Contains(line, "needs root") || !strings.Contains(line, "sudo") {
+		t.Errorf("stderr %q does not say it needs root (sudo)", line)
+	}
+	e.noContainers()
+}
+
+// refusal checks that crate refused to run: exit 125, nothing on stdout and
+// exactly one line on stderr, which it returns.
+func refusal(t *testing.T, r result) string {
+	t.Helper()
+	if r.code != exitCrateFailed {
+		t.Errorf("exit %d, want %d", r.code, exitCrateFailed)
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout %q, want nothing", r.stdout)
+	}
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if len(lines) != 1 || strings.TrimSpace(lines[0]) == "" {
+		t.Errorf("stderr has %d lines, want one saying what is wrong:\n%s", len(lines), r.stderr)
+	}
+	return lines[0]
+}
+
+// runWithEnv is e.run with more environment variables for crate; later
+// values win over the helper's own (CRATE_INIT).
+func (e *env) runWithEnv(vars []string, args ...string) result {
+	e.t.Helper()
+	name := newName()
+	cmd := e.command(append([]string{"run", "--name", name}, args...)...)
+	cmd.Env = append(cmd.Env, vars...)
+	r := e.finish(cmd, name)
+	e.noLeftovers(name)
+	return r
+}
+
+// noContainers checks that the state root holds no container directory.
+func (e *env) noContainers() {
+	e.t.Helper()
+	entries, err := os.ReadDir(filepath.Join(e.root, "containers"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		e.t.Fatal(err)
+	}
+	if len(entries) > 0 {
+		e.t.Errorf("state root has containers: %v", entries)
+	}
+}
+
+// snapshot lists every path under the env's directory (but the log file,
+// which every run appends to, and the state root's own directories) and
+// under the extra directories, and the link
+// count of the host's /etc/passwd: what an escaping archive would change.
+func (e *env) snapshot(extra ...string) []string {
+	e.t.Helper()
+	var paths []string
+	for _, dir := range append([]string{filepath.Dir(e.root)}, extra...) {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			// The state root and its containers directory are crate's to make.
+			if p != e.logFile && p != e.root && p != filepath.Join(e.root, "containers") {
+				paths = append(paths, p)
+			}
+			return nil
+		})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat("/etc/passwd", &st); err != nil {
+		e.t.Fatal(err)
+	}
+	return append(paths, fmt.Sprintf("/etc/passwd has %d links", st.Nlink))
+}
+
+// Images that are not archives, or bad ones.
+
+func missingFile(t *testing.T) string { return filepath.Join(t.TempDir(), "no-such-image.tar") }
+
+func textFile(t *testing.T) string {
+	return writeFile(t, "notes.tar", []byte("this is a text file,\nnot a root filesystem\n"))
+}
+
+func randomBytes(t *testing.T) string {
+	data := make([]byte, 64<<10)
+	rng := rand.NewChaCha8([32]byte{'c', 'r', 'a', 't', 'e'}) // fixed: the same bytes every run
+	rng.Read(data)
+	data[0] = 0 // no compression's magic number starts with 0
+	return writeFile(t, "random.tar", data)
+}
+
+func gzipGarbage(t *testing.T) string {
+	// A valid gzip header (magic, deflate, no flags, mtime, xfl, os), then bytes
+	// that are no deflate stream.
+	header := []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3}
+	return writeFile(t, "corrupt.tar.gz", append(header, bytes.Repeat([]byte{0xff, 0x00, 0x13}, 4096)...))
+}
+
+// halfOf returns an image that is the first half of the image at p: a cut
+// download.
+func halfOf(p string) func(t *testing.T) string {
+	return func(t *testing.T) string {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return writeFile(t, "half.tar.gz", data[:len(data)/2])
+	}
+}
+
+// archive returns an image of a small root filesystem followed by files.
+func archive(files ...file) func(t *testing.T) string {
+	return func(t *testing.T) string {
+		base := []file{
+			{name: "bin", mode: 0o755, typeflag: tar.TypeDir},
+			{name: "etc", mode: 0o755, typeflag: tar.TypeDir},
+			{name: "etc/hostname", mode: 0o644, body: []byte("box\n")},
+		}
+		return image(t, append(base, files...))
+	}
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// dynamicBinary returns a dynamically linked host binary, which crate must
+// refuse as crate-init.
+func dynamicBinary(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/bin/true", "/bin/true", "/usr/bin/env"} {
+		f, err := elf.Open(p)
+		if err != nil {
+			continue
+		}
+		defer f.Close()
+		for _, prog := range f.Progs {
+			if prog.Type == elf.PT_INTERP {
+				return p
+			}
+		}
+	}
+	t.Fatal("no dynamically linked binary found among /usr/bin/true, /bin/true, /usr/bin/env")
+	return ""
+}
+
+// allowSearch lets other users traverse dir (not list it) for the rest of the
+// test.
+func allowSearch(t *testing.T, dir string) {
+	t.Helper()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, fi.Mode().Perm()|0o001); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, fi.Mode().Perm()) })
+}
