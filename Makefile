@@ -1,6 +1,8 @@
 # crate's build: two static binaries, the demo image, the tests.
 # `sudo make demo` and `sudo make test` work on a fresh Debian or Ubuntu machine with Go installed.
 
+# sudo resets PATH; Go's own installer puts it in /usr/local/go.
+export PATH := $(PATH):/usr/local/go/bin
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -31,12 +33,7 @@ $(IMAGE): scripts/mkimage-busybox.sh
 	scripts/mkimage-busybox.sh $@
 
 demo: deps build image
-	bin/crate run --hostname demo --memory 64 --cpu 50 $(IMAGE) /bin/sh -c '\
-		echo "hostname:     $$(hostname)"; \
-		echo "memory limit: $$(cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null)"; \
-		echo "cpu limit:    $$(cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null)"; \
-		echo "interfaces:   $$(ls /sys/class/net | tr "\n" " ")"; \
-		echo "processes:"; ps'
+	bin/crate run --hostname demo --memory 64 --cpu 50 --pids 100 $(IMAGE) whoami-container
 
 # test runs the unit and integration tests on this machine, then the
 # integration tests again under pure cgroup v2 in a VM.

@@ -34,6 +34,23 @@ root:x:0:
 nogroup:x:65534:
 GROUP
 
+# The demo's command: what a container sees of itself.
+mkdir -p "$root/usr/local/bin"
+cat >"$root/usr/local/bin/whoami-container" <<'DEMO'
+#!/bin/sh
+# Prints what this container sees: its name, limits, network and processes.
+cg=/sys/fs/cgroup
+limit() { for f in "$@"; do [ -r "$cg/$f" ] && { cat "$cg/$f"; return; }; done; echo "(none)"; }
+echo "hostname:       $(hostname)"
+echo "memory limit:   $(limit memory.max memory/memory.limit_in_bytes) bytes"
+echo "cpu quota:      $(limit cpu.max cpu/cpu.cfs_quota_us) us of CPU time per 100000 us"
+echo "pids limit:     $(limit pids.max pids/pids.max)"
+echo "interfaces:     $(ls /sys/class/net | tr '\n' ' ')"
+echo "processes:"
+ps
+DEMO
+chmod 0755 "$root/usr/local/bin/whoami-container"
+
 mkdir -p "$(dirname "$out")"
 tar --numeric-owner --owner=0 --group=0 -C "$root" -czf "$out.tmp" .
 mv "$out.tmp" "$out"
