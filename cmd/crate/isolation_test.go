@@ -128,3 +128,28 @@ func TestNoPivot(t *testing.T) {
 		t.Errorf("--no-pivot: %q", out)
 	}
 }
+
+// TestBothFlagOrders runs the docker-like form, the original form with
+// crate's flags after a one-word command, and -- handing a flag-looking word
+// to the command.
+func TestBothFlagOrders(t *testing.T) {
+	e := newEnv(t)
+	img := busyboxImage(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"flags first", []string{"--hostname", "box", "--memory", "64", "--cpu", "50", img, "hostname"}, "box\n"},
+		{"original form", []string{img, "hostname", "--hostname", "box", "--memory", "64", "--cpu", "50"}, "box\n"},
+		{"-- ends crate's flags", []string{img, "--", "/bin/echo", "--memory"}, "--memory\n"},
+		{"the command's own flags", []string{img, "echo", "-n", "x", "--memory"}, "x --memory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := e.runOK(tt.args...); got != tt.want {
+				t.Errorf("crate run %q printed %q, want %q", tt.args, got, tt.want)
+			}
+		})
+	}
+}
