@@ -20,10 +20,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/crate-run/crate/pkg/testutil"
 )
 
 func TestBadInputIsRefused(t *testing.T) {
-	RequireRoot(t)
+	testutil.RequireRoot(t)
 	busybox := busyboxImage(t)
 	outside := t.TempDir() // where a symlink in an archive points; must stay empty
 	tooManyCPUs := fmt.Sprint(100*runtime.NumCPU() + 1)

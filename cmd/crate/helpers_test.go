@@ -21,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crate-run/crate/pkg/testutil"
 )
 
 // Paths set by TestMain.
@@ -56,19 +58,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// RequireRoot skips a test that needs root, unless CI=true: in CI every
-// integration test must run, so a missing root is a failure there.
-func RequireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("integration test needs root, and CI=true: run the tests as root (sudo make test)")
-	}
-	t.Skip("integration test needs root: run it with sudo (make test)")
-}
-
 // env is one test's private world: its state root and log file, so that
 // leftovers can be checked and logs read without looking at anyone else's.
 type env struct {
@@ -79,7 +68,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	RequireRoot(t)
+	testutil.RequireRoot(t)
 	dir := t.TempDir()
 	return &env{t: t, root: filepath.Join(dir, "state"), logFile: filepath.Join(dir, "crate.log")}
 }

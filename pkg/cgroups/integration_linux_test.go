@@ -17,22 +17,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/crate-run/crate/pkg/testutil"
+
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 )
-
-// requireRoot skips a test that needs root, except on CI (CI=true), where
-// a skipped integration test would hide a broken setup.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root, and CI=true")
-	}
-	t.Skip("this test needs root")
-}
 
 // newTestCgroup returns a created cgroup with limits l and makes sure it is
 // killed and removed when the test ends.
@@ -122,7 +111,7 @@ func exists(path string) bool {
 }
 
 func TestLimitsWritten(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	m := newTestCgroup(t, Limits{MemoryBytes: 64 << 20, CPUQuotaUs: 50000, CPUPeriodUs: 200000, Pids: 64})
 	type want struct{ controller, file, value string }
 	var wants []want
@@ -155,7 +144,7 @@ func TestLimitsWritten(t *testing.T) {
 }
 
 func TestPlaceKillDestroy(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	m := newTestCgroup(t, Limits{Pids: 16})
 	// Two children as well, to see that Kill reaches more than the first process.
 	cmd := startInCgroup(t, m, "sleep 1000 & sleep 1000 & wait")
@@ -201,7 +190,7 @@ func TestPlaceKillDestroy(t *testing.T) {
 }
 
 func TestDestroyRefusesLiveProcesses(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	m := newTestCgroup(t, Limits{})
 	startInCgroup(t, m, "sleep 1000")
 	err := m.Destroy()
@@ -211,7 +200,7 @@ func TestDestroyRefusesLiveProcesses(t *testing.T) {
 }
 
 func TestOOMKill(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	m := newTestCgroup(t, Limits{MemoryBytes: 32 << 20})
 	// dd allocates its 64 MiB buffer and fills it: twice the limit.
 	cmd := startInCgroup(t, m, "exec dd if=/dev/zero of=/dev/null bs=64M count=1")
@@ -234,7 +223,7 @@ func TestOOMKill(t *testing.T) {
 }
 
 func TestCPUTime(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	m := newTestCgroup(t, Limits{})
 	cmd := startInCgroup(t, m, "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done")
 	if err := cmd.Wait(); err != nil {
@@ -253,7 +242,7 @@ func TestCPUTime(t *testing.T) {
 // TestKillWithoutCgroupKill exercises the v2 path for kernels older than 5.14,
 // which have no cgroup.kill file.
 func TestKillWithoutCgroupKill(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	m := newTestCgroup(t, Limits{})
 	v, ok := m.(*v2)
 	if !ok {
@@ -270,7 +259,7 @@ func TestKillWithoutCgroupKill(t *testing.T) {
 }
 
 func TestWriteErrorNamesFile(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	m := newTestCgroup(t, Limits{Pids: 8})
 	v, ok := m.(*v1)
 	dir := m.Path()
@@ -292,7 +281,7 @@ func TestWriteErrorNamesFile(t *testing.T) {
 // cgroup only gets memory, cpu and pids if Create enables them in the
 // parent's cgroup.subtree_control.
 func TestV2EnablesControllers(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	parent := newTestCgroup(t, Limits{})
 	if parent.Mode() != ModeV2 {
 		t.Skip("cgroup v2 only")

@@ -113,19 +113,6 @@ func writeArchive(t *testing.T, name string, data []byte) string {
 	return p
 }
 
-// requireRoot skips a test that needs root, except in CI, where a skipped root test
-// would hide that the suite ran without root.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root and CI=true: run the suite as root")
-	}
-	t.Skip("needs root")
-}
-
 // badInput is an archive that both Check and Unpack must refuse with an *Error.
 type badInput struct {
 	name   string

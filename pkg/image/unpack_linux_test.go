@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crate-run/crate/pkg/testutil"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -365,7 +367,7 @@ func TestUnpackRestoresXattrs(t *testing.T) {
 }
 
 func TestUnpackRestoresOwners(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	owned := func(e entry) entry {
 		e.Uid, e.Gid = 1234, 5678
 		return e
@@ -386,7 +388,7 @@ func TestUnpackRestoresOwners(t *testing.T) {
 }
 
 func TestUnpackCreatesDevices(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	null := entry{Header: tar.Header{Typeflag: tar.TypeChar, Name: "dev/null", Mode: 0o666, Devmajor: 1, Devminor: 3, ModTime: epoch}}
 	loop := entry{Header: tar.Header{Typeflag: tar.TypeBlock, Name: "dev/loop0", Mode: 0o660, Devmajor: 7, Devminor: 0, ModTime: epoch}}
 	tg, stats := unpackOK(t, tarball(t, null, loop))
