@@ -186,8 +186,12 @@ func (m *v2) waitEmpty(timeout time.Duration) error {
 		if left <= 0 {
 			return fmt.Errorf("wait for %s to be empty: %w", m.dir, os.ErrDeadlineExceeded)
 		}
+		// The kernel rate-limits cgroup.events notifications and delivers
+		// them from a work queue; one was seen lost under emulation (a TCG
+		// VM). Re-reading at least once a second bounds what a lost one costs.
+		wake := min(left, time.Second)
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		if _, err := unix.Poll(fds, int(left/time.Millisecond)+1); err != nil && !errors.Is(err, unix.EINTR) {
+		if _, err := unix.Poll(fds, int(wake/time.Millisecond)+1); err != nil && !errors.Is(err, unix.EINTR) {
 			return fmt.Errorf("poll inotify for %s: %w", events, err)
 		}
 		// Drain the events; their content does not matter, only that the
