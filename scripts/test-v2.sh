@@ -2,7 +2,7 @@
 # test-v2.sh - run the cgroup and container integration tests under pure
 # cgroup v2, in a throw-away VM (../shared/vm/run-in-vm.sh), since this
 # project's own machines run cgroup v1. Expects bin/crate and bin/crate-init
-# (make build).
+# (make build). Arguments go to both test binaries, e.g. -test.run TestCPULimit.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -21,8 +21,10 @@ CGO_ENABLED=0 go test -c -o build/crate.test ./cmd/crate
 # The VM's root is its initramfs, where pivot_root is impossible: run the
 # tests in a chroot onto a bind mount of it, whose root is a real mount, as
 # on any installed machine.
-inner="cd $project/pkg/cgroups && $project/build/cgroups.test -test.v -test.count=1 &&
-cd $project/cmd/crate && $project/build/crate.test -test.v -test.count=1 -test.timeout=20m"
+args="-test.v -test.count=1 -test.timeout=20m"
+[ $# -eq 0 ] || args="$args $(printf "%q " "$@")"
+inner="cd $project/pkg/cgroups && $project/build/cgroups.test $args &&
+cd $project/cmd/crate && $project/build/crate.test $args"
 exec "$vm" --timeout 1500 \
 	--env "CI=${CI:-}" \
 	--env "CRATE_BIN=$project/bin/crate" \

@@ -60,7 +60,7 @@ type container struct {
 	cgroup cgroups.Manager
 	spec   *specs.Spec
 	cmd    *exec.Cmd // crate-init, once started
-	began  time.Time // when the command started running
+	placed time.Time // when init entered the cgroup: CPU time counts from here
 	exited chan struct{}
 	stats  cgroups.Stats
 }
@@ -254,13 +254,13 @@ func (c *container) start() error {
 	if err := c.cgroup.Place(cmd.Process.Pid); err != nil {
 		return fmt.Errorf("place init in cgroup: %w", err)
 	}
+	c.placed = time.Now()
 	if err := sync.SendGo(); err != nil {
 		return err
 	}
 	if err := sync.WaitExec(); err != nil {
 		return err
 	}
-	c.began = time.Now()
 	c.log.Info("container started", "pid", cmd.Process.Pid, "args", s.Process.Args,
 		"hostname", s.Hostname, "duration", time.Since(begin))
 	return nil
@@ -350,7 +350,7 @@ func (c *container) result(ws syscall.WaitStatus) *Result {
 	// The OOM killer's signal is SIGKILL; the counter tells it from a kill(1).
 	r.OOMKilled = r.Signal == unix.SIGKILL && c.stats.OOMKills > 0
 	fields := []any{"exit_code", r.ExitCode, "oom_killed", r.OOMKilled, "oom_kills", c.stats.OOMKills,
-		"memory_peak_bytes", c.stats.MemoryPeak, "cpu_time", c.stats.CPUTime, "wall_time", time.Since(c.began)}
+		"memory_peak_bytes", c.stats.MemoryPeak, "cpu_time", c.stats.CPUTime, "wall_time", time.Since(c.placed)}
 	if r.Signal != 0 {
 		fields = append(fields, "signal", unix.SignalName(r.Signal))
 	}
