@@ -88,7 +88,8 @@ func TestBadInputIsRefused(t *testing.T) {
 		{name: "--name ../x", flags: []string{"--name", "../x"}, want: "not a valid name"},
 		{name: "-e without =", flags: []string{"-e", "NOEQUALS"}, want: "want KEY=VALUE"},
 		{name: "-w relative", flags: []string{"-w", "relative"}, want: "must be an absolute path"},
-		{name: "missing COMMAND", cmd: []string{}, want: "command"},
+		{name: "missing COMMAND", cmd: []string{}, want: "missing COMMAND"},
+		{name: "negative --stop-timeout", flags: []string{"--stop-timeout=-1s"}, want: "must not be negative"},
 
 		// crate-init.
 		{name: "crate-init missing", env: []string{"CRATE_INIT=/nonexistent"}, want: "crate-init /nonexistent: no such file"},

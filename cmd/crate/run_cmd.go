@@ -29,7 +29,7 @@ type RunCmd struct {
 	StopTimeout time.Duration `help:"After SIGINT or SIGTERM, how long the container has to exit before it is killed." default:"10s"`
 
 	Image   string   `arg:"" help:"Root filesystem archive: a tar, optionally gzip, zstd or xz compressed." type:"path"`
-	Command []string `arg:"" help:"Command to run and its arguments."`
+	Command []string `arg:"" optional:"" help:"Command to run and its arguments."`
 }
 
 // Run starts the container and waits for it; code is the container's exit code.
@@ -85,7 +85,10 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 	}
 	var err error
 	if len(o.Args) == 0 {
-		return container.Config{}, errors.New("run: missing COMMAND: say what to run, e.g. crate run IMAGE /bin/sh")
+		return container.Config{}, errors.New("missing COMMAND: say what to run in the container, e.g. crate run IMAGE /bin/sh")
+	}
+	if r.StopTimeout < 0 {
+		return container.Config{}, fmt.Errorf("--stop-timeout %v: must not be negative", r.StopTimeout)
 	}
 	if o.ID, err = containerID(r.Name); err != nil {
 		return container.Config{}, err
