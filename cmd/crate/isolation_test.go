@@ -111,9 +111,9 @@ func TestSysIsReadOnly(t *testing.T) {
 
 func TestWorkdirAndEnv(t *testing.T) {
 	e := newEnv(t)
-	out := e.runOK("-w", "/srv/app", "-e", "GREETING=hello", "-e", "HOME=/home/x", busyboxImage(t),
+	out := e.runOK("-w", "/srv/app", "-e", "GREETING=hello,world", "-e", "HOME=/home/x", busyboxImage(t),
 		"/bin/sh", "-c", `pwd; echo "$GREETING $HOME $PATH"`)
-	want := "/srv/app\nhello /home/x /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+	want := "/srv/app\nhello,world /home/x /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
 	if out != want {
 		t.Errorf("got %q, want %q", out, want)
 	}

@@ -22,7 +22,7 @@ type RunCmd struct {
 	Memory      string        `help:"Memory limit: MiB as a bare number (64), or 512K, 64M, 2G. Swap is limited to the same." placeholder:"SIZE"`
 	CPU         string        `name:"cpu" help:"CPU limit in percent of one CPU: 50 is half a CPU, 250 two and a half." placeholder:"PERCENT"`
 	Pids        *int64        `help:"Maximum number of processes in the container." placeholder:"N"` // nil: no limit; 0 is refused
-	Env         []string      `short:"e" help:"Set an environment variable (repeatable)." placeholder:"KEY=VALUE"`
+	Env         []string      `short:"e" sep:"none" help:"Set an environment variable (repeatable)." placeholder:"KEY=VALUE"`
 	Workdir     string        `short:"w" help:"Working directory inside the container (default /)." placeholder:"DIR"`
 	Name        string        `help:"Container id (default: 12 random hex digits)." placeholder:"NAME"`
 	NoPivot     bool          `help:"Switch root with chroot instead of pivot_root (weaker: the host root stays reachable to an escaped chroot)."`
