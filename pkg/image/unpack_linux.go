@@ -55,32 +55,34 @@ const paxXattr = "SCHILY.xattr."
 // Cancelling ctx stops the unpacking between entries and returns ctx.Err(). On any error
 // dest is left half-filled: the caller removes it.
 func Unpack(ctx context.Context, path, dest string) (Stats, error) {
+	a, err := openArchive(path)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer a.close()
+	return extractArchive(ctx, a, dest, extractOptions{})
+}
+
+// extractOptions are what sets unpacking a layer for the store apart from unpacking a
+// plain root filesystem.
+type extractOptions struct {
+	// whiteouts turns OCI whiteout entries (".wh.NAME", ".wh..wh..opq") into the
+	// overlayfs form (a 0/0 character device, the trusted.overlay.opaque attribute)
+	// instead of creating them as the ordinary files they are in the tar.
+	whiteouts bool
+}
+
+// extractArchive extracts every entry of a into dest; see Unpack.
+func extractArchive(ctx context.Context, a *archive, dest string, opts extractOptions) (Stats, error) {
 	start := time.Now()
 	var stats Stats
-	a, err := openArchive(path)
+	x, err := newExtractor(a.path, dest, &stats)
 	if err != nil {
 		return stats, err
 	}
-	defer a.close()
-
-	// The one descriptor everything is resolved against: dest itself is trusted, what is
-	// inside it is not.
-	root, err := unix.Open(dest, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return stats, fmt.Errorf("open %s: %w", dest, err)
-	}
-	x := &extractor{
-		a:          a,
-		dest:       dest,
-		root:       root,
-		parentFd:   -1,
-		buf:        make([]byte, copyBufferSize),
-		privileged: os.Geteuid() == 0,
-		dirs:       map[string]*tar.Header{},
-		stats:      &stats,
-	}
 	defer x.close()
-
+	x.whiteouts = opts.whiteouts
+	content := archiveContent{a}
 	for {
 		if err := ctx.Err(); err != nil {
 			return stats, err
@@ -92,7 +94,7 @@ func Unpack(ctx context.Context, path, dest string) (Stats, error) {
 		if err != nil {
 			return stats, err
 		}
-		if err := x.extract(hdr); err != nil {
+		if err := x.extract(hdr, content); err != nil {
 			return stats, err
 		}
 	}
@@ -103,11 +105,44 @@ func Unpack(ctx context.Context, path, dest string) (Stats, error) {
 	return stats, nil
 }
 
+// archiveContent reads the current entry of an archive, with its *Error labels.
+type archiveContent struct{ a *archive }
+
+func (c archiveContent) Read(p []byte) (int, error) { return c.a.read(p) }
+
+// newExtractor opens dest for an extraction whose entries come from src (an archive
+// path, or a layer directory for CopyRootfs), named in errors.
+func newExtractor(src, dest string, stats *Stats) (*extractor, error) {
+	// The one descriptor everything is resolved against: dest itself is trusted, what is
+	// inside it is not.
+	root, err := unix.Open(dest, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dest, err)
+	}
+	return &extractor{
+		src:        src,
+		dest:       dest,
+		root:       root,
+		parentFd:   -1,
+		buf:        make([]byte, copyBufferSize),
+		privileged: os.Geteuid() == 0,
+		dirs:       map[string]*tar.Header{},
+		stats:      stats,
+	}, nil
+}
+
 // extractor holds what stays open while one archive is unpacked.
 type extractor struct {
-	a    *archive
+	src  string // where entries come from, for *Error
 	dest string
 	root int // dest, opened once
+
+	// whiteouts: see extractOptions.
+	whiteouts bool
+	// layered: entries are applied over an earlier layer (CopyRootfs), so an entry
+	// replaces whatever stands at its name, a whole directory tree included, as the
+	// upper layer of an overlay hides everything below it.
+	layered bool
 
 	// The directory of the last entry, kept open because consecutive entries usually
 	// share it: resolving it again for each file would cost a path walk per entry.
@@ -135,22 +170,41 @@ type unsafePath struct{ reason string }
 
 func (e *unsafePath) Error() string { return e.reason }
 
-// extract creates one entry.
-func (x *extractor) extract(hdr *tar.Header) error {
+// extract creates one entry; content reads a regular file's bytes.
+func (x *extractor) extract(hdr *tar.Header, content io.Reader) error {
 	name, reason := cleanName(hdr.Name)
 	if reason != "" {
 		return x.entryError(hdr, reason)
 	}
 	var err error
+	switch {
+	case x.whiteouts && isWhiteout(name):
+		err = x.whiteout(name)
+		x.stats.Others++
+	case hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeGNUSparse || hdr.Typeflag == tar.TypeCont:
+		// archive/tar has already expanded sparse files and turned old-style '\x00'
+		// entries into TypeReg; contiguous files are plain files to Linux.
+		err = x.inParent(name, hdr, func(parent int, base, name string, hdr *tar.Header) error {
+			return x.file(parent, base, name, hdr, content)
+		})
+		x.stats.Files++
+	default:
+		err = x.extractOther(name, hdr)
+	}
+	var up *unsafePath
+	if errors.As(err, &up) {
+		return x.entryError(hdr, up.reason)
+	}
+	return err
+}
+
+// extractOther creates an entry that has no content: a directory, a link or a node.
+func (x *extractor) extractOther(name string, hdr *tar.Header) error {
+	var err error
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		err = x.dir(name, hdr)
 		x.stats.Dirs++
-	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeCont:
-		// archive/tar has already expanded sparse files and turned old-style '\x00'
-		// entries into TypeReg; contiguous files are plain files to Linux.
-		err = x.inParent(name, hdr, x.file)
-		x.stats.Files++
 	case tar.TypeSymlink:
 		err = x.inParent(name, hdr, x.symlink)
 		x.stats.Symlinks++
@@ -164,17 +218,13 @@ func (x *extractor) extract(hdr *tar.Header) error {
 		// Global PAX defaults and GNU volume labels describe the archive, not a file.
 		return nil
 	default:
-		return x.entryError(hdr, fmt.Sprintf("unsupported entry type %q", hdr.Typeflag))
-	}
-	var up *unsafePath
-	if errors.As(err, &up) {
-		return x.entryError(hdr, up.reason)
+		return &unsafePath{fmt.Sprintf("unsupported entry type %q", hdr.Typeflag)}
 	}
 	return err
 }
 
 func (x *extractor) entryError(hdr *tar.Header, reason string) error {
-	return &Error{Path: x.a.path, Reason: fmt.Sprintf("entry %q: %s", hdr.Name, reason)}
+	return &Error{Path: x.src, Reason: fmt.Sprintf("entry %q: %s", hdr.Name, reason)}
 }
 
 // cleanName turns an entry name into a clean path relative to dest ("." for dest
@@ -317,10 +367,15 @@ func (x *extractor) replace(parent int, base, name string) error {
 		return nil
 	}
 	err := unix.Unlinkat(parent, base, unix.AT_REMOVEDIR)
-	if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+	switch {
+	case (errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST)) && x.layered:
+		// An upper layer's entry hides a lower layer's whole tree.
+		if err := x.removeAll(parent, base, name); err != nil {
+			return err
+		}
+	case errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST):
 		return &unsafePath{"would replace a directory that is not empty"}
-	}
-	if err != nil {
+	case err != nil:
 		return x.syscallError("unlinkat", name, err)
 	}
 	// The cached parent descriptor would still reach the removed directory (or one
@@ -391,7 +446,7 @@ func (x *extractor) keepOrReplaceDir(parent int, base, name string) error {
 }
 
 // file creates a regular file and copies its content.
-func (x *extractor) file(parent int, base, name string, hdr *tar.Header) error {
+func (x *extractor) file(parent int, base, name string, hdr *tar.Header, content io.Reader) error {
 	var fd int
 	err := x.create(parent, base, name, "openat", func() error {
 		var err error
@@ -405,7 +460,7 @@ func (x *extractor) file(parent int, base, name string, hdr *tar.Header) error {
 		return err
 	}
 	f := os.NewFile(uintptr(fd), filepath.Join(x.dest, name))
-	n, err := x.copy(f, name)
+	n, err := x.copy(f, name, content)
 	x.stats.Bytes += n
 	if err == nil {
 		err = x.setOwnerModeXattrs(fd, name, hdr)
@@ -419,11 +474,20 @@ func (x *extractor) file(parent int, base, name string, hdr *tar.Header) error {
 	return x.setTimes(parent, base, name, hdr)
 }
 
-// copy writes the current entry's content to f through the shared buffer.
-func (x *extractor) copy(f *os.File, name string) (int64, error) {
+// copy writes content to f: an archive's entry through the shared buffer, a file of a
+// layer directory with copy_file_range (os.File.ReadFrom), which shares extents on file
+// systems that can and never passes the bytes through user space.
+func (x *extractor) copy(f *os.File, name string, content io.Reader) (int64, error) {
+	if src, ok := content.(*os.File); ok {
+		n, err := f.ReadFrom(src)
+		if err != nil {
+			return n, fmt.Errorf("copy %s to %s: %w", src.Name(), filepath.Join(x.dest, name), err)
+		}
+		return n, nil
+	}
 	var total int64
 	for {
-		n, rerr := x.a.read(x.buf)
+		n, rerr := content.Read(x.buf)
 		if n > 0 {
 			if _, err := f.Write(x.buf[:n]); err != nil {
 				return total, fmt.Errorf("write %s: %w", filepath.Join(x.dest, name), err)

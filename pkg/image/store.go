@@ -1,0 +1,136 @@
+package image
+
+// The layer store
+//
+// The store keeps every layer unpacked once, in a directory named by the layer's
+// diff_id (the digest of its uncompressed tar), so images that share a base share its
+// directories and a container's root filesystem is an overlay of them. Under the state
+// root (default /var/lib/crate):
+//
+//	layers/sha256/<diffhex>/       one unpacked layer, whiteouts in overlayfs form
+//	layers/sha256/<diffhex>.json   its size and file count (layerMeta)
+//	layers/tmp/<blobhex>/          a layer being unpacked; renamed into place when done
+//	layers/.locks/<blobhex>.lock   flock held while a blob is unpacked
+//	layers/.lock                   flock: shared by Import, exclusive for Prune
+//	blobs/sha256/<blobhex>         the diff_id a blob unpacked to (one line)
+//	images/<idhex>.json            an image record (Image); idhex is the config digest
+//	images/.lock                   flock held while image records change
+//
+// A layer directory appears by one rename, only once it is complete and verified, so a
+// crash mid-unpack leaves at most a directory in layers/tmp, which the next unpack of the
+// same blob removes. The blob index is written after that rename, so an entry always
+// points at a complete layer. It lets a re-import, and a rootfs archive whose diff_id is
+// unknown until it has been unpacked, be recognised by the blob digest alone.
+//
+// Every small file is written whole to a temporary file and renamed over the old one:
+// a reader sees the old or the new content, never half of either.
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ErrNotFound is returned (wrapped) when a reference names no image in the store.
+var ErrNotFound = errors.New("image not found")
+
+// ErrAmbiguous is returned (wrapped) when an id prefix matches more than one image.
+var ErrAmbiguous = errors.New("ambiguous image id prefix")
+
+// Image is the store's record of an imported image.
+type Image struct {
+	// ID is the digest of the image config; for a rootfs archive, of the archive.
+	ID digest.Digest `json:"id"`
+	// Names are NAME:TAG references, each naming this image only.
+	Names []string `json:"names"`
+	// Layers are diff_ids, bottom first; each is a directory of the store (LayerDir).
+	Layers []digest.Digest `json:"layers"`
+	Config ocispec.Image   `json:"config"`
+	Format Format          `json:"format"`
+	// Source is the file or directory the image was first imported from.
+	Source string `json:"source"`
+	// Imported is when the image was first imported; importing it again keeps it.
+	Imported time.Time `json:"imported"`
+	// Size is the bytes of file content of all layers, as unpacked.
+	Size int64 `json:"size"`
+}
+
+// minIDPrefix is the shortest id prefix Get accepts: shorter ones match by accident.
+const minIDPrefix = 4
+
+// defaultTag is the tag of a name given without one, as docker does.
+const defaultTag = "latest"
+
+// normalizeName checks a NAME[:TAG] reference and adds ":latest" when it has no tag.
+// The tag is what follows the last colon after the last slash: in
+// "registry:5000/app" the colon belongs to the host, not to a tag.
+func normalizeName(name string) (string, error) {
+	switch {
+	case name == "":
+		return "", errors.New("empty image name")
+	case strings.ContainsAny(name, " \t\n@"):
+		// '@' starts a digest reference (name@sha256:...), which names no tag.
+		return "", fmt.Errorf("image name %q: only NAME[:TAG] is supported", name)
+	case strings.HasPrefix(name, string(digest.SHA256)+":"):
+		return "", fmt.Errorf("image name %q: looks like an image id", name)
+	}
+	slash := strings.LastIndex(name, "/")
+	colon := strings.LastIndex(name, ":")
+	if colon > slash {
+		if colon == len(name)-1 || colon == 0 {
+			return "", fmt.Errorf("image name %q: empty name or tag", name)
+		}
+		return name, nil
+	}
+	if strings.HasSuffix(name, "/") {
+		return "", fmt.Errorf("image name %q: ends with a slash", name)
+	}
+	return name + ":" + defaultTag, nil
+}
+
+// isHex reports whether s is lowercase hexadecimal, as digests are written.
+func isHex(s string) bool {
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// findImage resolves ref among images: a name (":latest" added if no tag), a full id
+// "sha256:<hex>", or a unique prefix of an id's hex (at least minIDPrefix characters,
+// with or without "sha256:"). A name wins over an id prefix that looks the same.
+func findImage(images []*Image, ref string) (*Image, error) {
+	if name, err := normalizeName(ref); err == nil {
+		for _, img := range images {
+			for _, n := range img.Names {
+				if n == name {
+					return img, nil
+				}
+			}
+		}
+	}
+	hexPrefix := strings.TrimPrefix(ref, string(digest.SHA256)+":")
+	if len(hexPrefix) < minIDPrefix || !isHex(hexPrefix) {
+		return nil, fmt.Errorf("image %q: %w", ref, ErrNotFound)
+	}
+	var found *Image
+	for _, img := range images {
+		if !strings.HasPrefix(img.ID.Encoded(), hexPrefix) {
+			continue
+		}
+		if found != nil {
+			return nil, fmt.Errorf("image %q: %w: matches %s and %s", ref, ErrAmbiguous, found.ID, img.ID)
+		}
+		found = img
+	}
+	if found == nil {
+		return nil, fmt.Errorf("image %q: %w", ref, ErrNotFound)
+	}
+	return found, nil
+}

@@ -1,0 +1,491 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultRoot is the state root of a store when none is given.
+const DefaultRoot = "/var/lib/crate"
+
+// Store keeps unpacked layers and image records under a state root; see the layout at
+// the top of store.go. Several crate processes may use one root at the same time: they
+// agree through flock(2) on the lock files of that layout.
+type Store struct {
+	log  hclog.Logger
+	root string
+
+	// Progress, when it is a terminal, shows a progress bar for each layer whose unpack
+	// lasts more than about a second. Anything else (a file, a pipe) gets no bar: it
+	// would fill a log with carriage returns.
+	Progress io.Writer
+}
+
+// OpenStore opens the store under root (DefaultRoot if empty), creating its directories.
+func OpenStore(log hclog.Logger, root string) (*Store, error) {
+	if root == "" {
+		root = DefaultRoot
+	}
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	s := &Store{log: log, root: root}
+	// 0700 all the way: layers hold the images' setuid binaries and device nodes with
+	// their real owners, which no user of the host should be able to reach.
+	for _, dir := range []string{
+		s.layersDir(), filepath.Join(root, "layers", "tmp"), filepath.Join(root, "layers", ".locks"),
+		filepath.Join(root, "blobs", string(digest.SHA256)), s.imagesDir(),
+	} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// LayerDir is the directory a layer is unpacked in, usable as an overlay lowerdir. It
+// exists only once the layer has been imported (and until Prune removes it).
+func (s *Store) LayerDir(diffID digest.Digest) string {
+	return filepath.Join(s.layersDir(), diffID.Encoded())
+}
+
+func (s *Store) layersDir() string { return filepath.Join(s.root, "layers", string(digest.SHA256)) }
+func (s *Store) imagesDir() string { return filepath.Join(s.root, "images") }
+
+func (s *Store) blobIndexPath(blob digest.Digest) string {
+	return filepath.Join(s.root, "blobs", string(digest.SHA256), blob.Encoded())
+}
+
+func (s *Store) layerMetaPath(diffID digest.Digest) string {
+	return s.LayerDir(diffID) + ".json"
+}
+
+func (s *Store) recordPath(id digest.Digest) string {
+	return filepath.Join(s.imagesDir(), id.Encoded()+".json")
+}
+
+// layerMeta is what the store remembers about a layer beside its directory.
+type layerMeta struct {
+	DiffID digest.Digest `json:"diff_id"`
+	Size   int64         `json:"size"` // bytes of file content
+	Files  int           `json:"files"`
+}
+
+// Import unpacks the layers of src that the store does not have yet, each exactly once
+// even when several crate processes import at the same time, and records the image
+// under names (src.Names if none are given; a name without a tag gets ":latest"). A name
+// that belonged to another image moves to this one. Importing an image the store has
+// already unpacks nothing and adds the names.
+func (s *Store) Import(ctx context.Context, src *Source, names ...string) (*Image, error) {
+	if len(names) == 0 {
+		names = src.Names
+	}
+	var clean []string
+	for _, n := range names {
+		n, err := normalizeName(n)
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", src.Path, err)
+		}
+		if !slices.Contains(clean, n) {
+			clean = append(clean, n)
+		}
+	}
+	if err := checkSHA256(src.ConfigDigest); err != nil {
+		return nil, fmt.Errorf("import %s: config digest: %w", src.Path, err)
+	}
+	if len(src.Layers) == 0 {
+		return nil, fmt.Errorf("import %s: the image has no layers", src.Path)
+	}
+
+	// Shared: imports run side by side, but Prune (exclusive) must not remove a layer
+	// between its unpacking and the record that starts using it.
+	unlock, err := flock(filepath.Join(s.root, "layers", ".lock"), unix.LOCK_SH)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", src.Path, err)
+	}
+	defer unlock()
+
+	img := &Image{
+		ID:       src.ConfigDigest,
+		Names:    clean,
+		Config:   src.Config,
+		Format:   src.Format,
+		Source:   src.Path,
+		Imported: time.Now().UTC(),
+	}
+	for _, l := range src.Layers {
+		meta, err := s.ensureLayer(ctx, l)
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", src.Path, err)
+		}
+		img.Layers = append(img.Layers, meta.DiffID)
+		img.Size += meta.Size
+	}
+	if want := img.Config.RootFS.DiffIDs; len(want) > 0 && !slices.Equal(want, img.Layers) {
+		return nil, fmt.Errorf("import %s: the config lists layers %v, the layers are %v", src.Path, want, img.Layers)
+	}
+	if img.Config.RootFS.Type == "" {
+		// A rootfs archive has no config; give it the layer list a config would have.
+		img.Config.RootFS = ocispec.RootFS{Type: "layers", DiffIDs: img.Layers}
+	}
+	if err := s.record(img); err != nil {
+		return nil, fmt.Errorf("import %s: %w", src.Path, err)
+	}
+	return img, nil
+}
+
+// record writes img's record, merged with the one the store may have for the same id
+// (names added, first import kept), and takes img's names away from other images.
+func (s *Store) record(img *Image) error {
+	unlock, err := flock(filepath.Join(s.imagesDir(), ".lock"), unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	images, err := s.readImages()
+	if err != nil {
+		return err
+	}
+	for _, other := range images {
+		if other.ID == img.ID {
+			img.Names = append(other.Names, img.Names...)
+			img.Imported, img.Source = other.Imported, other.Source
+			continue
+		}
+		kept := slices.DeleteFunc(slices.Clone(other.Names), func(n string) bool { return slices.Contains(img.Names, n) })
+		if len(kept) == len(other.Names) {
+			continue
+		}
+		other.Names = kept
+		if err := s.writeRecord(other); err != nil {
+			return err
+		}
+	}
+	slices.Sort(img.Names)
+	img.Names = slices.Compact(img.Names)
+	return s.writeRecord(img)
+}
+
+func (s *Store) writeRecord(img *Image) error {
+	b, err := json.MarshalIndent(img, "", "\t")
+	if err != nil {
+		return fmt.Errorf("encode image record %s: %w", img.ID, err)
+	}
+	return writeFileAtomic(s.recordPath(img.ID), append(b, '\n'))
+}
+
+// readImages reads every record; the caller holds images/.lock.
+func (s *Store) readImages() ([]*Image, error) {
+	ents, err := os.ReadDir(s.imagesDir())
+	if err != nil {
+		return nil, fmt.Errorf("read image records: %w", err)
+	}
+	var images []*Image
+	for _, e := range ents {
+		hex, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || len(hex) != 64 || !isHex(hex) {
+			continue // the lock, a temporary file
+		}
+		p := filepath.Join(s.imagesDir(), e.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read image record: %w", err)
+		}
+		img := new(Image)
+		if err := json.Unmarshal(b, img); err != nil {
+			return nil, fmt.Errorf("decode image record %s: %w", p, err)
+		}
+		images = append(images, img)
+	}
+	return images, nil
+}
+
+// readImagesShared reads the records under a shared lock: with a name moving from one
+// image to another, a lock-free reader could see it on both.
+func (s *Store) readImagesShared() ([]*Image, error) {
+	unlock, err := flock(filepath.Join(s.imagesDir(), ".lock"), unix.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return s.readImages()
+}
+
+// Get finds an image by NAME[:TAG] (tag latest by default), full id "sha256:<hex>", or a
+// unique prefix of the id's hex of at least 4 characters. An unknown reference gives an
+// error that errors.Is ErrNotFound; a prefix of several ids, ErrAmbiguous.
+func (s *Store) Get(ref string) (*Image, error) {
+	images, err := s.readImagesShared()
+	if err != nil {
+		return nil, err
+	}
+	return findImage(images, ref)
+}
+
+// List returns every image, the most recently imported first.
+func (s *Store) List() ([]*Image, error) {
+	images, err := s.readImagesShared()
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(images, func(a, b *Image) int {
+		if c := b.Imported.Compare(a.Imported); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.ID), string(b.ID))
+	})
+	return images, nil
+}
+
+// Remove drops the record of the image ref names (with all its names) and returns it.
+// Its layers stay until Prune: another image, or a running container, may use them.
+func (s *Store) Remove(ref string) (*Image, error) {
+	unlock, err := flock(filepath.Join(s.imagesDir(), ".lock"), unix.LOCK_EX)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	images, err := s.readImages()
+	if err != nil {
+		return nil, err
+	}
+	img, err := findImage(images, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(s.recordPath(img.ID)); err != nil {
+		return nil, fmt.Errorf("remove image %s: %w", img.ID, err)
+	}
+	return img, nil
+}
+
+// Prune removes the layers no image record uses, the blob index entries of layers that
+// are gone, and what crashed imports left in layers/tmp. It returns the diff_ids removed
+// and the bytes of file content they held. The caller makes sure no container still
+// runs on an image it removed: the store does not know about containers.
+func (s *Store) Prune() (removed []digest.Digest, freed int64, err error) {
+	// Exclusive: no import is between unpacking a layer and recording its image.
+	unlockLayers, err := flock(filepath.Join(s.root, "layers", ".lock"), unix.LOCK_EX)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer unlockLayers()
+	images, err := s.readImagesShared()
+	if err != nil {
+		return nil, 0, err
+	}
+	used := map[string]bool{}
+	for _, img := range images {
+		for _, l := range img.Layers {
+			used[l.Encoded()] = true
+		}
+	}
+
+	// Leftovers first: with the exclusive lock held nobody is unpacking.
+	tmpDir := filepath.Join(s.root, "layers", "tmp")
+	if err := removeChildren(tmpDir); err != nil {
+		return nil, 0, err
+	}
+	ents, err := os.ReadDir(s.layersDir())
+	if err != nil {
+		return nil, 0, fmt.Errorf("prune: %w", err)
+	}
+	for _, e := range ents {
+		hex := strings.TrimSuffix(e.Name(), ".json")
+		if used[hex] || !isHex(hex) {
+			continue
+		}
+		diffID := digest.NewDigestFromEncoded(digest.SHA256, hex)
+		if !e.IsDir() {
+			// A description left without its layer (a crash before the rename).
+			if _, err := os.Stat(s.LayerDir(diffID)); errors.Is(err, fs.ErrNotExist) {
+				err := os.Remove(s.layerMetaPath(diffID))
+				if err != nil && !errors.Is(err, fs.ErrNotExist) { // gone with its layer
+					return removed, freed, fmt.Errorf("prune: %w", err)
+				}
+			}
+			continue
+		}
+		size, err := s.layerSize(diffID)
+		if err != nil {
+			return removed, freed, fmt.Errorf("prune: %w", err)
+		}
+		// Rename first: the layer disappears at once, whole, and a crash in the middle
+		// of the removal leaves only layers/tmp to clean.
+		doomed := filepath.Join(tmpDir, "prune-"+hex)
+		if err := os.Rename(s.LayerDir(diffID), doomed); err != nil {
+			return removed, freed, fmt.Errorf("prune: %w", err)
+		}
+		if err := os.RemoveAll(doomed); err != nil {
+			return removed, freed, fmt.Errorf("prune: %w", err)
+		}
+		if err := os.Remove(s.layerMetaPath(diffID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, freed, fmt.Errorf("prune: %w", err)
+		}
+		removed = append(removed, diffID)
+		freed += size
+		s.log.Info("layer removed", "diff_id", diffID, "bytes", size)
+	}
+	if err := s.pruneBlobIndex(); err != nil {
+		return removed, freed, err
+	}
+	return removed, freed, nil
+}
+
+// pruneBlobIndex removes the entries that point at a layer the store no longer has.
+func (s *Store) pruneBlobIndex() error {
+	dir := filepath.Join(s.root, "blobs", string(digest.SHA256))
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("prune: %w", err)
+	}
+	for _, e := range ents {
+		if !isHex(e.Name()) {
+			continue
+		}
+		blob := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
+		if diffID, ok := s.blobDiffID(blob); ok && s.hasLayer(diffID) {
+			continue
+		}
+		if err := os.Remove(s.blobIndexPath(blob)); err != nil {
+			return fmt.Errorf("prune: %w", err)
+		}
+	}
+	return nil
+}
+
+// layerSize is the content size of a layer: from its description, or counted.
+func (s *Store) layerSize(diffID digest.Digest) (int64, error) {
+	if meta, err := s.readLayerMeta(diffID); err == nil {
+		return meta.Size, nil
+	}
+	var size int64
+	err := filepath.WalkDir(s.LayerDir(diffID), func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			size += fi.Size()
+		}
+		return err
+	})
+	return size, err
+}
+
+func (s *Store) readLayerMeta(diffID digest.Digest) (layerMeta, error) {
+	var meta layerMeta
+	b, err := os.ReadFile(s.layerMetaPath(diffID))
+	if err != nil {
+		return meta, fmt.Errorf("read layer description: %w", err)
+	}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return meta, fmt.Errorf("decode layer description %s: %w", s.layerMetaPath(diffID), err)
+	}
+	return meta, nil
+}
+
+// hasLayer reports whether the layer's directory exists. It is enough: a layer
+// directory appears by a rename, complete.
+func (s *Store) hasLayer(diffID digest.Digest) bool {
+	fi, err := os.Lstat(s.LayerDir(diffID))
+	return err == nil && fi.IsDir()
+}
+
+// blobDiffID looks blob up in the blob index.
+func (s *Store) blobDiffID(blob digest.Digest) (digest.Digest, bool) {
+	b, err := os.ReadFile(s.blobIndexPath(blob))
+	if err != nil {
+		return "", false
+	}
+	d := digest.Digest(strings.TrimSpace(string(b)))
+	if checkSHA256(d) != nil {
+		return "", false
+	}
+	return d, true
+}
+
+// checkSHA256 accepts a well-formed sha256 digest, the only kind the layout names.
+func checkSHA256(d digest.Digest) error {
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("digest %q: %w", d, err)
+	}
+	if d.Algorithm() != digest.SHA256 {
+		return fmt.Errorf("digest %s: only sha256 is supported", d)
+	}
+	return nil
+}
+
+// flock opens (creating) the lock file path and takes the lock how (LOCK_SH or
+// LOCK_EX), waiting for it. The returned function releases it. flock locks belong to
+// the open file, so two Stores of one process exclude each other as two processes do,
+// and a killed process releases its locks with its files.
+func flock(path string, how int) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("flock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// writeFileAtomic replaces path with data: written to a temporary file in the same
+// directory, synced, then renamed over path, so no reader (and no crash) ever sees half.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// removeChildren empties dir.
+func removeChildren(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("remove: %w", err)
+		}
+	}
+	return nil
+}
