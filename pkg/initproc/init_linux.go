@@ -12,8 +12,10 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -77,7 +79,13 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	// mknod and mkdir below must get exactly the modes asked for.
 	unix.Umask(0)
 
-	if err := switchRoot(log, s.Root.Path, spec.NoPivot(s)); err != nil {
+	var rootMount *specs.Mount
+	for i := range s.Mounts {
+		if spec.IsRootMount(s.Mounts[i]) {
+			rootMount = &s.Mounts[i]
+		}
+	}
+	if err := switchRoot(log, s.Root.Path, rootMount, spec.NoPivot(s)); err != nil {
 		return "switch root", err
 	}
 	if err := mountAll(log, s.Mounts); err != nil {
@@ -96,6 +104,11 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 		return "chdir", err
 	}
 	unix.Umask(0o022) // what a shell on the host would give the command
+	if u := s.Annotations[spec.AnnotationUser]; u != "" {
+		if err := switchUser(log, u); err != nil {
+			return "set user", err
+		}
+	}
 
 	log.Debug("init executing command", "args", s.Process.Args, "cwd", s.Process.Cwd)
 	return "exec", execCommand(s.Process.Args, s.Process.Env)
@@ -130,6 +143,29 @@ func closeOnExecFrom(lowest int) error {
 		// The directory's own descriptor is gone by now: EBADF is fine.
 		unix.CloseOnExec(fd)
 	}
+	return nil
+}
+
+// switchUser becomes the image's (or --user's) user: NAME|UID[:GROUP|GID],
+// looked up in the container's own /etc/passwd and /etc/group, as the root
+// switch is done. Groups first: after setuid there is no right to change them.
+// The syscall package's calls change every thread of the process, not only
+// this one, so no thread of init keeps root behind the command's back.
+func switchUser(log hclog.Logger, spec string) error {
+	u, err := user.GetExecUserPath(spec, &user.ExecUser{Home: "/"}, "/etc/passwd", "/etc/group")
+	if err != nil {
+		return fmt.Errorf("user %q: %w", spec, err)
+	}
+	if err := syscall.Setgroups(u.Sgids); err != nil {
+		return os.NewSyscallError("setgroups", err)
+	}
+	if err := syscall.Setgid(u.Gid); err != nil {
+		return os.NewSyscallError("setgid", err)
+	}
+	if err := syscall.Setuid(u.Uid); err != nil {
+		return os.NewSyscallError("setuid", err)
+	}
+	log.Debug("user set", "user", spec, "uid", u.Uid, "gid", u.Gid, "groups", u.Sgids)
 	return nil
 }
 

@@ -42,15 +42,21 @@ func mount(source, target, fstype string, flags uintptr, data string) error {
 // switchRoot makes rootfs the container's "/". Every mount here happens in
 // init's own mount namespace, so they all vanish with it and none can leak to
 // the host.
-func switchRoot(log hclog.Logger, rootfs string, noPivot bool) error {
+func switchRoot(log hclog.Logger, rootfs string, rootMount *specs.Mount, noPivot bool) error {
 	// Mounts are shared with the host by default on systemd machines: make
 	// them private first, or the mounts below would propagate back out.
 	if err := mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return err
 	}
-	// pivot_root needs the new root to be a mount point; a bind mount of the
-	// directory onto itself makes it one.
-	if err := mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	// pivot_root needs the new root to be a mount point: the overlay of the
+	// image's layers is one; a plain directory is bind-mounted onto itself.
+	if rootMount != nil {
+		flags, data := mountFlags(rootMount.Options)
+		if err := mount(rootMount.Source, rootfs, rootMount.Type, flags, data); err != nil {
+			return err
+		}
+		log.Debug("root mounted", "type", rootMount.Type, "rootfs", rootfs)
+	} else if err := mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
 	if err := unix.Chdir(rootfs); err != nil {
@@ -106,6 +112,9 @@ func chrootHere(rootfs string) error {
 // cannot point a mount at the host.
 func mountAll(log hclog.Logger, mounts []specs.Mount) error {
 	for _, m := range mounts {
+		if spec.IsRootMount(m) {
+			continue // mounted by switchRoot
+		}
 		if err := os.MkdirAll(m.Destination, 0o755); err != nil {
 			return err
 		}

@@ -18,6 +18,9 @@ const (
 	AnnotationNoPivot = "run.crate.no-pivot"
 	// AnnotationID is the container id, so init's logs can name it.
 	AnnotationID = "run.crate.id"
+	// AnnotationUser is the user to run as, NAME|UID[:GROUP|GID], resolved by
+	// init in the image's /etc/passwd and /etc/group after the root switch.
+	AnnotationUser = "run.crate.user"
 )
 
 // DefaultPath is the PATH a container gets unless -e sets one, as in Docker.
@@ -32,13 +35,26 @@ type Options struct {
 	ID          string   // container id, also the default hostname
 	Rootfs      string   // absolute host path of the unpacked root filesystem
 	Args        []string // the command and its arguments
-	Env         []string // KEY=VALUE, applied over the defaults
+	ImageEnv    []string // KEY=VALUE from the image config, over the defaults
+	Env         []string // KEY=VALUE from -e, over the image's
+	User        string   // NAME|UID[:GROUP|GID]; "" means root
 	Cwd         string   // absolute path inside the container; "" means /
 	Hostname    string   // "" means the id
 	MemoryBytes int64    // 0 means no limit
 	CPUPercent  int64    // 0 means no limit; 100 is one whole CPU
 	Pids        int64    // 0 means no limit
 	NoPivot     bool
+	// Overlay, when set, makes the root an overlay of image layers with a
+	// private upper directory, mounted by init at Rootfs; else Rootfs is a
+	// plain directory holding the whole root filesystem.
+	Overlay *Overlay
+}
+
+// Overlay is an overlayfs root: read-only layers, a writable upper.
+type Overlay struct {
+	Lower []string // layer directories, bottom first
+	Upper string   // the container's writable layer
+	Work  string   // overlayfs's scratch directory, on Upper's file system
 }
 
 // New builds the spec for o. The options must already be valid (see the Parse
@@ -58,10 +74,10 @@ func New(o Options) *specs.Spec {
 		Root:     &specs.Root{Path: o.Rootfs},
 		Process: &specs.Process{
 			Args: o.Args,
-			Env:  Env(o.Env, hostname),
+			Env:  Env(hostname, o.ImageEnv, o.Env),
 			Cwd:  cwd,
 		},
-		Mounts: DefaultMounts(),
+		Mounts: append(rootMounts(o), DefaultMounts()...),
 		Annotations: map[string]string{
 			AnnotationID: o.ID,
 		},
@@ -81,8 +97,36 @@ func New(o Options) *specs.Spec {
 	if o.NoPivot {
 		s.Annotations[AnnotationNoPivot] = "true"
 	}
+	if o.User != "" {
+		s.Annotations[AnnotationUser] = o.User
+	}
 	return s
 }
+
+// rootMounts is the overlay root, as a mount whose destination is "/": init
+// mounts it at Root.Path before it switches root.
+func rootMounts(o Options) []specs.Mount {
+	if o.Overlay == nil {
+		return nil
+	}
+	lower := make([]string, len(o.Overlay.Lower))
+	for i, dir := range o.Overlay.Lower {
+		lower[len(lower)-1-i] = dir // overlayfs lists the top layer first
+	}
+	return []specs.Mount{{
+		Destination: "/",
+		Type:        "overlay",
+		Source:      "overlay",
+		Options: []string{
+			"lowerdir=" + strings.Join(lower, ":"),
+			"upperdir=" + o.Overlay.Upper,
+			"workdir=" + o.Overlay.Work,
+		},
+	}}
+}
+
+// IsRootMount reports whether m is the root filesystem itself.
+func IsRootMount(m specs.Mount) bool { return m.Destination == "/" }
 
 func resources(o Options) *specs.LinuxResources {
 	r := &specs.LinuxResources{}
@@ -103,19 +147,22 @@ func resources(o Options) *specs.LinuxResources {
 	return r
 }
 
-// Env returns the container's environment: Docker's defaults (PATH, HOME,
-// HOSTNAME) with user's KEY=VALUE entries applied over them, in order.
-func Env(user []string, hostname string) []string {
+// Env returns the container's environment: Docker's defaults (PATH,
+// HOSTNAME, HOME), then each layer of KEY=VALUE entries applied over the
+// ones before, in order (the image config's, then -e's).
+func Env(hostname string, layers ...[]string) []string {
 	env := []string{"PATH=" + DefaultPath, "HOSTNAME=" + hostname, "HOME=/root"}
 	index := map[string]int{"PATH": 0, "HOSTNAME": 1, "HOME": 2}
-	for _, kv := range user {
-		key, _, _ := strings.Cut(kv, "=")
-		if i, ok := index[key]; ok {
-			env[i] = kv
-			continue
+	for _, layer := range layers {
+		for _, kv := range layer {
+			key, _, _ := strings.Cut(kv, "=")
+			if i, ok := index[key]; ok {
+				env[i] = kv
+				continue
+			}
+			index[key] = len(env)
+			env = append(env, kv)
 		}
-		index[key] = len(env)
-		env = append(env, kv)
 	}
 	return env
 }
@@ -176,6 +223,45 @@ func ValidEnv(kv string) error {
 	key, _, ok := strings.Cut(kv, "=")
 	if !ok || key == "" || strings.ContainsAny(key, " \t\n") {
 		return fmt.Errorf("--env %q: want KEY=VALUE", kv)
+	}
+	return nil
+}
+
+// ImageDefaults are what an image's config says about how to run it.
+type ImageDefaults struct {
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	WorkingDir string
+	User       string
+}
+
+// ApplyImage fills in o from the image's defaults the way docker run does:
+// the command is the entrypoint followed by the user's arguments, or by the
+// image's Cmd when there are none; --entrypoint (entrypoint != nil, possibly
+// empty) replaces the image's entrypoint and drops its Cmd. -w and --user win
+// over the image's WorkingDir and User; -e entries win over its Env.
+func ApplyImage(o *Options, img ImageDefaults, entrypoint *string, args []string) error {
+	ep, cmd := img.Entrypoint, img.Cmd
+	if entrypoint != nil {
+		ep, cmd = nil, nil
+		if *entrypoint != "" {
+			ep = []string{*entrypoint}
+		}
+	}
+	if len(args) > 0 {
+		cmd = args
+	}
+	o.Args = append(append([]string{}, ep...), cmd...)
+	if len(o.Args) == 0 {
+		return fmt.Errorf("missing COMMAND: the image has no default command; say what to run, e.g. crate run IMAGE /bin/sh")
+	}
+	o.ImageEnv = img.Env
+	if o.Cwd == "" {
+		o.Cwd = img.WorkingDir
+	}
+	if o.User == "" {
+		o.User = img.User
 	}
 	return nil
 }

@@ -2,12 +2,14 @@ package spec
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
 func TestEnvDefaultsAndOverrides(t *testing.T) {
-	got := Env([]string{"HOME=/home/app", "FOO=bar", "FOO=baz"}, "box")
-	want := []string{"PATH=" + DefaultPath, "HOSTNAME=box", "HOME=/home/app", "FOO=baz"}
+	image := []string{"PATH=/opt/bin:/bin", "LANG=C.UTF-8", "FOO=image"}
+	got := Env("box", image, []string{"HOME=/home/app", "FOO=bar", "FOO=baz"})
+	want := []string{"PATH=/opt/bin:/bin", "HOSTNAME=box", "HOME=/home/app", "LANG=C.UTF-8", "FOO=baz"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Env = %q, want %q", got, want)
 	}
@@ -34,5 +36,60 @@ func TestNewNoLimits(t *testing.T) {
 	r := New(Options{ID: "abc"}).Linux.Resources
 	if r.Memory != nil || r.CPU != nil || r.Pids != nil {
 		t.Errorf("resources without flags = %+v, want none", r)
+	}
+}
+
+func TestOverlayRootIsTheFirstMount(t *testing.T) {
+	s := New(Options{ID: "abc", Rootfs: "/c/rootfs", Args: []string{"sh"},
+		Overlay: &Overlay{Lower: []string{"/l/base", "/l/top"}, Upper: "/c/upper", Work: "/c/work"}})
+	m := s.Mounts[0]
+	if !IsRootMount(m) || m.Type != "overlay" {
+		t.Fatalf("first mount %+v, want the overlay root", m)
+	}
+	want := []string{"lowerdir=/l/top:/l/base", "upperdir=/c/upper", "workdir=/c/work"}
+	if !slices.Equal(m.Options, want) {
+		t.Errorf("overlay options %q, want %q (top layer first)", m.Options, want)
+	}
+	if IsRootMount(New(Options{ID: "abc"}).Mounts[0]) {
+		t.Error("a plain root got an overlay mount")
+	}
+}
+
+func TestApplyImage(t *testing.T) {
+	img := ImageDefaults{Entrypoint: []string{"/entry", "-x"}, Cmd: []string{"serve"}, Env: []string{"A=1"}, WorkingDir: "/app", User: "app"}
+	none := ""
+	other := "/bin/sh"
+	tests := []struct {
+		name       string
+		img        ImageDefaults
+		entrypoint *string
+		args       []string
+		want       []string
+	}{
+		{"image defaults", img, nil, nil, []string{"/entry", "-x", "serve"}},
+		{"arguments replace Cmd", img, nil, []string{"check"}, []string{"/entry", "-x", "check"}},
+		{"--entrypoint drops Cmd", img, &other, nil, []string{"/bin/sh"}},
+		{"--entrypoint with arguments", img, &other, []string{"-c", "id"}, []string{"/bin/sh", "-c", "id"}},
+		{"--entrypoint '' and a command", img, &none, []string{"ls"}, []string{"ls"}},
+		{"no entrypoint, Cmd only", ImageDefaults{Cmd: []string{"/bin/sh"}}, nil, nil, []string{"/bin/sh"}},
+		{"rootfs archive, command given", ImageDefaults{}, nil, []string{"true"}, []string{"true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var o Options
+			if err := ApplyImage(&o, tt.img, tt.entrypoint, tt.args); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(o.Args, tt.want) {
+				t.Errorf("args %q, want %q", o.Args, tt.want)
+			}
+		})
+	}
+	o := Options{Cwd: "/mine", User: "1000"}
+	if err := ApplyImage(&o, img, nil, nil); err != nil || o.Cwd != "/mine" || o.User != "1000" || !slices.Equal(o.ImageEnv, img.Env) {
+		t.Errorf("flags over image: %+v, %v", o, err)
+	}
+	if err := ApplyImage(&Options{}, ImageDefaults{}, nil, nil); err == nil || !strings.Contains(err.Error(), "missing COMMAND") {
+		t.Errorf("no command anywhere: %v", err)
 	}
 }
