@@ -47,27 +47,27 @@ func TestBadInputIsRefused(t *testing.T) {
 		{name: "image cut in half", image: halfOf(busybox), want: "truncated archive"},
 
 		// Archives that try to write outside the root filesystem.
-		{name: "entry ../evil", image: archive(file{name: "../evil", mode: 0o644, body: []byte("x")}),
+		{name: "entry ../evil", image: archive(testutil.File{Name: "../evil", Mode: 0o644, Body: []byte("x")}),
 			want: "path escapes the root"},
-		{name: "entry ../../escaped", image: archive(file{name: "../../escaped", mode: 0o644, body: []byte("x")}),
+		{name: "entry ../../escaped", image: archive(testutil.File{Name: "../../escaped", Mode: 0o644, Body: []byte("x")}),
 			want: "path escapes the root"},
-		{name: "entry /abs/evil", image: archive(file{name: "/abs/evil", mode: 0o644, body: []byte("x")}),
+		{name: "entry /abs/evil", image: archive(testutil.File{Name: "/abs/evil", Mode: 0o644, Body: []byte("x")}),
 			want: "path is absolute"},
 		{name: "entry through a symlink to a host directory",
 			image: archive(
-				file{name: "link", typeflag: tar.TypeSymlink, link: outside},
-				file{name: "link/pwned", mode: 0o644, body: []byte("x")}),
+				testutil.File{Name: "link", Typeflag: tar.TypeSymlink, Link: outside},
+				testutil.File{Name: "link/pwned", Mode: 0o644, Body: []byte("x")}),
 			want: "passes through symlink"},
 		{name: "entry through a symlink up and out",
 			image: archive(
-				file{name: "up", typeflag: tar.TypeSymlink, link: "../../.."},
-				file{name: "up/pwned", mode: 0o644, body: []byte("x")}),
+				testutil.File{Name: "up", Typeflag: tar.TypeSymlink, Link: "../../.."},
+				testutil.File{Name: "up/pwned", Mode: 0o644, Body: []byte("x")}),
 			want: "passes through symlink"},
 		{name: "hardlink to ../../etc/passwd",
-			image: archive(file{name: "passwd", typeflag: tar.TypeLink, link: "../../etc/passwd"}),
+			image: archive(testutil.File{Name: "passwd", Typeflag: tar.TypeLink, Link: "../../etc/passwd"}),
 			want:  "is outside the root"},
 		{name: "hardlink to /etc/passwd",
-			image: archive(file{name: "passwd", typeflag: tar.TypeLink, link: "/etc/passwd"}),
+			image: archive(testutil.File{Name: "passwd", Typeflag: tar.TypeLink, Link: "/etc/passwd"}),
 			want:  "is outside the root"},
 
 		// Limits.
@@ -198,10 +198,10 @@ func (e *env) snapshot(extra ...string) []string {
 			if err != nil {
 				return err
 			}
-			// The state root and its containers directory are crate's to make.
-			if p != e.logFile && p != e.root && p != filepath.Join(e.root, "containers") {
-				paths = append(paths, p)
+			if p == e.logFile || !e.made(p) {
+				return nil
 			}
+			paths = append(paths, p)
 			return nil
 		})
 		if err != nil {
@@ -213,6 +213,23 @@ func (e *env) snapshot(extra ...string) []string {
 		e.t.Fatal(err)
 	}
 	return append(paths, fmt.Sprintf("/etc/passwd has %d links", st.Nlink))
+}
+
+// made reports whether p is something crate made that bad input must not
+// make: anything outside the state root, and inside it a container, a layer
+// (whole or partial), a blob index entry or an image record. The store's
+// empty directories and lock files are its bookkeeping, not an image.
+func (e *env) made(p string) bool {
+	rel, err := filepath.Rel(e.root, p)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return true
+	}
+	for _, dir := range []string{"containers", "layers/sha256", "layers/tmp", "blobs/sha256", "images"} {
+		if strings.HasPrefix(rel, dir+"/") && !strings.HasPrefix(filepath.Base(rel), ".") {
+			return true
+		}
+	}
+	return false
 }
 
 // Images that are not archives, or bad ones.
@@ -251,14 +268,14 @@ func halfOf(p string) func(t *testing.T) string {
 }
 
 // archive returns an image of a small root filesystem followed by files.
-func archive(files ...file) func(t *testing.T) string {
+func archive(files ...testutil.File) func(t *testing.T) string {
 	return func(t *testing.T) string {
-		base := []file{
-			{name: "bin", mode: 0o755, typeflag: tar.TypeDir},
-			{name: "etc", mode: 0o755, typeflag: tar.TypeDir},
-			{name: "etc/hostname", mode: 0o644, body: []byte("box\n")},
+		base := []testutil.File{
+			{Name: "bin", Mode: 0o755, Typeflag: tar.TypeDir},
+			{Name: "etc", Mode: 0o755, Typeflag: tar.TypeDir},
+			{Name: "etc/hostname", Mode: 0o644, Body: []byte("box\n")},
 		}
-		return image(t, append(base, files...))
+		return rootfsImage(t, append(base, files...))
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/crate-run/crate/pkg/testutil"
 )
 
 // tinyELF is a whole static x86-64 program in 131 bytes: one instruction,
@@ -34,8 +36,8 @@ func tinyELF(machine uint16) []byte {
 // TestExitStatus checks docker run's conventions for how the command ended.
 func TestExitStatus(t *testing.T) {
 	e := newEnv(t)
-	img := image(t, busyboxFiles(t,
-		file{name: "bin/segv", mode: 0o755, body: tinyELF(62)},
+	img := rootfsImage(t, busyboxFiles(t,
+		testutil.File{Name: "bin/segv", Mode: 0o755, Body: tinyELF(62)},
 	))
 	tests := []struct {
 		name string
@@ -63,12 +65,12 @@ func TestCommandCannotStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := image(t, busyboxFiles(t,
-		file{name: "bin/arm64-tool", mode: 0o755, body: tinyELF(183)},
-		file{name: "bin/dynamic", mode: 0o755, body: dynamic},
-		file{name: "bin/plain", mode: 0o644, body: []byte("echo hi\n")},
-		file{name: "bin/py", mode: 0o755, body: []byte("#!/usr/bin/python3\nprint(1)\n")},
-		file{name: "bin/dos", mode: 0o755, body: []byte("#!/bin/sh\r\necho hi\r\n")},
+	img := rootfsImage(t, busyboxFiles(t,
+		testutil.File{Name: "bin/arm64-tool", Mode: 0o755, Body: tinyELF(183)},
+		testutil.File{Name: "bin/dynamic", Mode: 0o755, Body: dynamic},
+		testutil.File{Name: "bin/plain", Mode: 0o644, Body: []byte("echo hi\n")},
+		testutil.File{Name: "bin/py", Mode: 0o755, Body: []byte("#!/usr/bin/python3\nprint(1)\n")},
+		testutil.File{Name: "bin/dos", Mode: 0o755, Body: []byte("#!/bin/sh\r\necho hi\r\n")},
 	))
 	tests := []struct {
 		name    string

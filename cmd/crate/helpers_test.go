@@ -8,7 +8,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -212,8 +211,8 @@ func (e *env) noLeftovers(name string) {
 	if name == "" {
 		return
 	}
-	if entries, err := os.ReadDir(filepath.Join(e.root, "containers")); err == nil && len(entries) > 0 {
-		e.t.Errorf("leftover container directories: %v", entries)
+	if _, err := os.Lstat(filepath.Join(e.root, "containers", name)); err == nil {
+		e.t.Errorf("leftover container directory %s", name)
 	}
 	cgroups, _ := filepath.Glob("/sys/fs/cgroup/crate-" + name)
 	v1, _ := filepath.Glob("/sys/fs/cgroup/*/crate-" + name)
@@ -247,6 +246,18 @@ func (e *env) logEntries() []map[string]any {
 	return entries
 }
 
+// countLog counts the log entries with message msg.
+func (e *env) countLog(msg string) int {
+	e.t.Helper()
+	n := 0
+	for _, m := range e.logEntries() {
+		if m["@message"] == msg {
+			n++
+		}
+	}
+	return n
+}
+
 // logEntry returns the first log entry of container name with message msg.
 func (e *env) logEntry(name, msg string) map[string]any {
 	e.t.Helper()
@@ -259,18 +270,9 @@ func (e *env) logEntry(name, msg string) map[string]any {
 	return nil
 }
 
-// file is one entry of a test image.
-type file struct {
-	name     string
-	mode     int64
-	typeflag byte
-	body     []byte
-	link     string
-}
-
 // busyboxFiles is a root filesystem with the host's static busybox and a
 // link for each applet; extra files are added to it.
-func busyboxFiles(t *testing.T, extra ...file) []file {
+func busyboxFiles(t *testing.T, extra ...testutil.File) []testutil.File {
 	t.Helper()
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
@@ -280,72 +282,35 @@ func busyboxFiles(t *testing.T, extra ...file) []file {
 	if err != nil {
 		t.Fatalf("busybox --list-full: %v", err)
 	}
-	files := []file{}
+	files := []testutil.File{}
 	for _, d := range []string{"bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "root", "proc", "sys", "dev", "mnt"} {
-		files = append(files, file{name: d, mode: 0o755, typeflag: tar.TypeDir})
+		files = append(files, testutil.File{Name: d, Mode: 0o755, Typeflag: tar.TypeDir})
 	}
 	files = append(files,
-		file{name: "tmp", mode: 0o1777, typeflag: tar.TypeDir},
-		file{name: "bin/busybox", mode: 0o755, body: bb},
-		file{name: "etc/passwd", mode: 0o644, body: []byte("root:x:0:0:root:/root:/bin/sh\n")},
+		testutil.File{Name: "tmp", Mode: 0o1777, Typeflag: tar.TypeDir},
+		testutil.File{Name: "bin/busybox", Mode: 0o755, Body: bb},
+		testutil.File{Name: "etc/passwd", Mode: 0o644, Body: []byte("root:x:0:0:root:/root:/bin/sh\n")},
 	)
 	for _, applet := range strings.Fields(string(out)) {
 		if applet != "bin/busybox" {
-			files = append(files, file{name: applet, typeflag: tar.TypeSymlink, link: "/bin/busybox"})
+			files = append(files, testutil.File{Name: applet, Typeflag: tar.TypeSymlink, Link: "/bin/busybox"})
 		}
 	}
 	return append(files, extra...)
 }
 
-// writeTar writes files as a tar stream to w.
-func writeTar(t *testing.T, w io.Writer, files []file) {
-	t.Helper()
-	tw := tar.NewWriter(w)
-	for _, f := range files {
-		typ := f.typeflag
-		if typ == 0 {
-			typ = tar.TypeReg
-		}
-		hdr := &tar.Header{Name: f.name, Mode: f.mode, Typeflag: typ, Linkname: f.link,
-			Size: int64(len(f.body)), ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
-		if typ != tar.TypeReg {
-			hdr.Size = 0
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if typ == tar.TypeReg {
-			if _, err := tw.Write(f.body); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// image writes files as a gzip-compressed tar in a temporary directory and
+// rootfsImage writes files as a gzip-compressed tar in a temporary directory and
 // returns its path.
-func image(t *testing.T, files []file) string {
+func rootfsImage(t *testing.T, files []testutil.File) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "image.tar.gz")
 	writeImage(t, p, files)
 	return p
 }
 
-func writeImage(t *testing.T, p string, files []file) {
+func writeImage(t *testing.T, p string, files []testutil.File) {
 	t.Helper()
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw := gzip.NewWriter(f)
-	writeTar(t, zw, files)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := os.WriteFile(p, testutil.Gzip(t, testutil.Tar(t, files)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

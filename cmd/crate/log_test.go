@@ -40,7 +40,7 @@ func TestRunLogsJSONOnStderr(t *testing.T) {
 		}
 		messages = append(messages, entry["@message"].(string))
 	}
-	for _, want := range []string{"image unpacked", "container started", "container exited"} {
+	for _, want := range []string{"layer unpacked", "container started", "container exited"} {
 		if !slices.Contains(messages, want) {
 			t.Errorf("no %q on stderr; messages: %q", want, messages)
 		}
@@ -61,7 +61,7 @@ func TestRunLogFileRecordsEachStep(t *testing.T) {
 		level   string
 		fields  []string
 	}{
-		{"image unpacked", "info", []string{"bytes", "files"}},
+		{"layer unpacked", "info", []string{"bytes", "files"}},
 		{"cgroup created", "info", []string{"cgroup", "memory_bytes"}},
 		{"init started", "debug", []string{"pid"}},
 		{"container started", "info", []string{"pid", "args"}},
@@ -79,8 +79,8 @@ func TestRunLogFileRecordsEachStep(t *testing.T) {
 			}
 		}
 	}
-	if unpacked := e.logEntry(r.name, "image unpacked"); unpacked["bytes"].(float64) <= 0 || unpacked["files"].(float64) <= 0 {
-		t.Errorf("image unpacked with no bytes or files: %v", unpacked)
+	if unpacked := e.logEntry(r.name, "layer unpacked"); unpacked["bytes"].(float64) <= 0 || unpacked["files"].(float64) <= 0 {
+		t.Errorf("layer unpacked with no bytes or files: %v", unpacked)
 	}
 	if got := e.logEntry(r.name, "cgroup created")["memory_bytes"]; got != float64(64<<20) {
 		t.Errorf("cgroup created with memory_bytes %v, want %d", got, 64<<20)
@@ -126,7 +126,7 @@ func TestCrateLogFilters(t *testing.T) {
 		{
 			name:    "one container",
 			args:    []string{"--container", ok.name},
-			want:    []string{ok.name, "image unpacked", "cgroup created", "container started", "container exited", "cleaned up", "crate.init"},
+			want:    []string{ok.name, "layer unpacked", "cgroup created", "container started", "container exited", "cleaned up", "crate.init"},
 			notWant: []string{failed.name},
 		},
 		{

@@ -22,7 +22,7 @@ type Globals struct {
 	LogLevel  string `help:"Level of crate's own messages on stderr: trace, debug, info, warn, error." default:"warn" placeholder:"LEVEL"`
 	LogFormat string `help:"Format of crate's messages on stderr: text or json." enum:"text,json" default:"text" placeholder:"FORMAT"`
 	LogFile   string `help:"JSON log every run appends to, at debug level (read it with crate log)." default:"/var/log/crate/crate.log" type:"path" placeholder:"FILE"`
-	Root      string `help:"State root: containers are unpacked under ROOT/containers." default:"/var/lib/crate" type:"path" placeholder:"DIR"`
+	Root      string `help:"State root: images under ROOT/layers and ROOT/images, containers under ROOT/containers." default:"/var/lib/crate" type:"path" placeholder:"DIR"`
 }
 
 // CLI is crate's command line.
@@ -30,6 +30,7 @@ type CLI struct {
 	Globals
 
 	Run     RunCmd     `cmd:"" help:"Run a command in a new container."`
+	Image   ImageCmd   `cmd:"" help:"Import, list and remove images."`
 	Log     LogCmd     `cmd:"" help:"Show crate's log, filtered by container, level and age."`
 	Version VersionCmd `cmd:"" help:"Print crate's version."`
 }

@@ -27,8 +27,12 @@ type RunCmd struct {
 	Name        string        `help:"Container id (default: 12 random hex digits)." placeholder:"NAME"`
 	NoPivot     bool          `help:"Switch root with chroot instead of pivot_root (weaker: the host root stays reachable to an escaped chroot)."`
 	StopTimeout time.Duration `help:"After SIGINT or SIGTERM, how long the container has to exit before it is killed." default:"10s"`
+	Entrypoint  *string       `help:"Run this instead of the image's entrypoint (\"\" for none); the image's default arguments are dropped too." placeholder:"CMD"`
+	User        string        `short:"u" help:"Run as this user: NAME|UID[:GROUP|GID], looked up in the image (default: the image's, else root)." placeholder:"USER"`
+	Platform    string        `help:"Platform to pick from a multi-platform image, os/arch[/variant] (default: this machine's)." placeholder:"PLATFORM"`
+	Storage     string        `help:"Root filesystem: overlay (shared layers, a private upper directory) or copy (a full copy; for when overlayfs cannot be used). Default: overlay where it works." enum:"overlay,copy," default:"" placeholder:"KIND"`
 
-	Image   string   `arg:"" help:"Root filesystem archive: a tar, optionally gzip, zstd or xz compressed." type:"path"`
+	Image   string   `arg:"" help:"An image: a file or directory (a root filesystem tar, gzip, zstd or xz compressed; a docker save archive; an OCI image layout), imported on the way; or NAME[:TAG] or ID of an imported image."`
 	Command []string `arg:"" optional:"" help:"Command to run and its arguments."`
 }
 
@@ -77,16 +81,13 @@ func (r *RunCmd) Run(g *Globals, code *int) error {
 // creates nothing, so bad input leaves nothing behind.
 func (r *RunCmd) config(g *Globals) (container.Config, error) {
 	o := spec.Options{
-		Args:     r.Command,
 		Env:      r.Env,
+		User:     r.User,
 		Cwd:      r.Workdir,
 		Hostname: r.Hostname,
 		NoPivot:  r.NoPivot,
 	}
 	var err error
-	if len(o.Args) == 0 {
-		return container.Config{}, errors.New("missing COMMAND: say what to run in the container, e.g. crate run IMAGE /bin/sh")
-	}
 	if r.StopTimeout < 0 {
 		return container.Config{}, fmt.Errorf("--stop-timeout %v: must not be negative", r.StopTimeout)
 	}
@@ -136,6 +137,10 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 	}
 	return container.Config{
 		Image:       r.Image,
+		Platform:    r.Platform,
+		Storage:     container.Storage(r.Storage),
+		Entrypoint:  r.Entrypoint,
+		Command:     r.Command,
 		StateRoot:   g.Root,
 		CgroupRoot:  "/sys/fs/cgroup",
 		InitPath:    initPath,

@@ -19,11 +19,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/cgroups"
-	"github.com/crate-run/crate/pkg/image"
 	"github.com/crate-run/crate/pkg/initsync"
 	"github.com/crate-run/crate/pkg/logging"
 	"github.com/crate-run/crate/pkg/spec"
@@ -35,12 +35,16 @@ const cloneFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | un
 
 // Config is everything Run needs to know about one container.
 type Config struct {
-	Image       string        // path of the root filesystem archive
-	StateRoot   string        // containers live in StateRoot/containers/<id>
+	Image       string        // an image file or directory (imported on the way), or NAME[:TAG] or id of an imported one
+	Platform    string        // os/arch[/variant] to pick from a multi-platform image; "" is this machine's
+	Storage     Storage       // how the root filesystem is made; "" chooses
+	Entrypoint  *string       // --entrypoint: replaces the image's (nil: keep it)
+	Command     []string      // the command and arguments given after IMAGE, if any
+	StateRoot   string        // images and containers live under it
 	CgroupRoot  string        // normally /sys/fs/cgroup
 	InitPath    string        // the crate-init binary
 	StopTimeout time.Duration // SIGINT/SIGTERM, then SIGKILL after this long
-	Spec        spec.Options  // Rootfs is filled in by Run
+	Spec        spec.Options  // Args, Rootfs and Overlay are filled in by Run
 }
 
 // Result is how a container ended.
@@ -120,21 +124,33 @@ func (c *container) run(sigs <-chan os.Signal) (syscall.WaitStatus, error) {
 	return c.wait(sigs), nil
 }
 
-// prepare checks the inputs, then makes the container's directory, unpacks
-// the image into it and creates the cgroup. The checks come first so that bad
-// input creates nothing at all.
+// prepare readies the image (importing it on the way if it is a file), works
+// out the command from the image's defaults and the flags, then makes the
+// container's directory and root filesystem and creates the cgroup. The
+// checks come first, so that bad input makes no container at all.
 func (c *container) prepare(ctx context.Context) error {
-	containers := filepath.Join(c.cfg.StateRoot, "containers")
-	dir := filepath.Join(containers, c.id)
-	rootfs := filepath.Join(dir, "rootfs")
-	c.cfg.Spec.Rootfs = rootfs
-	c.spec = spec.New(c.cfg.Spec)
-	lim := limits(c.spec.Linux.Resources)
-
-	compression, err := image.Check(c.cfg.Image)
+	store, img, err := openImage(ctx, c.log, c.cfg.StateRoot, c.cfg.Image, c.cfg.Platform, func(config ocispec.Image) error {
+		return spec.ApplyImage(&c.cfg.Spec, imageDefaults(config), c.cfg.Entrypoint, c.cfg.Command)
+	})
 	if err != nil {
 		return err
 	}
+	storage, why, err := chooseStorage(c.cfg.Storage, c.cfg.StateRoot)
+	if err != nil {
+		return err
+	}
+
+	containers := filepath.Join(c.cfg.StateRoot, "containers")
+	dir := filepath.Join(containers, c.id)
+	c.cfg.Spec.Rootfs = filepath.Join(dir, "rootfs")
+	if storage == StorageOverlay {
+		c.cfg.Spec.Overlay = &spec.Overlay{Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work")}
+		for _, l := range img.Layers {
+			c.cfg.Spec.Overlay.Lower = append(c.cfg.Spec.Overlay.Lower, store.LayerDir(l))
+		}
+	}
+	c.spec = spec.New(c.cfg.Spec)
+	lim := limits(c.spec.Linux.Resources)
 	cg, err := cgroups.New(c.log, c.cfg.CgroupRoot, "crate-"+c.id, lim)
 	if err != nil {
 		return err
@@ -151,19 +167,14 @@ func (c *container) prepare(ctx context.Context) error {
 		return fmt.Errorf("create container directory: %w", err)
 	}
 	c.dir = dir // from here on cleanup removes it
-	if err := os.Mkdir(rootfs, 0o755); err != nil {
-		return fmt.Errorf("create rootfs directory: %w", err)
-	}
-
-	c.log.Debug("unpacking image", "image", c.cfg.Image, "compression", compression, "rootfs", rootfs)
-	st, err := image.Unpack(ctx, c.cfg.Image, rootfs)
-	if err != nil {
+	start := time.Now()
+	if err := makeRoot(ctx, store, img, c.cfg.Spec); err != nil {
 		return err
 	}
-	c.log.Info("image unpacked", "image", c.cfg.Image, "bytes", st.Bytes, "files", st.Files, "dirs", st.Dirs,
-		"symlinks", st.Symlinks, "duration", st.Duration, "mb_per_s", mbPerSecond(st.Bytes, st.Duration))
+	c.log.Info("root filesystem ready", "image", img.ID, "layers", len(img.Layers), "storage", storage,
+		"storage_reason", why, "duration", time.Since(start))
 
-	start := time.Now()
+	start = time.Now()
 	c.cgroup = cg // from here on cleanup destroys it
 	if err := cg.Create(); err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
@@ -392,11 +403,4 @@ func limits(r *specs.LinuxResources) cgroups.Limits {
 		l.Pids = *r.Pids.Limit
 	}
 	return l
-}
-
-func mbPerSecond(bytes int64, d time.Duration) float64 {
-	if d <= 0 {
-		return 0
-	}
-	return float64(bytes) / (1 << 20) / d.Seconds()
 }

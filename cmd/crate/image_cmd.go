@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/crate-run/crate/pkg/image"
+	"github.com/crate-run/crate/pkg/logging"
+)
+
+// ImageCmd is `crate image`: the images in the store.
+type ImageCmd struct {
+	Import ImageImportCmd `cmd:"" help:"Import an image file or directory into the store."`
+	Ls     ImageLsCmd     `cmd:"" help:"List the imported images."`
+	Rm     ImageRmCmd     `cmd:"" help:"Remove an image (its layers stay until prune)."`
+	Prune  ImagePruneCmd  `cmd:"" help:"Remove the layers no image uses."`
+}
+
+// withStore opens the store under --root with crate's logging and runs f.
+func withStore(g *Globals, f func(hclog.Logger, *image.Store) error) error {
+	if os.Geteuid() != 0 {
+		return errors.New("crate image needs root (the store keeps files of every owner): run it with sudo")
+	}
+	log, closeLog, err := logging.New(logging.Options{Level: g.LogLevel, Format: g.LogFormat, File: g.LogFile})
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	store, err := image.OpenStore(log, g.Root)
+	if err == nil {
+		err = f(log, store)
+	}
+	if err != nil {
+		log.Error(err.Error())
+		return loggedError{err}
+	}
+	return nil
+}
+
+// ImageImportCmd is `crate image import`.
+type ImageImportCmd struct {
+	File     string `arg:"" help:"Root filesystem archive, docker save archive, or OCI image layout (directory or tar)." type:"path"`
+	Name     string `help:"Name the image NAME[:TAG] (default: the names the file carries)." placeholder:"NAME[:TAG]"`
+	Platform string `help:"Platform to pick from a multi-platform image, os/arch[/variant]." placeholder:"PLATFORM"`
+}
+
+func (c *ImageImportCmd) Run(g *Globals, code *int) error {
+	return withStore(g, func(log hclog.Logger, store *image.Store) error {
+		src, err := image.OpenSource(c.File, c.Platform)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		var names []string
+		if c.Name != "" {
+			names = []string{c.Name}
+		}
+		// An interrupted import stops between entries and leaves no layer behind.
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		img, err := store.Import(ctx, src, names...)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s %s\n", img.ID, strings.Join(img.Names, " "))
+		return nil
+	})
+}
+
+// ImageLsCmd is `crate image ls`.
+type ImageLsCmd struct {
+	Format string `help:"Output format: table or json." enum:"table,json" default:"table"`
+}
+
+func (c *ImageLsCmd) Run(g *Globals, code *int) error {
+	return withStore(g, func(log hclog.Logger, store *image.Store) error {
+		images, err := store.List()
+		if err != nil {
+			return err
+		}
+		if c.Format == "json" {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(imageRows(images))
+		}
+		w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
+		fmt.Fprintln(w, "NAME\tID\tLAYERS\tSIZE\tCREATED")
+		for _, r := range imageRows(images) {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", r.Name, r.ID[:min(len(r.ID), 12)], r.Layers, humanBytes(r.Size), r.Created.Format(time.DateTime))
+		}
+		return w.Flush()
+	})
+}
+
+// imageRow is one line of `crate image ls`: an image under one of its names.
+type imageRow struct {
+	Name    string    `json:"name"`
+	ID      string    `json:"id"`
+	Layers  int       `json:"layers"`
+	Size    int64     `json:"size"`
+	Created time.Time `json:"created"`
+}
+
+func imageRows(images []*image.Image) []imageRow {
+	rows := []imageRow{}
+	for _, img := range images {
+		created := img.Imported
+		if img.Config.Created != nil {
+			created = *img.Config.Created
+		}
+		names := img.Names
+		if len(names) == 0 {
+			names = []string{"<none>"}
+		}
+		for _, name := range names {
+			rows = append(rows, imageRow{Name: name, ID: img.ID.Encoded(), Layers: len(img.Layers), Size: img.Size, Created: created})
+		}
+	}
+	return rows
+}
+
+// ImageRmCmd is `crate image rm`.
+type ImageRmCmd struct {
+	Image string `arg:"" help:"NAME[:TAG], or the id or a unique prefix of it."`
+}
+
+func (c *ImageRmCmd) Run(g *Globals, code *int) error {
+	return withStore(g, func(log hclog.Logger, store *image.Store) error {
+		img, err := store.Remove(c.Image)
+		if errors.Is(err, image.ErrNotFound) {
+			return fmt.Errorf("image %q: no such image (see crate image ls)", c.Image)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Printf("removed %s %s\n", img.ID, strings.Join(img.Names, " "))
+		return nil
+	})
+}
+
+// ImagePruneCmd is `crate image prune`.
+type ImagePruneCmd struct{}
+
+func (c *ImagePruneCmd) Run(g *Globals, code *int) error {
+	return withStore(g, func(log hclog.Logger, store *image.Store) error {
+		removed, freed, err := store.Prune()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("removed %d layers, %s freed\n", len(removed), humanBytes(freed))
+		return nil
+	})
+}

@@ -1,0 +1,269 @@
+package main
+
+// Images: docker save archives and OCI layouts built by the tests, layers
+// unpacked once into the store, an overlay (or a copy) per container, and
+// the image config's defaults.
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/crate-run/crate/pkg/testutil"
+)
+
+// longName is a path deeper and longer than a plain tar header holds.
+var longName = "deep/" + strings.Repeat("long-directory-name/", 8) + "file-with-a-long-name"
+
+// layeredImage is busybox as a base layer, plus a layer that deletes a file
+// (whiteout), replaces a directory's contents (opaque), and adds a hardlink,
+// a symlink, a setuid file and a long name.
+func layeredImage(t *testing.T) (base, top []byte) {
+	base = testutil.Tar(t, busyboxFiles(t,
+		testutil.File{Name: "etc/doomed", Mode: 0o644, Body: []byte("delete me")},
+		testutil.File{Name: "opt", Mode: 0o755, Typeflag: tar.TypeDir},
+		testutil.File{Name: "opt/old", Mode: 0o644, Body: []byte("old")},
+	))
+	top = testutil.Tar(t, []testutil.File{
+		{Name: "etc/.wh.doomed", Mode: 0o644},
+		{Name: "opt", Mode: 0o755, Typeflag: tar.TypeDir},
+		{Name: "opt/.wh..wh..opq", Mode: 0o644},
+		{Name: "opt/new", Mode: 0o644, Body: []byte("new")},
+		{Name: "srv", Mode: 0o755, Typeflag: tar.TypeDir},
+		{Name: "srv/data", Mode: 0o644, Body: []byte("data")},
+		{Name: "srv/hardlink", Typeflag: tar.TypeLink, Link: "srv/data"},
+		{Name: "srv/symlink", Typeflag: tar.TypeSymlink, Link: "data"},
+		{Name: "srv/setuid", Mode: 0o4755, Body: []byte("#!/bin/sh\n")},
+		{Name: longName, Mode: 0o644, Body: []byte("long")},
+	})
+	return base, top
+}
+
+// whatTheLayersSay prints what layeredImage's top layer should have made.
+var whatTheLayersSay = `ls /etc/doomed 2>&1; ls /opt; cat /srv/symlink; echo;
+[ "$(stat -c %i /srv/data)" = "$(stat -c %i /srv/hardlink)" ] && echo hardlinked;
+stat -c %A /srv/setuid; cat /` + longName
+
+const whatTheLayersMade = "ls: /etc/doomed: No such file or directory\nnew\ndata\nhardlinked\n-rwsr-xr-x\nlong"
+
+func TestImageFormats(t *testing.T) {
+	e := newEnv(t)
+	base, top := layeredImage(t)
+	dir := t.TempDir()
+	save := filepath.Join(dir, "saved.tar")
+	testutil.DockerSave(t, save, "layered:v1", ocispec.ImageConfig{}, base, top)
+	layout := filepath.Join(dir, "layout")
+	testutil.OCILayout(t, layout, "layered:v2", ocispec.ImageConfig{}, base, top)
+
+	for _, storage := range []string{"overlay", "copy"} {
+		for name, img := range map[string]string{"docker save": save, "OCI layout": layout} {
+			t.Run(name+" with "+storage, func(t *testing.T) {
+				out := e.runOK("--storage", storage, img, "/bin/sh", "-c", whatTheLayersSay)
+				if out != whatTheLayersMade {
+					t.Errorf("got:\n%s\nwant:\n%s", out, whatTheLayersMade)
+				}
+			})
+		}
+	}
+	// Both files named the image; it runs by name from the store.
+	for _, ref := range []string{"layered:v1", "layered:v2"} {
+		if out := e.runOK(ref, "cat", "/opt/new"); out != "new" {
+			t.Errorf("crate run %s: %q", ref, out)
+		}
+	}
+	// Four runs of two files made of the same two layers: each unpacked once.
+	if n := e.countLog("layer unpacked"); n != 2 {
+		t.Errorf("%d layers unpacked, want 2 (each once)", n)
+	}
+}
+
+func TestImageConfigDefaultsAndOverrides(t *testing.T) {
+	e := newEnv(t)
+	layer := testutil.Tar(t, busyboxFiles(t,
+		testutil.File{Name: "etc/passwd", Mode: 0o644, Body: []byte("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n")},
+		testutil.File{Name: "etc/group", Mode: 0o644, Body: []byte("root:x:0:\napp:x:1000:\n")},
+	))
+	img := filepath.Join(t.TempDir(), "app.tar")
+	testutil.DockerSave(t, img, "app:latest", ocispec.ImageConfig{
+		Entrypoint: []string{"/bin/sh", "-c", `echo "$(id -u) $(pwd) $GREETING $0 $*"`},
+		Cmd:        []string{"default-arg"},
+		Env:        []string{"GREETING=hello", "PATH=/usr/bin:/bin"},
+		WorkingDir: "/work",
+		User:       "app",
+	}, layer)
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"the image's defaults", []string{img}, "1000 /work hello default-arg \n"},
+		{"arguments replace Cmd", []string{img, "given"}, "1000 /work hello given \n"},
+		{"flags override", []string{"-u", "0", "-w", "/tmp", "-e", "GREETING=hi", img}, "0 /tmp hi default-arg \n"},
+		{"--entrypoint replaces both", []string{"--entrypoint", "/bin/pwd", img}, "/work\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if out := e.runOK(tt.args...); out != tt.want {
+				t.Errorf("got %q, want %q", out, tt.want)
+			}
+		})
+	}
+}
+
+func TestImageCommands(t *testing.T) {
+	e := newEnv(t)
+	base, top := layeredImage(t)
+	dir := t.TempDir()
+	one, two := filepath.Join(dir, "one.tar"), filepath.Join(dir, "two.tar")
+	testutil.DockerSave(t, one, "one:latest", ocispec.ImageConfig{}, base)
+	testutil.DockerSave(t, two, "two:latest", ocispec.ImageConfig{}, base, top)
+
+	mustCrate := func(args ...string) string {
+		t.Helper()
+		r := e.crate(args...)
+		if r.code != 0 {
+			t.Fatalf("crate %q: exit %d\n%s", args, r.code, r.stderr)
+		}
+		return r.stdout
+	}
+	mustCrate("image", "import", one)
+	mustCrate("image", "import", two, "--name", "renamed:1.0")
+
+	var rows []struct {
+		Name   string `json:"name"`
+		ID     string `json:"id"`
+		Layers int    `json:"layers"`
+		Size   int64  `json:"size"`
+	}
+	if err := json.Unmarshal([]byte(mustCrate("image", "ls", "--format", "json")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]int{}
+	for _, r := range rows {
+		names[r.Name] = r.Layers
+	}
+	if len(rows) != 2 || names["one:latest"] != 1 || names["renamed:1.0"] != 2 {
+		t.Fatalf("image ls: %+v", rows)
+	}
+	if table := mustCrate("image", "ls"); !strings.Contains(table, "NAME") || !strings.Contains(table, "renamed:1.0") {
+		t.Errorf("image ls table:\n%s", table)
+	}
+
+	// rm drops the image; prune then frees only the layer nobody uses.
+	mustCrate("image", "rm", "renamed:1.0")
+	if out := mustCrate("image", "prune"); !strings.HasPrefix(out, "removed 1 layers") {
+		t.Errorf("prune: %q, want 1 layer (the base is still one:latest's)", out)
+	}
+	if r := e.crate("run", "renamed:1.0", "true"); r.code != 125 || !strings.Contains(r.stderr, "no imported image") {
+		t.Errorf("run of a removed image: exit %d, %q", r.code, r.stderr)
+	}
+	if r := e.crate("image", "rm", "nothing"); r.code != 125 {
+		t.Errorf("rm of an unknown image: exit %d", r.code)
+	}
+}
+
+// TestConcurrentFirstRuns starts the same new image several times at once:
+// every run succeeds and the layers are unpacked once.
+func TestConcurrentFirstRuns(t *testing.T) {
+	e := newEnv(t)
+	base, top := layeredImage(t)
+	img := filepath.Join(t.TempDir(), "image.tar")
+	testutil.DockerSave(t, img, "busy:latest", ocispec.ImageConfig{}, base, top)
+	var wg sync.WaitGroup
+	results := make([]result, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = e.run(img, "cat", "/opt/new")
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 || r.stdout != "new" {
+			t.Errorf("run %d: exit %d, %q\n%s", i, r.code, r.stdout, r.stderr)
+		}
+	}
+	if n := e.countLog("layer unpacked"); n != 2 {
+		t.Errorf("%d layers unpacked by 4 concurrent runs, want 2", n)
+	}
+}
+
+// TestBadLayers: a layer that is not what the image says it is fails the
+// run with one line, and leaves neither a layer nor a container behind.
+func TestBadLayers(t *testing.T) {
+	e := newEnv(t)
+	base, _ := layeredImage(t)
+	dir := t.TempDir()
+
+	mismatch := filepath.Join(dir, "mismatch.tar")
+	testutil.DockerSave(t, mismatch, "bad:1", ocispec.ImageConfig{}, base)
+	// Rewrite the layer with different content: its diff_id no longer matches.
+	rewriteMember(t, mismatch, "/layer.tar", testutil.Gzip(t, testutil.Tar(t, busyboxFiles(t))))
+
+	corrupt := filepath.Join(dir, "corrupt.tar")
+	testutil.DockerSave(t, corrupt, "bad:2", ocispec.ImageConfig{}, base)
+	gz := testutil.Gzip(t, base)
+	gz[len(gz)/2] ^= 0xff
+	rewriteMember(t, corrupt, "/layer.tar", gz)
+
+	for name, c := range map[string]struct{ img, says string }{
+		"digest mismatch": {mismatch, "mismatch"},
+		"corrupt layer":   {corrupt, "gzip"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := e.run(c.img, "true")
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if r.code != 125 || len(lines) != 1 || !strings.Contains(lines[0], c.says) {
+				t.Errorf("exit %d, stderr %q; want 125 and one line about the %s", r.code, r.stderr, c.says)
+			}
+			layers, _ := filepath.Glob(filepath.Join(e.root, "layers", "sha256", "*"))
+			tmp, _ := filepath.Glob(filepath.Join(e.root, "layers", "tmp", "*"))
+			if len(layers)+len(tmp) != 0 {
+				t.Errorf("left behind: %v %v", layers, tmp)
+			}
+		})
+	}
+}
+
+// rewriteMember replaces the body of the first member of a tar file whose
+// name ends in suffix.
+func rewriteMember(t *testing.T, path, suffix string, body []byte) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []testutil.File
+	tr := tar.NewReader(f)
+	done := false
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			break
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !done && strings.HasSuffix(hdr.Name, suffix) {
+			data, done = body, true
+		}
+		files = append(files, testutil.File{Name: hdr.Name, Mode: hdr.Mode, Typeflag: hdr.Typeflag, Body: data})
+	}
+	f.Close()
+	if !done {
+		t.Fatalf("no member %s in %s", suffix, path)
+	}
+	if err := os.WriteFile(path, testutil.Tar(t, files), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,153 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+
+	"github.com/crate-run/crate/pkg/image"
+	"github.com/crate-run/crate/pkg/spec"
+)
+
+// Storage is how a container's root filesystem is made from its image.
+type Storage string
+
+const (
+	// StorageOverlay mounts the image's layers, shared by every container of
+	// the image, under a private writable upper directory: instant, and one
+	// copy of the image on disk.
+	StorageOverlay Storage = "overlay"
+	// StorageCopy copies the layers into a directory of the container's own:
+	// slower and bigger, but it works where overlayfs does not.
+	StorageCopy Storage = "copy"
+)
+
+// openImage opens the store and finds the image ref names there. A file or
+// directory is opened first, so that a bad one is refused before the store
+// is touched, then imported on the way (its layers are unpacked only the
+// first time); anything else must name an image imported before. accept
+// sees the image's config first and may refuse it, before any import.
+func openImage(ctx context.Context, log hclog.Logger, stateRoot, ref, platform string,
+	accept func(ocispec.Image) error) (*image.Store, *image.Image, error) {
+	start := time.Now()
+	if _, err := os.Stat(ref); err != nil {
+		store, err := image.OpenStore(log, stateRoot)
+		if err != nil {
+			return nil, nil, err
+		}
+		img, err := store.Get(ref)
+		if errors.Is(err, image.ErrNotFound) {
+			return nil, nil, fmt.Errorf("image %q: no such file, and no imported image has that name or id (see crate image ls)", ref)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return store, img, accept(img.Config)
+	}
+	src, err := image.OpenSource(ref, platform)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer src.Close()
+	if err := accept(src.Config); err != nil {
+		return nil, nil, err
+	}
+	store, err := image.OpenStore(log, stateRoot)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := store.Import(ctx, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("image ready", "image", ref, "image_id", img.ID, "format", img.Format, "layers", len(img.Layers),
+		"bytes", img.Size, "duration", time.Since(start))
+	return store, img, nil
+}
+
+// imageDefaults is the part of an image's config that says how to run it.
+func imageDefaults(img ocispec.Image) spec.ImageDefaults {
+	c := img.Config
+	return spec.ImageDefaults{Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User}
+}
+
+// overlayfsMagic is statfs's f_type of an overlayfs mount.
+const overlayfsMagic = 0x794c7630
+
+// chooseStorage decides between an overlay and a copy, and says why.
+// Overlayfs refuses an upper directory that is itself on overlayfs (crate in
+// a container, say), and some kernels lack it.
+func chooseStorage(requested Storage, stateRoot string) (Storage, string, error) {
+	problem := overlayProblem(stateRoot)
+	switch requested {
+	case StorageCopy:
+		return StorageCopy, "asked for with --storage copy", nil
+	case StorageOverlay:
+		if problem != "" {
+			return "", "", fmt.Errorf("--storage overlay: %s; use --storage copy", problem)
+		}
+		return StorageOverlay, "asked for with --storage overlay", nil
+	case "":
+		if problem != "" {
+			return StorageCopy, problem + ": copying the layers instead (slower)", nil
+		}
+		return StorageOverlay, "overlayfs available", nil
+	}
+	return "", "", fmt.Errorf("--storage %q: use overlay or copy", requested)
+}
+
+// overlayProblem says why overlayfs cannot hold containers under stateRoot
+// (which exists: the store made it), or "" if it can.
+func overlayProblem(stateRoot string) string {
+	if !kernelHasOverlay() {
+		return "this kernel has no overlayfs"
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(stateRoot, &st); err != nil {
+		return fmt.Sprintf("statfs %s: %v", stateRoot, err)
+	}
+	if st.Type == overlayfsMagic {
+		return fmt.Sprintf("the state root %s is itself on overlayfs", stateRoot)
+	}
+	return ""
+}
+
+// kernelHasOverlay reports whether overlayfs is built in, loaded, or a
+// module the first mount would load.
+func kernelHasOverlay() bool {
+	filesystems, err := os.ReadFile("/proc/filesystems")
+	if err != nil || strings.Contains(string(filesystems), "\toverlay\n") {
+		return true // when in doubt, let the mount say
+	}
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	dep, err := os.ReadFile("/lib/modules/" + unix.ByteSliceToString(u.Release[:]) + "/modules.dep")
+	return err == nil && strings.Contains(string(dep), "/overlay.ko")
+}
+
+// makeRoot makes the directories of the container's root filesystem: the
+// mount point, and either the overlay's upper and work directories (init
+// mounts the overlay inside its own mount namespace) or a full copy.
+func makeRoot(ctx context.Context, store *image.Store, img *image.Image, o spec.Options) error {
+	if err := os.Mkdir(o.Rootfs, 0o755); err != nil {
+		return fmt.Errorf("create rootfs directory: %w", err)
+	}
+	if o.Overlay == nil {
+		return store.CopyRootfs(ctx, img, o.Rootfs)
+	}
+	for _, dir := range []string{o.Overlay.Upper, o.Overlay.Work} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return fmt.Errorf("create overlay directory: %w", err)
+		}
+	}
+	return nil
+}
