@@ -6,6 +6,7 @@ package main
 
 import (
 	"archive/tar"
+	"bufio"
 	"encoding/json"
 	"io"
 	"os"
@@ -265,5 +266,43 @@ func rewriteMember(t *testing.T, path, suffix string, body []byte) {
 	}
 	if err := os.WriteFile(path, testutil.Tar(t, files), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImportSurvivesACrash kills crate in the middle of unpacking a layer;
+// the next import finds the half-unpacked layer, removes it and succeeds.
+func TestImportSurvivesACrash(t *testing.T) {
+	e := newEnv(t)
+	// 256 MiB of zeros: a small file that takes a while to unpack.
+	big := testutil.Tar(t, busyboxFiles(t, testutil.File{Name: "big", Mode: 0o644, Body: make([]byte, 256<<20)}))
+	img := filepath.Join(t.TempDir(), "big.tar")
+	testutil.DockerSave(t, img, "big:latest", ocispec.ImageConfig{Cmd: []string{"true"}}, big)
+
+	cmd := e.command("--log-level", "debug", "--log-format", "json", "image", "import", img)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() && !strings.Contains(lines.Text(), `"unpacking layer"`) {
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	partial, _ := filepath.Glob(filepath.Join(e.root, "layers", "tmp", "*"))
+	if len(partial) != 1 {
+		t.Fatalf("after the kill: %v in layers/tmp, want the half-unpacked layer", partial)
+	}
+
+	if r := e.crate("image", "import", img); r.code != 0 {
+		t.Fatalf("import after the crash: exit %d\n%s", r.code, r.stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(e.root, "layers", "tmp", "*")); len(left) != 0 {
+		t.Errorf("still in layers/tmp: %v", left)
+	}
+	if out := e.runOK("big:latest", "/bin/sh", "-c", "wc -c < /big"); strings.TrimSpace(out) != "268435456" {
+		t.Errorf("the layer after recovery: %q", out)
 	}
 }

@@ -99,6 +99,7 @@ func (s *Store) unpackLayer(ctx context.Context, l Layer) (layerMeta, error) {
 		os.RemoveAll(tmp)
 		return layerMeta{}, fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
+	s.log.Debug("unpacking layer", "blob", l.Digest, "compression", l.Compression, "size", l.Size)
 	// From here on, any failure leaves nothing: the half layer goes with it.
 	placed := false
 	defer func() {
