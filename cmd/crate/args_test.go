@@ -231,3 +231,11 @@ func TestHumanBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestApproxBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1982903: "1.9 MiB", 3 << 30: "3.0 GiB"} {
+		if got := approxBytes(n); got != want {
+			t.Errorf("approxBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -96,7 +96,7 @@ func (c *ImageLsCmd) Run(g *Globals, code *int) error {
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 		fmt.Fprintln(w, "NAME\tID\tLAYERS\tSIZE\tCREATED")
 		for _, r := range imageRows(images) {
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", r.Name, r.ID[:min(len(r.ID), 12)], r.Layers, humanBytes(r.Size), r.Created.Format(time.DateTime))
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", r.Name, r.ID[:min(len(r.ID), 12)], r.Layers, approxBytes(r.Size), r.Created.Format(time.DateTime))
 		}
 		return w.Flush()
 	})
@@ -160,4 +160,17 @@ func (c *ImagePruneCmd) Run(g *Globals, code *int) error {
 		fmt.Printf("removed %d layers, %s freed\n", len(removed), humanBytes(freed))
 		return nil
 	})
+}
+
+// approxBytes prints a size the way ls -h would, to one decimal.
+func approxBytes(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	f, i := float64(n), 0
+	for f >= 1024 && i < len(units)-1 {
+		f, i = f/1024, i+1
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f %s", f, units[i])
 }
