@@ -38,6 +38,7 @@ func withStore(g *Globals, f func(hclog.Logger, *image.Store) error) error {
 	defer closeLog()
 	store, err := image.OpenStore(log, g.Root)
 	if err == nil {
+		store.Progress = os.Stderr // drawn only on a terminal
 		err = f(log, store)
 	}
 	if err != nil {

@@ -142,6 +142,7 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		Entrypoint:  r.Entrypoint,
 		Command:     r.Command,
 		StateRoot:   g.Root,
+		Progress:    os.Stderr,
 		CgroupRoot:  "/sys/fs/cgroup",
 		InitPath:    initPath,
 		StopTimeout: r.StopTimeout,

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -41,6 +42,7 @@ type Config struct {
 	Entrypoint  *string       // --entrypoint: replaces the image's (nil: keep it)
 	Command     []string      // the command and arguments given after IMAGE, if any
 	StateRoot   string        // images and containers live under it
+	Progress    io.Writer     // where a long layer unpack shows a progress bar, if it is a terminal
 	CgroupRoot  string        // normally /sys/fs/cgroup
 	InitPath    string        // the crate-init binary
 	StopTimeout time.Duration // SIGINT/SIGTERM, then SIGKILL after this long
@@ -129,7 +131,7 @@ func (c *container) run(sigs <-chan os.Signal) (syscall.WaitStatus, error) {
 // container's directory and root filesystem and creates the cgroup. The
 // checks come first, so that bad input makes no container at all.
 func (c *container) prepare(ctx context.Context) error {
-	store, img, err := openImage(ctx, c.log, c.cfg.StateRoot, c.cfg.Image, c.cfg.Platform, func(config ocispec.Image) error {
+	store, img, err := openImage(ctx, c.log, c.cfg.StateRoot, c.cfg.Image, c.cfg.Platform, c.cfg.Progress, func(config ocispec.Image) error {
 		return spec.ApplyImage(&c.cfg.Spec, imageDefaults(config), c.cfg.Entrypoint, c.cfg.Command)
 	})
 	if err != nil {

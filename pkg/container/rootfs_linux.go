@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -34,7 +35,7 @@ const (
 // is touched, then imported on the way (its layers are unpacked only the
 // first time); anything else must name an image imported before. accept
 // sees the image's config first and may refuse it, before any import.
-func openImage(ctx context.Context, log hclog.Logger, stateRoot, ref, platform string,
+func openImage(ctx context.Context, log hclog.Logger, stateRoot, ref, platform string, progress io.Writer,
 	accept func(ocispec.Image) error) (*image.Store, *image.Image, error) {
 	start := time.Now()
 	if _, err := os.Stat(ref); err != nil {
@@ -63,6 +64,7 @@ func openImage(ctx context.Context, log hclog.Logger, stateRoot, ref, platform s
 	if err != nil {
 		return nil, nil, err
 	}
+	store.Progress = progress
 	img, err := store.Import(ctx, src)
 	if err != nil {
 		return nil, nil, err
