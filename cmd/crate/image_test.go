@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -304,5 +305,40 @@ func TestImportSurvivesACrash(t *testing.T) {
 	}
 	if out := e.runOK("big:latest", "/bin/sh", "-c", "wc -c < /big"); strings.TrimSpace(out) != "268435456" {
 		t.Errorf("the layer after recovery: %q", out)
+	}
+}
+
+// TestCopyWhenStateRootIsOnOverlay puts the state root on an overlayfs of
+// the test's own, where overlayfs refuses an upper directory: crate copies
+// the layers instead, says so in its log, and the container looks the same.
+func TestCopyWhenStateRootIsOnOverlay(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	merged := filepath.Join(dir, "merged")
+	for _, d := range []string{"lower", "upper", "work", "merged"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := "lowerdir=" + filepath.Join(dir, "lower") + ",upperdir=" + filepath.Join(dir, "upper") + ",workdir=" + filepath.Join(dir, "work")
+	if err := syscall.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+		t.Fatalf("mount the test's overlay: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(merged, syscall.MNT_DETACH) })
+	e.root = filepath.Join(merged, "state")
+
+	base, top := layeredImage(t)
+	img := filepath.Join(t.TempDir(), "image.tar")
+	testutil.DockerSave(t, img, "layered:v1", ocispec.ImageConfig{}, base, top)
+	r := e.run(img, "/bin/sh", "-c", whatTheLayersSay)
+	if r.code != 0 || r.stdout != whatTheLayersMade {
+		t.Fatalf("exit %d, got:\n%s\nwant:\n%s\nstderr: %s", r.code, r.stdout, whatTheLayersMade, r.stderr)
+	}
+	ready := e.logEntry(r.name, "root filesystem ready")
+	if ready["storage"] != "copy" || !strings.Contains(ready["storage_reason"].(string), "itself on overlayfs") {
+		t.Errorf("root filesystem: %v, want a copy because of the overlay", ready)
+	}
+	if r := e.run("--storage", "overlay", img, "true"); r.code != 125 || !strings.Contains(r.stderr, "use --storage copy") {
+		t.Errorf("--storage overlay on overlayfs: exit %d, %q", r.code, r.stderr)
 	}
 }

@@ -80,9 +80,6 @@ func imageDefaults(img ocispec.Image) spec.ImageDefaults {
 	return spec.ImageDefaults{Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User}
 }
 
-// overlayfsMagic is statfs's f_type of an overlayfs mount.
-const overlayfsMagic = 0x794c7630
-
 // chooseStorage decides between an overlay and a copy, and says why.
 // Overlayfs refuses an upper directory that is itself on overlayfs (crate in
 // a container, say), and some kernels lack it.
@@ -115,7 +112,7 @@ func overlayProblem(stateRoot string) string {
 	if err := unix.Statfs(stateRoot, &st); err != nil {
 		return fmt.Sprintf("statfs %s: %v", stateRoot, err)
 	}
-	if st.Type == overlayfsMagic {
+	if st.Type == unix.OVERLAYFS_SUPER_MAGIC {
 		return fmt.Sprintf("the state root %s is itself on overlayfs", stateRoot)
 	}
 	return ""

@@ -84,19 +84,32 @@ func (w *layerWalker) dir(fd int, name string) error {
 	if err := w.x.extract(hdr, nil); err != nil {
 		return err
 	}
-	if name != "." && w.opaque(name) {
-		if err := w.clearDest(name); err != nil {
-			return err
-		}
-	}
 	children, err := f.Readdirnames(-1)
 	if err != nil {
 		return fmt.Errorf("read directory %s: %w", f.Name(), err)
 	}
 	slices.Sort(children) // the same input, the same order of work
+	if name != "." && (w.opaque(name) || slices.Contains(children, whiteoutOpaque)) {
+		if err := w.clearDest(name); err != nil {
+			return err
+		}
+	}
+	// Whiteouts kept as OCI marker files (a layer on overlayfs) hide lower
+	// layers only, so they go first: an entry of this layer with the same name
+	// wins over them, whichever sorts first.
+	for _, c := range children {
+		if target, ok := strings.CutPrefix(c, whiteoutPrefix); ok && !strings.HasPrefix(c, whiteoutMeta) {
+			if err := w.removeDest(path.Join(name, target)); err != nil {
+				return err
+			}
+		}
+	}
 	for _, c := range children {
 		if err := w.ctx.Err(); err != nil {
 			return err
+		}
+		if strings.HasPrefix(c, whiteoutPrefix) {
+			continue
 		}
 		if err := w.entry(fd, c, path.Join(name, c)); err != nil {
 			return err

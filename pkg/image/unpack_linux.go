@@ -81,7 +81,7 @@ func extractArchive(ctx context.Context, a *archive, dest string, opts extractOp
 		return stats, err
 	}
 	defer x.close()
-	x.whiteouts = opts.whiteouts
+	x.whiteouts = opts.whiteouts && !onOverlayfs(x.root)
 	content := archiveContent{a}
 	for {
 		if err := ctx.Err(); err != nil {

@@ -24,6 +24,11 @@ import (
 // unpacks layers in overlayfs's terms, so a layer directory can be an overlay lowerdir
 // as it is; CopyRootfs reads the same terms when no overlay can be mounted.
 //
+// overlayfs will not hold its own whiteouts: on a state root that is itself on overlayfs
+// (crate inside a container) neither the 0/0 device nor the opaque attribute can be made.
+// Layers there keep the OCI markers as the empty files they are in the tar; overlayfs
+// cannot be used for containers there anyway, and CopyRootfs reads both forms.
+//
 // A whiteout only hides lower layers (OCI image spec, "Whiteouts"): an entry of the same
 // layer with the same name wins over it, whichever comes first in the tar.
 
@@ -38,6 +43,12 @@ const (
 	// with CAP_SYS_ADMIN, which is why unpacking such a layer needs root.
 	opaqueXattr = "trusted.overlay.opaque"
 )
+
+// onOverlayfs reports whether the directory fd is on overlayfs.
+func onOverlayfs(fd int) bool {
+	var st unix.Statfs_t
+	return unix.Fstatfs(fd, &st) == nil && st.Type == unix.OVERLAYFS_SUPER_MAGIC
+}
 
 // isWhiteout says whether an entry name (clean, relative) is a whiteout marker.
 func isWhiteout(name string) bool {
