@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/crate-run/crate/pkg/container"
 	"github.com/crate-run/crate/pkg/image"
 	"github.com/crate-run/crate/pkg/logging"
 )
@@ -23,7 +24,7 @@ type ImageCmd struct {
 	Import ImageImportCmd `cmd:"" help:"Import an image file or directory into the store."`
 	Ls     ImageLsCmd     `cmd:"" help:"List the imported images."`
 	Rm     ImageRmCmd     `cmd:"" help:"Remove an image (its layers stay until prune)."`
-	Prune  ImagePruneCmd  `cmd:"" help:"Remove the layers no image uses."`
+	Prune  ImagePruneCmd  `cmd:"" help:"Remove the layers no image or running container uses."`
 }
 
 // withStore opens the store under --root with crate's logging and runs f.
@@ -154,7 +155,11 @@ type ImagePruneCmd struct{}
 
 func (c *ImagePruneCmd) Run(g *Globals, code *int) error {
 	return withStore(g, func(log hclog.Logger, store *image.Store) error {
-		removed, freed, err := store.Prune()
+		inUse, err := container.LayersInUse(g.Root)
+		if err != nil {
+			return err
+		}
+		removed, freed, err := store.Prune(inUse...)
 		if err != nil {
 			return err
 		}

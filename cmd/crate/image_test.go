@@ -159,8 +159,17 @@ func TestImageCommands(t *testing.T) {
 		t.Errorf("image ls table:\n%s", table)
 	}
 
-	// rm drops the image; prune then frees only the layer nobody uses.
+	// rm drops the image; prune keeps the layers of a container still
+	// running on it, then frees only the layer nobody uses.
+	running := e.start("renamed:1.0", "/bin/sh", "-c", "echo ready; read x; cat /opt/new")
 	mustCrate("image", "rm", "renamed:1.0")
+	if out := mustCrate("image", "prune"); !strings.HasPrefix(out, "removed 0 layers") {
+		t.Errorf("prune with a container running: %q, want nothing removed", out)
+	}
+	running.stdin.Write([]byte("go on\n"))
+	if r := e.wait(running); r.code != 0 || r.stdout != "new" {
+		t.Errorf("the container after prune: exit %d, %q", r.code, r.stdout)
+	}
 	if out := mustCrate("image", "prune"); !strings.HasPrefix(out, "removed 1 layers") {
 		t.Errorf("prune: %q, want 1 layer (the base is still one:latest's)", out)
 	}

@@ -170,7 +170,7 @@ func (c *container) prepare(ctx context.Context) error {
 	}
 	c.dir = dir // from here on cleanup removes it
 	start := time.Now()
-	if err := makeRoot(ctx, store, img, c.cfg.Spec); err != nil {
+	if err := makeRoot(ctx, store, img, dir, c.cfg.Spec); err != nil {
 		return err
 	}
 	c.log.Info("root filesystem ready", "image", img.ID, "layers", len(img.Layers), "storage", storage,

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
@@ -133,15 +136,48 @@ func kernelHasOverlay() bool {
 	return err == nil && strings.Contains(string(dep), "/overlay.ko")
 }
 
-// makeRoot makes the directories of the container's root filesystem: the
-// mount point, and either the overlay's upper and work directories (init
+// layersFile, in a container's directory, lists the layers its overlay
+// stands on, so that `crate image prune` leaves them alone.
+const layersFile = "layers"
+
+// LayersInUse returns the layers the containers under stateRoot stand on.
+func LayersInUse(stateRoot string) ([]digest.Digest, error) {
+	files, err := filepath.Glob(filepath.Join(stateRoot, "containers", "*", layersFile))
+	if err != nil {
+		return nil, err
+	}
+	var layers []digest.Digest
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // that container has just ended
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range strings.Fields(string(data)) {
+			layers = append(layers, digest.Digest(line))
+		}
+	}
+	return layers, nil
+}
+
+// makeRoot makes the directories of the container's root filesystem in dir:
+// the mount point, and either the overlay's upper and work directories (init
 // mounts the overlay inside its own mount namespace) or a full copy.
-func makeRoot(ctx context.Context, store *image.Store, img *image.Image, o spec.Options) error {
+func makeRoot(ctx context.Context, store *image.Store, img *image.Image, dir string, o spec.Options) error {
 	if err := os.Mkdir(o.Rootfs, 0o755); err != nil {
 		return fmt.Errorf("create rootfs directory: %w", err)
 	}
 	if o.Overlay == nil {
 		return store.CopyRootfs(ctx, img, o.Rootfs)
+	}
+	var list strings.Builder
+	for _, l := range img.Layers {
+		fmt.Fprintln(&list, l)
+	}
+	if err := os.WriteFile(filepath.Join(dir, layersFile), []byte(list.String()), 0o600); err != nil {
+		return fmt.Errorf("record the container's layers: %w", err)
 	}
 	for _, dir := range []string{o.Overlay.Upper, o.Overlay.Work} {
 		if err := os.Mkdir(dir, 0o755); err != nil {

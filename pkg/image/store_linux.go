@@ -275,9 +275,9 @@ func (s *Store) Remove(ref string) (*Image, error) {
 
 // Prune removes the layers no image record uses, the blob index entries of layers that
 // are gone, and what crashed imports left in layers/tmp. It returns the diff_ids removed
-// and the bytes of file content they held. The caller makes sure no container still
-// runs on an image it removed: the store does not know about containers.
-func (s *Store) Prune() (removed []digest.Digest, freed int64, err error) {
+// and the bytes of file content they held. The store does not know about containers:
+// the caller passes in keep the layers that containers still use.
+func (s *Store) Prune(keep ...digest.Digest) (removed []digest.Digest, freed int64, err error) {
 	// Exclusive: no import is between unpacking a layer and recording its image.
 	unlockLayers, err := flock(filepath.Join(s.root, "layers", ".lock"), unix.LOCK_EX)
 	if err != nil {
@@ -289,6 +289,9 @@ func (s *Store) Prune() (removed []digest.Digest, freed int64, err error) {
 		return nil, 0, err
 	}
 	used := map[string]bool{}
+	for _, l := range keep {
+		used[l.Encoded()] = true
+	}
 	for _, img := range images {
 		for _, l := range img.Layers {
 			used[l.Encoded()] = true
