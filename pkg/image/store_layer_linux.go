@@ -248,7 +248,11 @@ func layerArchive(label string, raw *bufio.Reader, comp Compression, diffHash io
 	default:
 		return nil, &Error{Path: label, Reason: fmt.Sprintf("unknown compression %q", comp)}
 	}
-	a.src = &source{r: io.TeeReader(r, diffHash)}
+	// Decompressing and hashing run ahead of the extraction, on another CPU.
+	ahead := readAhead(io.TeeReader(r, diffHash), copyBufferSize, 4)
+	closeDec := a.closeDec
+	a.closeDec = func() { ahead.Close(); closeDec() }
+	a.src = &source{r: ahead}
 	a.tr = tar.NewReader(a.src)
 	return a, nil
 }
