@@ -20,6 +20,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -97,7 +98,13 @@ type Stats struct {
 type Manager interface {
 	// Create makes the cgroup directory (one per hierarchy on v1) and writes the limits.
 	Create() error
-	// Place moves a process into the cgroup (into every hierarchy on v1).
+	// Start starts cmd inside the cgroup: the process is born there, so it
+	// never runs outside it, and no migration is needed. A migration (a write
+	// to cgroup.procs) takes a global lock whose write side waits for an RCU
+	// grace period, 5 to 10 ms, which would be most of a container's start.
+	// The caller must have locked its goroutine to its OS thread.
+	Start(cmd *exec.Cmd) error
+	// Place moves a running process into the cgroup (into every hierarchy on v1).
 	Place(pid int) error
 	// Stats reads the counters; call it before Destroy.
 	Stats() (Stats, error)
@@ -255,4 +262,20 @@ func parseProcs(data []byte) ([]int, error) {
 		pids = append(pids, pid)
 	}
 	return pids, nil
+}
+
+// parseProcCgroup reads /proc/PID/cgroup ("ID:CONTROLLERS:PATH" lines) into
+// the path of each v1 controller's cgroup.
+func parseProcCgroup(data string) map[string]string {
+	paths := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(data), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || parts[1] == "" {
+			continue // the v2 line ("0::/path") names no controller
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			paths[c] = parts[2]
+		}
+	}
+	return paths
 }

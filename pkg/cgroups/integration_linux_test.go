@@ -9,9 +9,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -317,5 +320,63 @@ func TestV2EnablesControllers(t *testing.T) {
 	}
 	if got := readCgroupFile(t, m, "pids", "pids.max"); got != "8" {
 		t.Errorf("pids.max = %q, want 8", got)
+	}
+}
+
+// TestStartIsBornInTheCgroup: a process started with Start is in the cgroup
+// from its first instruction, and the thread that started it is back in its
+// own cgroup afterwards. A pids limit of 1 takes the fallback path.
+func TestStartIsBornInTheCgroup(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, l := range []Limits{{MemoryBytes: 64 << 20, Pids: 10}, {Pids: 1}} {
+		t.Run(fmt.Sprintf("pids %d", l.Pids), func(t *testing.T) {
+			m := newTestCgroup(t, l)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			before, err := os.ReadFile("/proc/thread-self/cgroup")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The child reports its cgroups at once, so no migration after
+			// the start could hide where it was born. The fallback does
+			// migrate it after the start: there the child waits for a line.
+			cmd := exec.Command("cat", "/proc/self/cgroup")
+			born := l.Pids != 1
+			if !born {
+				cmd = exec.Command("sh", "-c", "read gate; exec cat /proc/self/cgroup")
+			}
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			cmd.Stdout = &out
+			if err := m.Start(cmd); err != nil {
+				t.Fatal(err)
+			}
+			stdin.Write([]byte("go\n"))
+			stdin.Close()
+			if err := cmd.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			name := "/" + filepath.Base(m.Path())
+			for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+				parts := strings.SplitN(line, ":", 3)
+				inUse := m.Mode() == ModeV2 && parts[0] == "0"
+				for _, c := range strings.Split(parts[1], ",") {
+					inUse = inUse || m.Mode() == ModeV1 && slices.Contains(v1Controllers, c)
+				}
+				if inUse && parts[2] != name {
+					t.Errorf("child's cgroup %q, want %s", line, name)
+				}
+			}
+			after, err := os.ReadFile("/proc/thread-self/cgroup")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(after) != string(before) {
+				t.Errorf("the starting thread's cgroups changed:\n%s\nto\n%s", before, after)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -61,6 +62,23 @@ func (m *v1) Path() string {
 	return "(no cgroup v1 controllers)"
 }
 
+// threadCgroups maps each of the container's hierarchy directories to the
+// path, within that hierarchy, of the calling thread's own cgroup.
+func (m *v1) threadCgroups() (map[string]string, error) {
+	data, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	paths := parseProcCgroup(string(data))
+	home := map[string]string{}
+	for c, dir := range m.dirs {
+		if p, ok := paths[c]; ok {
+			home[dir] = p
+		}
+	}
+	return home, nil
+}
+
 func (m *v1) Hierarchies() []string {
 	var out []string
 	for _, dir := range m.hierarchies {
@@ -99,6 +117,45 @@ func (m *v1) removeCreated(n int) {
 	for _, dir := range m.hierarchies[:n] {
 		_ = removeTree(dir)
 	}
+}
+
+// Start moves the calling thread into the cgroup, forks cmd from it, and
+// moves the thread back where it was. Writing "0" to a hierarchy's tasks file
+// moves the current thread alone, which the kernel does without the global
+// lock a process migration takes (and its grace period). A pids limit of 1
+// would count the thread and the child both: then the child is moved instead.
+func (m *v1) Start(cmd *exec.Cmd) error {
+	if m.limits.Pids == 1 {
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		return m.Place(cmd.Process.Pid)
+	}
+	home, err := m.threadCgroups()
+	if err != nil {
+		return err
+	}
+	var moved []string // hierarchies the thread has entered
+	defer func() {
+		for _, dir := range moved {
+			// Back to the thread's own cgroup, or the container's could not
+			// be removed; a failure here is the host's cgroups misbehaving.
+			back := filepath.Join(filepath.Dir(dir), home[dir])
+			if err := writeFile(filepath.Join(back, "tasks"), "0"); err != nil {
+				m.log.Error("move the supervisor thread back", "cgroup", back, "error", err)
+			}
+		}
+	}()
+	for _, dir := range m.hierarchies {
+		if _, ok := home[dir]; !ok {
+			return fmt.Errorf("start in cgroup: this thread's cgroup in the hierarchy of %s is unknown", dir)
+		}
+		if err := writeFile(filepath.Join(dir, "tasks"), "0"); err != nil {
+			return err
+		}
+		moved = append(moved, dir)
+	}
+	return cmd.Start()
 }
 
 func (m *v1) Place(pid int) error {

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -88,6 +90,31 @@ func (m *v2) enableControllers() error {
 		return nil
 	}
 	return writeFile(file, strings.Join(add, " "))
+}
+
+// Start uses clone3's CLONE_INTO_CGROUP (Linux 5.7) through a descriptor of
+// the cgroup's directory; on an older kernel it falls back to a migration.
+func (m *v2) Start(cmd *exec.Cmd) error {
+	fd, err := unix.Open(m.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: m.dir, Err: err}
+	}
+	defer unix.Close(fd)
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	err = cmd.Start()
+	if !errors.Is(err, unix.ENOSYS) {
+		return err
+	}
+	cmd.SysProcAttr.UseCgroupFD = false
+	m.log.Debug("clone3 missing: starting the process, then moving it into the cgroup")
+	cmd.Process, cmd.ProcessState = nil, nil
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	return m.Place(cmd.Process.Pid)
 }
 
 func (m *v2) Place(pid int) error {

@@ -66,7 +66,7 @@ type container struct {
 	cgroup cgroups.Manager
 	spec   *specs.Spec
 	cmd    *exec.Cmd // crate-init, once started
-	placed time.Time // when init entered the cgroup: CPU time counts from here
+	placed time.Time // when init was born in the cgroup: CPU time counts from here
 	exited chan struct{}
 	stats  cgroups.Stats
 }
@@ -186,8 +186,8 @@ func (c *container) prepare(ctx context.Context) error {
 	return nil
 }
 
-// start starts crate-init, hands it the spec, places it in the cgroup, lets
-// it go and waits until it has executed the command or failed.
+// start starts crate-init inside the cgroup, hands it the spec, lets it go
+// and waits until it has executed the command or failed.
 func (c *container) start() error {
 	begin := time.Now()
 	s := c.spec
@@ -233,15 +233,24 @@ func (c *container) start() error {
 			Pdeathsig: syscall.SIGKILL,
 		},
 	}
-	err = cmd.Start()
+	// The cgroup must hold init before init runs a single instruction of the
+	// container: otherwise a fast command could fork or allocate outside its
+	// limits. init is born in it; the gate (WaitGo) still holds it until the
+	// spec has arrived and the supervisor is ready.
+	err = c.cgroup.Start(cmd)
 	// init has its copies now; ours would keep the pipes from ever seeing EOF.
 	specR.Close()
 	childSync.Close()
 	logW.Close()
 	if err != nil {
 		logR.Close()
-		return fmt.Errorf("start %s: %w", c.cfg.InitPath, err)
+		if cmd.Process != nil { // started, but not placed
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		return fmt.Errorf("start %s in its cgroup: %w", c.cfg.InitPath, err)
 	}
+	c.placed = time.Now()
 	c.cmd = cmd
 	logsDone := make(chan struct{})
 	go func() {
@@ -261,13 +270,6 @@ func (c *container) start() error {
 	}
 	specW.Close()
 
-	// The cgroup must hold init before init runs a single instruction of the
-	// container: otherwise a fast command could fork or allocate outside its
-	// limits. init is held at the gate (WaitGo) until this is done.
-	if err := c.cgroup.Place(cmd.Process.Pid); err != nil {
-		return fmt.Errorf("place init in cgroup: %w", err)
-	}
-	c.placed = time.Now()
 	if err := sync.SendGo(); err != nil {
 		return err
 	}
