@@ -11,7 +11,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 IMAGE   := build/busybox.tar.gz
 SOURCES := $(shell find cmd pkg -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build deps image demo test test-host test-v2 clean
+.PHONY: all build deps image demo test test-host test-v2 bench clean
 
 all: build
 
@@ -44,6 +44,12 @@ test-host: deps build
 
 test-v2: deps build
 	scripts/test-v2.sh
+
+# bench compares crate with runc, bubblewrap and unshare+chroot and writes
+# nothing outside build/bench (root; about 1.5 minutes, plus one for
+# debootstrap the first time). See docs/benchmarks.md.
+bench: build
+	scripts/bench.sh
 
 clean:
 	rm -rf bin build

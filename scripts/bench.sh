@@ -1,0 +1,302 @@
+#!/bin/bash
+# bench.sh - measure crate against runc, bubblewrap and a bare unshare+chroot,
+# and print the figures side by side in one run:
+#   1. warm start: /bin/true in a new container, image already imported;
+#   2. cold start: the first run of a Debian minbase image vs tar -xzf of it;
+#   3. disk: the state root with 10 containers of that image running;
+#   4. scale: 50 containers started at once.
+# It also draws docs/bench-start-latency.png from part 1.
+#
+# Run as root from the repository: sudo make bench (or sudo scripts/bench.sh).
+# Everything lives under build/bench: a private state root (the host's
+# /var/lib/crate is not touched), the log, the runc bundle. All of it is
+# removed at the end except the cached Debian image (debian-bookworm-minbase
+# and its .tar.gz), which takes a minute of debootstrap to make.
+# BENCH_RUNS (default 30) and BENCH_COLD_RUNS (default 8) set the run counts.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+repo=$PWD
+# sudo resets PATH; Go's own installer puts it in /usr/local/go.
+export PATH=$PATH:/usr/local/go/bin
+
+if [ "$(id -u)" != 0 ]; then
+	echo "$0: containers need root: sudo make bench" >&2
+	exit 1
+fi
+# hyperfine -N splits a command on spaces; a path with one would break it.
+if [[ $repo == *[[:space:]]* ]]; then
+	echo "$0: the repository path '$repo' contains a space; hyperfine cannot quote it" >&2
+	exit 1
+fi
+
+runs=${BENCH_RUNS:-30}
+cold_runs=${BENCH_COLD_RUNS:-8}
+bench=$repo/build/bench
+base=$bench/debian-bookworm-minbase # cached root filesystem directory
+archive=$base.tar.gz                # cached image file, the same files
+state=$bench/state                  # crate's state root for parts 1, 3, 4
+cold_state=$bench/cold-state        # a fresh state root for every cold run under it
+work=$bench/work                    # runc bundle, hyperfine output, scratch
+log=$bench/crate.log
+image="bench-debian:minbase"
+crate=(bin/crate --root "$state" --log-file "$log")
+
+# --- what the benchmark needs ------------------------------------------------
+
+# Each command and the Debian package it comes in.
+need=()
+for pair in hyperfine:hyperfine runc:runc bwrap:bubblewrap debootstrap:debootstrap \
+	gnuplot:gnuplot-nox unshare:util-linux findmnt:util-linux jq:jq python3:python3; do
+	command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+make --no-print-directory build >/dev/null
+
+# --- cleanup: everything made here but the cached image ----------------------
+
+bg_pids=() # crate supervisors started in the background
+ok=0
+cleanup() {
+	local p
+	for p in "${bg_pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${bg_pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	runc --root "$work/runc" delete --force crate-bench-runc >/dev/null 2>&1 || true
+	# A crate that failed half-way may leave a mount; take it down before
+	# rm, which must not walk into it. Deepest first.
+	{ findmnt -rn -o TARGET | grep "^$bench/" || true; } | sort -r | while read -r m; do
+		umount -l "$m" || true
+	done
+	local cg
+	for cg in /sys/fs/cgroup/*/crate-bench-* /sys/fs/cgroup/crate-bench-*; do
+		if [ -d "$cg" ]; then rmdir "$cg" 2>/dev/null || true; fi
+	done
+	rm -rf --one-file-system "$state" "$cold_state" "$work"
+	if [ "$ok" = 1 ]; then
+		rm -f "$log"
+	elif [ "${1:-}" = exit ] && [ -f "$log" ]; then
+		echo "bench: failed; crate's log is kept: bin/crate log --log-file $log" >&2
+	fi
+}
+trap 'cleanup exit' EXIT
+
+fail() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+# hyperfine ARGS... runs hyperfine quietly: its warnings about outliers are
+# expected on a shared machine (the quartiles show the spread); its errors,
+# such as a command that exited non-zero, are shown and end the run.
+quiet_hyperfine() {
+	if ! hyperfine --style none "$@" >"$work/hyperfine.out" 2>&1; then
+		cat "$work/hyperfine.out" >&2
+		fail "hyperfine failed"
+	fi
+}
+
+# --- the Debian minbase image, made once ------------------------------------
+
+# debootstrap from the mirror apt already uses: one-line sources.list
+# entries first, then deb822 .sources files.
+apt_mirror() {
+	{
+		grep -hE '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+			sed -E 's/\[[^]]*\]//' | awk '$3 == "bookworm" { print $2 }' || true
+		awk '/^[[:space:]]*$/ { uri = "" }
+			/^URIs:/ { uri = $2 }
+			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm" && uri != "") print uri }' \
+			/etc/apt/sources.list.d/*.sources 2>/dev/null || true
+	} | head -n 1
+}
+
+mkdir -p "$bench"
+if [ ! -f "$archive" ] || [ ! -d "$base" ]; then
+	rm -rf "$base" "$base.tmp" "$archive" "$archive.tmp"
+	mirror=${BENCH_MIRROR:-$(apt_mirror)}
+	mirror=${mirror:-http://deb.debian.org/debian}
+	echo "bench: building the Debian bookworm minbase image from $mirror (once)" >&2
+	debootstrap --variant=minbase bookworm "$base.tmp" "$mirror" >"$bench/debootstrap.log" 2>&1 ||
+		fail "debootstrap failed; see $bench/debootstrap.log"
+	# As published container images do: no package cache, no package lists.
+	rm -rf "$base.tmp"/var/cache/apt/archives/*.deb "$base.tmp"/var/lib/apt/lists/*
+	tar -C "$base.tmp" --numeric-owner -czf "$archive.tmp" .
+	mv "$base.tmp" "$base"
+	mv "$archive.tmp" "$archive"
+	rm -f "$bench/debootstrap.log"
+fi
+
+# A fresh start: nothing from an earlier, interrupted run.
+cleanup start
+rm -f "$log"
+mkdir -p "$work"
+
+# --- header ------------------------------------------------------------------
+
+cgroup_mode() {
+	if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+		echo "v2 (unified)"
+	elif [ -d /sys/fs/cgroup/unified ]; then
+		echo "v1 (hybrid: v1 controllers, v2 mounted at /sys/fs/cgroup/unified)"
+	else
+		echo "v1 (legacy)"
+	fi
+}
+
+echo "crate benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine:   $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory"
+echo "kernel:    $(uname -r)"
+echo "cgroups:   $(cgroup_mode)"
+echo "crate:     $(bin/crate version | head -n 1)"
+echo "runc:      $(runc --version | head -n 1)"
+echo "bwrap:     $(bwrap --version)"
+echo "unshare:   $(unshare --version)"
+echo "tar:       $(tar --version | head -n 1)"
+echo "hyperfine: $(hyperfine --version)"
+echo "image:     Debian bookworm minbase (debootstrap), $(du -sb "$base" | cut -f1) bytes unpacked, $(stat -c %s "$archive") bytes as .tar.gz"
+echo
+
+# --- 1. warm start -----------------------------------------------------------
+
+"${crate[@]}" image import "$archive" --name "$image" >/dev/null
+# Write the imported layer out now, or its writeback lands in crate's runs.
+sync
+
+# runc's default spec, as `runc spec` writes it (pid, net, ipc, uts and mount
+# namespaces, read-only root, a cgroup), on the same directory, no terminal.
+mkdir -p "$work/bundle"
+(cd "$work/bundle" && runc spec)
+jq --arg root "$base" '.root.path = $root | .process.args = ["/bin/true"] | .process.terminal = false' \
+	"$work/bundle/config.json" >"$work/bundle/config.json.new"
+mv "$work/bundle/config.json.new" "$work/bundle/config.json"
+
+echo "== 1. warm start: /bin/true, image already on disk (hyperfine, $runs runs) =="
+# -N: no shell in between, so milliseconds are the tools' own.
+quiet_hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/warm.json" \
+	-n crate "bin/crate --root $state --log-file $log run $image /bin/true" \
+	-n runc "runc --root $work/runc run --bundle $work/bundle crate-bench-runc" \
+	-n bwrap "bwrap --bind $base / --proc /proc --dev /dev --unshare-all -- /bin/true" \
+	-n floor "unshare -pfmuin chroot $base /bin/true"
+python3 scripts/bench-stats.py warm "$work/warm.json" "$work/warm.dat"
+echo "floor = unshare -pfmuin chroot DIR /bin/true: the namespaces alone, no mounts, no cgroup"
+echo "where crate's time goes, from its own log (median of the runs above):"
+python3 scripts/bench-stats.py steps "$log"
+echo
+
+gnuplot -e "dat='$work/warm.dat'; out='docs/bench-start-latency.png'; subtitle='$(nproc) CPUs, $(uname -r), cgroup $(cgroup_mode | cut -d' ' -f1), $(date -u +%Y-%m-%d); $runs runs each'" \
+	scripts/bench-plot.gp
+
+# --- 2. cold start -----------------------------------------------------------
+
+echo "== 2. cold start: first run of the image file, empty state root each time ($cold_runs runs) =="
+# One round is one run of each, crate first in odd rounds and tar first in
+# even ones: this machine's disk and memory speed drift over minutes, and
+# interleaving spreads the drift over both instead of charging it to one.
+# Round 0 is a warm-up, not counted. Every run writes into a directory of its
+# own and all are removed at the end: deleting 120 MB between runs would be
+# timed too, as the root file system here is mounted with online discard
+# and the next run's writes wait behind the discards. sync before each run,
+# so one run's dirty pages are not written back during the next.
+for r in $(seq 0 "$cold_runs"); do
+	cmds=(-n crate "bin/crate --root $cold_state/$r --log-file $log run $archive /bin/true"
+		-n tar "tar -xzf $archive -C $work/untar/$r")
+	if [ $((r % 2)) = 0 ]; then
+		cmds=("${cmds[@]:3:3}" "${cmds[@]:0:3}")
+	fi
+	quiet_hyperfine --runs 1 --export-json "$work/cold-$r.json" \
+		--prepare "mkdir -p $work/untar/$r && sync" "${cmds[@]}"
+done
+rm -f "$work/cold-0.json"
+python3 scripts/bench-stats.py cold "$work"/cold-*.json
+rm -rf --one-file-system "$cold_state" "$work/untar"
+echo
+
+# --- 3. disk -----------------------------------------------------------------
+
+n_disk=10
+echo "== 3. disk: state root with $n_disk containers of the image running =="
+for i in $(seq 1 $n_disk); do
+	"${crate[@]}" run --name "bench-disk-$i" --stop-timeout 1s "$image" -- \
+		/bin/sh -c 'echo started; exec sleep 30' >"$work/disk-$i.out" 2>&1 &
+	bg_pids+=($!)
+done
+# Each container says "started" once its command runs; wait for all ten,
+# but not for ever, and not for one that already died.
+deadline=$((SECONDS + 30))
+while [ "$(cat "$work"/disk-*.out | grep -c '^started$' || true)" -lt $n_disk ]; do
+	for p in "${bg_pids[@]}"; do
+		kill -0 "$p" 2>/dev/null || fail "a container of part 3 exited early: $(cat "$work"/disk-*.out)"
+	done
+	[ $SECONDS -lt $deadline ] || fail "after 30 s not all $n_disk containers had started"
+	sleep 0.1
+done
+running=$(find "$state/containers" -mindepth 1 -maxdepth 1 | wc -l)
+# -x: stay on this file system, so a container's overlay mount, if the host
+# can see it, is not counted on top of the layers it shows.
+total=$(du -sbx "$state" | cut -f1)
+layers=$(du -sbx "$state/layers" | cut -f1)
+containers=$(du -sbx "$state/containers" | cut -f1)
+unpacked=$(du -sb "$base" | cut -f1)
+mib() { awk -v b="$1" 'BEGIN { printf "%8.1f MiB", b / 1048576 }'; }
+printf '%-40s %s\n' "image unpacked (du -sb of the rootfs)" "$(mib "$unpacked")"
+printf '%-40s %s  (%.2f× the image)\n' "state root, $running containers running" "$(mib "$total")" \
+	"$(awk -v a="$total" -v b="$unpacked" 'BEGIN { print a / b }')"
+printf '%-40s %s\n' "  of which layers/" "$(mib "$layers")"
+printf '%-40s %s  (%.1f KiB each)\n' "  of which containers/" "$(mib "$containers")" \
+	"$(awk -v a="$containers" -v n="$running" 'BEGIN { print a / n / 1024 }')"
+printf '%-40s %s\n' "one full copy each would be" "$(mib $((unpacked * n_disk)))"
+if [ "$total" -le $((unpacked * 3 / 2)) ]; then verdict=MET; else verdict="NOT MET"; fi
+echo "goal: about one image copy + small uppers — $verdict"
+for p in "${bg_pids[@]}"; do
+	kill -TERM "$p"
+done
+for p in "${bg_pids[@]}"; do
+	wait "$p" || true # 143 or 137: stopped, as asked
+done
+bg_pids=()
+left=$(find "$state/containers" -mindepth 1 -maxdepth 1 | wc -l)
+echo "after SIGTERM: $left container directories left"
+echo
+
+# --- 4. scale ----------------------------------------------------------------
+
+n_scale=50
+echo "== 4. scale: $n_scale × crate run $image /bin/true at once =="
+start=$(date +%s%N)
+for i in $(seq 1 $n_scale); do
+	"${crate[@]}" run --name "bench-scale-$i" "$image" /bin/true >"$work/scale-$i.out" 2>&1 &
+	bg_pids+=($!)
+done
+failed=0
+for p in "${bg_pids[@]}"; do
+	wait "$p" || failed=$((failed + 1))
+done
+end=$(date +%s%N)
+bg_pids=()
+left_dirs=$(find "$state/containers" -mindepth 1 -maxdepth 1 | wc -l)
+left_cgroups=$(find /sys/fs/cgroup -maxdepth 2 -name 'crate-bench-scale-*' | wc -l)
+left_mounts=$(grep -c " $state/" /proc/self/mountinfo || true)
+awk -v ns=$((end - start)) -v n=$n_scale 'BEGIN { printf "all exited after %.0f ms (%.1f ms per container)\n", ns / 1e6, ns / 1e6 / n }'
+echo "failed: $failed of $n_scale"
+echo "left behind: $left_dirs container directories, $left_cgroups cgroups, $left_mounts mounts"
+if [ "$failed" = 0 ] && [ "$left_dirs" = 0 ] && [ "$left_cgroups" = 0 ] && [ "$left_mounts" = 0 ]; then
+	echo "goal: all succeed, nothing left — MET"
+else
+	echo "goal: all succeed, nothing left — NOT MET"
+	for i in $(seq 1 $n_scale); do
+		if [ -s "$work/scale-$i.out" ]; then
+			sed "s/^/  bench-scale-$i: /" "$work/scale-$i.out" | head -n 3
+		fi
+	done
+fi
+echo
+echo "plot: docs/bench-start-latency.png"
+ok=1
