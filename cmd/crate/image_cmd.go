@@ -16,7 +16,6 @@ import (
 
 	"github.com/crate-run/crate/pkg/container"
 	"github.com/crate-run/crate/pkg/image"
-	"github.com/crate-run/crate/pkg/logging"
 )
 
 // ImageCmd is `crate image`: the images in the store.
@@ -29,10 +28,7 @@ type ImageCmd struct {
 
 // withStore opens the store under --root with crate's logging and runs f.
 func withStore(g *Globals, f func(hclog.Logger, *image.Store) error) error {
-	if os.Geteuid() != 0 {
-		return errors.New("crate image needs root (the store keeps files of every owner): run it with sudo")
-	}
-	log, closeLog, err := logging.New(logging.Options{Level: g.LogLevel, Format: g.LogFormat, File: g.LogFile})
+	log, closeLog, err := g.rootLogger("crate image needs root (the store keeps files of every owner)")
 	if err != nil {
 		return err
 	}

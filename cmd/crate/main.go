@@ -9,6 +9,9 @@ import (
 	"os"
 
 	"github.com/alecthomas/kong"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/crate-run/crate/pkg/logging"
 )
 
 // version and commit are set at build time with -ldflags -X.
@@ -23,6 +26,15 @@ type Globals struct {
 	LogFormat string `help:"Format of crate's messages on stderr: text or json." enum:"text,json" default:"text" placeholder:"FORMAT"`
 	LogFile   string `help:"JSON log every run appends to, at debug level (read it with crate log)." default:"/var/log/crate/crate.log" type:"path" placeholder:"FILE"`
 	Root      string `help:"State root: images under ROOT/layers and ROOT/images, containers under ROOT/containers." default:"/var/lib/crate" type:"path" placeholder:"DIR"`
+}
+
+// rootLogger checks that crate runs as root, saying why it must if not, and
+// sets up its logging: stderr as the flags say, and the log file.
+func (g *Globals) rootLogger(whyRoot string) (hclog.Logger, func() error, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil, errors.New(whyRoot + ": run it with sudo")
+	}
+	return logging.New(logging.Options{Level: g.LogLevel, Format: g.LogFormat, File: g.LogFile})
 }
 
 // CLI is crate's command line.

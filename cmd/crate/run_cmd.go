@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/crate-run/crate/pkg/container"
-	"github.com/crate-run/crate/pkg/logging"
 	"github.com/crate-run/crate/pkg/spec"
 )
 
@@ -38,10 +36,7 @@ type RunCmd struct {
 
 // Run starts the container and waits for it; code is the container's exit code.
 func (r *RunCmd) Run(g *Globals, code *int) error {
-	if os.Geteuid() != 0 {
-		return errors.New("crate run needs root (it creates namespaces and cgroups): run it with sudo")
-	}
-	log, closeLog, err := logging.New(logging.Options{Level: g.LogLevel, Format: g.LogFormat, File: g.LogFile})
+	log, closeLog, err := g.rootLogger("crate run needs root (it creates namespaces and cgroups)")
 	if err != nil {
 		return err
 	}
