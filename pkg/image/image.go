@@ -1,5 +1,7 @@
-// Package image opens root filesystem archives and unpacks them without ever writing
-// outside the target directory.
+// Package image owns container images: it opens image files (root filesystem archives,
+// docker save archives, OCI layouts: source_*.go), unpacks their layers without ever
+// writing outside the target directory (unpack_linux.go), and keeps each layer once in a
+// content-addressed store (store*.go).
 //
 // An archive is a tar stream, plain or compressed with gzip, zstd or xz. The compression
 // is recognised by the first bytes of the file, never by its name, because names lie
