@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -156,20 +155,7 @@ func TestPlaceKillDestroy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := filepath.Base(m.Path())
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		// hierarchy-id:controllers:path; v2 is "0::/crate-test-...".
-		parts := strings.SplitN(line, ":", 3)
-		inUse := m.Mode() == ModeV2 && parts[0] == "0"
-		for _, c := range strings.Split(parts[1], ",") {
-			if m.Mode() == ModeV1 && (c == "memory" || c == "cpu" || c == "cpuacct" || c == "pids") {
-				inUse = true
-			}
-		}
-		if inUse && parts[2] != "/"+name {
-			t.Errorf("/proc/%d/cgroup: %q, want the path /%s", cmd.Process.Pid, line, name)
-		}
-	}
+	checkInCgroup(t, m, string(data))
 
 	if err := m.Kill(); err != nil {
 		t.Fatalf("Kill: %v", err)
@@ -359,17 +345,7 @@ func TestStartIsBornInTheCgroup(t *testing.T) {
 			if err := cmd.Wait(); err != nil {
 				t.Fatal(err)
 			}
-			name := "/" + filepath.Base(m.Path())
-			for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-				parts := strings.SplitN(line, ":", 3)
-				inUse := m.Mode() == ModeV2 && parts[0] == "0"
-				for _, c := range strings.Split(parts[1], ",") {
-					inUse = inUse || m.Mode() == ModeV1 && slices.Contains(v1Controllers, c)
-				}
-				if inUse && parts[2] != name {
-					t.Errorf("child's cgroup %q, want %s", line, name)
-				}
-			}
+			checkInCgroup(t, m, out.String())
 			after, err := os.ReadFile("/proc/thread-self/cgroup")
 			if err != nil {
 				t.Fatal(err)
@@ -378,5 +354,25 @@ func TestStartIsBornInTheCgroup(t *testing.T) {
 				t.Errorf("the starting thread's cgroups changed:\n%s\nto\n%s", before, after)
 			}
 		})
+	}
+}
+
+// checkInCgroup checks a /proc/PID/cgroup text: in every hierarchy the
+// manager uses (v1), or in the unified one (v2), the process is in m's cgroup.
+func checkInCgroup(t *testing.T, m Manager, procCgroup string) {
+	t.Helper()
+	name := "/" + filepath.Base(m.Path())
+	for _, line := range strings.Split(strings.TrimSpace(procCgroup), "\n") {
+		// hierarchy-id:controllers:path; v2 is "0::/crate-test-...".
+		parts := strings.SplitN(line, ":", 3)
+		inUse := m.Mode() == ModeV2 && parts[0] == "0"
+		for _, c := range strings.Split(parts[1], ",") {
+			if v, ok := m.(*v1); ok && v.dirs[c] != "" {
+				inUse = true
+			}
+		}
+		if inUse && parts[2] != name {
+			t.Errorf("cgroup line %q, want the path %s", line, name)
+		}
 	}
 }

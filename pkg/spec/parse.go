@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ParseMemory reads a --memory value. A bare number is MiB, as in the original
@@ -61,8 +62,11 @@ func ValidPids(n int64) error {
 	return nil
 }
 
-// hostnameLabel is one dot-separated part of a hostname (RFC 1123).
-var hostnameLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+// hostnameLabel is one dot-separated part of a hostname (RFC 1123). The
+// regular expressions here compile on first use, not at every crate start.
+var hostnameLabel = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+})
 
 // ValidHostname checks a --hostname value: RFC 1123 labels, at most 64
 // characters in all (the kernel's limit for a UTS name).
@@ -72,7 +76,7 @@ func ValidHostname(h string) error {
 		return fmt.Errorf("--hostname %q: %d characters; %s", h, len(h), help)
 	}
 	for _, label := range strings.Split(h, ".") {
-		if !hostnameLabel.MatchString(label) {
+		if !hostnameLabel().MatchString(label) {
 			return fmt.Errorf("--hostname %q: not a valid hostname; %s", h, help)
 		}
 	}
@@ -81,11 +85,13 @@ func ValidHostname(h string) error {
 
 // validName is a container name: it becomes a directory and a cgroup name, so
 // no slashes, no dots at the start, nothing a shell would trip over.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+var validName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+})
 
 // ValidName checks a --name value.
 func ValidName(name string) error {
-	if !validName.MatchString(name) {
+	if !validName().MatchString(name) {
 		return fmt.Errorf("--name %q: not a valid name; use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit", name)
 	}
 	return nil
