@@ -19,7 +19,11 @@ type RunCmd struct {
 	Hostname    string        `help:"Hostname inside the container (default: the container id)." placeholder:"NAME"`
 	Memory      string        `help:"Memory limit: MiB as a bare number (64), or 512K, 64M, 2G. Swap is limited to the same." placeholder:"SIZE"`
 	CPU         string        `name:"cpu" help:"CPU limit in percent of one CPU: 50 is half a CPU, 250 two and a half." placeholder:"PERCENT"`
-	Pids        *int64        `help:"Maximum number of processes in the container." placeholder:"N"` // nil: no limit; 0 is refused
+	Pids        *int64        `help:"Maximum number of processes in the container (default 4096, so a fork bomb dies; -1 for no limit)." placeholder:"N"`
+	CapAdd      []string      `help:"Add a capability to Docker's default set (NET_ADMIN, or ALL); repeatable." sep:"none" placeholder:"CAP"`
+	CapDrop     []string      `help:"Drop a capability from the default set (or ALL); repeatable." sep:"none" placeholder:"CAP"`
+	Privileged  bool          `help:"Keep every capability and leave /proc and /sys unmasked: the container is as strong as root on the host."`
+	SecurityOpt []string      `help:"Security option: no-new-privileges (setuid binaries and file capabilities grant nothing)." sep:"none" placeholder:"OPT"`
 	Env         []string      `short:"e" sep:"none" help:"Set an environment variable (repeatable)." placeholder:"KEY=VALUE"`
 	Workdir     string        `short:"w" help:"Working directory inside the container (default /)." placeholder:"DIR"`
 	Name        string        `help:"Container id (default: 12 random hex digits)." placeholder:"NAME"`
@@ -99,11 +103,20 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 			return container.Config{}, err
 		}
 	}
+	o.Pids = defaultPids
 	if r.Pids != nil {
-		if err := spec.ValidPids(*r.Pids); err != nil {
+		if o.Pids, err = spec.ParsePids(*r.Pids); err != nil {
 			return container.Config{}, err
 		}
-		o.Pids = *r.Pids
+	}
+	if o.Capabilities, err = spec.CapabilitySet(r.CapAdd, r.CapDrop, r.Privileged); err != nil {
+		return container.Config{}, err
+	}
+	o.Privileged = r.Privileged
+	for _, opt := range r.SecurityOpt {
+		if o.NoNewPrivileges, err = spec.ParseSecurityOpt(opt); err != nil {
+			return container.Config{}, err
+		}
 	}
 	if r.Hostname != "" {
 		if err := spec.ValidHostname(r.Hostname); err != nil {
@@ -144,6 +157,10 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		Spec:        o,
 	}, nil
 }
+
+// defaultPids bounds a container's processes when --pids is not given, as
+// Docker's default profile does: a fork bomb then dies on its own.
+const defaultPids = 4096
 
 // containerID is --name if given, else 12 random hex digits as in Docker's
 // short ids.

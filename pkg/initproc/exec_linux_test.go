@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crate-run/crate/pkg/spec"
 )
 
 // writeFile makes a file in dir with the given mode and returns its path.
@@ -101,5 +103,21 @@ func TestMountFlags(t *testing.T) {
 		if flags != tt.wantFlags || data != tt.wantData {
 			t.Errorf("mountFlags(%q) = %#x %q, want %#x %q", tt.options, flags, data, tt.wantFlags, tt.wantData)
 		}
+	}
+}
+
+// TestCapabilityNumbers checks crate's list against the kernel's numbers.
+func TestCapabilityNumbers(t *testing.T) {
+	for name, want := range map[string]int{
+		"CAP_CHOWN": unix.CAP_CHOWN, "CAP_NET_RAW": unix.CAP_NET_RAW, "CAP_SYS_ADMIN": unix.CAP_SYS_ADMIN,
+		"CAP_MKNOD": unix.CAP_MKNOD, "CAP_AUDIT_WRITE": unix.CAP_AUDIT_WRITE, "CAP_SETFCAP": unix.CAP_SETFCAP,
+		"CAP_BPF": unix.CAP_BPF, "CAP_CHECKPOINT_RESTORE": unix.CAP_CHECKPOINT_RESTORE,
+	} {
+		if got := spec.CapabilityNumber(name); got != want {
+			t.Errorf("%s = %d, want %d", name, got, want)
+		}
+	}
+	if len(spec.Capabilities) != unix.CAP_LAST_CAP+1 {
+		t.Errorf("%d capabilities listed, the kernel headers know %d", len(spec.Capabilities), unix.CAP_LAST_CAP+1)
 	}
 }

@@ -104,9 +104,29 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 		return "chdir", err
 	}
 	unix.Umask(0o022) // what a shell on the host would give the command
+	if err := maskPaths(s.Linux.MaskedPaths, s.Linux.ReadonlyPaths); err != nil {
+		return "mask paths", err
+	}
+	if caps := s.Process.Capabilities; caps != nil {
+		if err := limitBoundingSet(caps); err != nil {
+			return "drop capabilities", err
+		}
+	}
 	if u := s.Annotations[spec.AnnotationUser]; u != "" {
 		if err := switchUser(log, u); err != nil {
 			return "set user", err
+		}
+	}
+	if caps := s.Process.Capabilities; caps != nil {
+		if err := setCapabilities(caps); err != nil {
+			return "set capabilities", err
+		}
+	}
+	if s.Process.NoNewPrivileges {
+		// From here on no execve can gain privileges: setuid bits and file
+		// capabilities are ignored.
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return "set no_new_privs", os.NewSyscallError("prctl PR_SET_NO_NEW_PRIVS", err)
 		}
 	}
 

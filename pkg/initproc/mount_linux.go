@@ -202,3 +202,41 @@ func makeDev(devices []specs.LinuxDevice) error {
 	}
 	return nil
 }
+
+// maskPaths hides masked paths (a file behind /dev/null, a directory behind
+// an empty read-only tmpfs) and makes read-only paths read-only, with bind
+// mounts inside the container's /proc and /sys. A path this kernel lacks is
+// skipped.
+func maskPaths(masked, readonly []string) error {
+	for _, p := range masked {
+		fi, err := os.Stat(p)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			continue
+		case err != nil:
+			return err
+		case fi.IsDir():
+			err = mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")
+		default:
+			err = mount("/dev/null", p, "", unix.MS_BIND, "")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, p := range readonly {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return err
+		}
+		// MS_RDONLY is ignored when a bind mount is made: read-only takes a
+		// remount of the bind.
+		flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | unix.MS_REC | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+		if err := mount(p, p, "", flags, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -54,12 +54,32 @@ func ParseCPU(s string, ncpu int) (int64, error) {
 	return n, nil
 }
 
-// ValidPids checks a --pids value.
-func ValidPids(n int64) error {
-	if n < 1 {
-		return fmt.Errorf("--pids %d: must be at least 1", n)
+// ParsePids reads a --pids value: a limit of at least 1, or -1 for none
+// (returned as 0, no limit).
+func ParsePids(n int64) (int64, error) {
+	switch {
+	case n == -1:
+		return 0, nil
+	case n < 1:
+		return 0, fmt.Errorf("--pids %d: must be at least 1, or -1 for no limit", n)
 	}
-	return nil
+	return n, nil
+}
+
+// ParseSecurityOpt reads a --security-opt value; the one crate knows yet is
+// no-new-privileges (optionally =true or =false), which it returns.
+func ParseSecurityOpt(opt string) (noNewPrivileges bool, err error) {
+	key, value, hasValue := strings.Cut(opt, "=")
+	if key != "no-new-privileges" {
+		return false, fmt.Errorf("--security-opt %q: unknown option; crate knows no-new-privileges", opt)
+	}
+	switch {
+	case !hasValue || value == "true":
+		return true, nil
+	case value == "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("--security-opt %q: want no-new-privileges, =true or =false", opt)
 }
 
 // hostnameLabel is one dot-separated part of a hostname (RFC 1123). The

@@ -62,6 +62,32 @@ func TestParseCPU(t *testing.T) {
 	}
 }
 
+func TestParsePids(t *testing.T) {
+	for in, want := range map[int64]int64{1: 1, 4096: 4096, -1: 0} {
+		if got, err := ParsePids(in); err != nil || got != want {
+			t.Errorf("ParsePids(%d) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []int64{0, -2} {
+		if _, err := ParsePids(in); err == nil {
+			t.Errorf("ParsePids(%d) = nil error", in)
+		}
+	}
+}
+
+func TestParseSecurityOpt(t *testing.T) {
+	for in, want := range map[string]bool{"no-new-privileges": true, "no-new-privileges=true": true, "no-new-privileges=false": false} {
+		if got, err := ParseSecurityOpt(in); err != nil || got != want {
+			t.Errorf("ParseSecurityOpt(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"seccomp=unconfined", "no-new-privileges=maybe", "label=x"} {
+		if _, err := ParseSecurityOpt(in); err == nil {
+			t.Errorf("ParseSecurityOpt(%q) = nil error", in)
+		}
+	}
+}
+
 func TestValidHostname(t *testing.T) {
 	tests := []struct {
 		in string

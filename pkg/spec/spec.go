@@ -44,6 +44,13 @@ type Options struct {
 	CPUPercent  int64    // 0 means no limit; 100 is one whole CPU
 	Pids        int64    // 0 means no limit
 	NoPivot     bool
+	// Capabilities the container's root keeps (see CapabilitySet), by name.
+	Capabilities []string
+	// Privileged keeps every capability and unmasks /proc and /sys.
+	Privileged bool
+	// NoNewPrivileges stops setuid binaries and file capabilities from
+	// granting anything (--security-opt no-new-privileges).
+	NoNewPrivileges bool
 	// Overlay, when set, makes the root an overlay of image layers with a
 	// private upper directory, mounted by init at Rootfs; else Rootfs is a
 	// plain directory holding the whole root filesystem.
@@ -73,9 +80,19 @@ func New(o Options) *specs.Spec {
 		Hostname: hostname,
 		Root:     &specs.Root{Path: o.Rootfs},
 		Process: &specs.Process{
-			Args: o.Args,
-			Env:  Env(hostname, o.ImageEnv, o.Env),
-			Cwd:  cwd,
+			Args:            o.Args,
+			Env:             Env(hostname, o.ImageEnv, o.Env),
+			Cwd:             cwd,
+			NoNewPrivileges: o.NoNewPrivileges,
+			// Root keeps the set in every set but ambient; a non-root user
+			// keeps them only in the bounding and inheritable sets, which
+			// grants nothing at execve: its effective set is empty.
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding:    o.Capabilities,
+				Effective:   o.Capabilities,
+				Permitted:   o.Capabilities,
+				Inheritable: o.Capabilities,
+			},
 		},
 		Mounts: append(rootMounts(o), DefaultMounts()...),
 		Annotations: map[string]string{
@@ -96,6 +113,10 @@ func New(o Options) *specs.Spec {
 	}
 	if o.NoPivot {
 		s.Annotations[AnnotationNoPivot] = "true"
+	}
+	if !o.Privileged {
+		s.Linux.MaskedPaths = MaskedPaths
+		s.Linux.ReadonlyPaths = ReadonlyPaths
 	}
 	if o.User != "" {
 		s.Annotations[AnnotationUser] = o.User

@@ -93,3 +93,39 @@ func TestApplyImage(t *testing.T) {
 		t.Errorf("no command anywhere: %v", err)
 	}
 }
+
+func TestCapabilitySet(t *testing.T) {
+	tests := []struct {
+		name       string
+		add, drop  []string
+		privileged bool
+		want       []string
+		wantErr    string
+	}{
+		{"default", nil, nil, false, DefaultCapabilities, ""},
+		{"drop one, add one", []string{"net_admin"}, []string{"CAP_NET_RAW"}, false,
+			append(slices.DeleteFunc(slices.Clone(DefaultCapabilities), func(c string) bool { return c == "CAP_NET_RAW" }), "CAP_NET_ADMIN"), ""},
+		{"drop all", nil, []string{"ALL"}, false, nil, ""},
+		{"drop all, add one", []string{"CHOWN"}, []string{"all"}, false, []string{"CAP_CHOWN"}, ""},
+		{"add all", []string{"ALL"}, nil, false, Capabilities, ""},
+		{"privileged", nil, []string{"ALL"}, true, Capabilities, ""},
+		{"unknown", []string{"FLY"}, nil, false, nil, "no such capability"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := CapabilitySet(tt.add, tt.drop, tt.privileged)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Errorf("CapabilitySet = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	if n := CapabilityNumber("CAP_SYS_ADMIN"); n != 21 {
+		t.Errorf("CAP_SYS_ADMIN is %d, want 21", n)
+	}
+}
