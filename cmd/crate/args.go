@@ -35,7 +35,7 @@ func splitRunArgs(root *kong.Node, args []string) ([]string, error) {
 	j := 0
 	for j < len(rest) && strings.HasPrefix(rest[j], "-") && rest[j] != "--" {
 		n := 1 + flagValues(run, rest[j])
-		out = append(out, rest[j:min(j+n, len(rest))]...)
+		out = append(out, joinValue(rest[j:min(j+n, len(rest))])...)
 		j += n
 	}
 	if j < len(rest) && rest[j] == "--" {
@@ -67,7 +67,7 @@ func splitRunArgs(root *kong.Node, args []string) ([]string, error) {
 				return nil, fmt.Errorf("run: %q after crate's flags: put the command's arguments before crate's flags, or after --", a)
 			}
 			n := 1 + flagValues(run, a)
-			out = append(out, rest[j:min(j+n, len(rest))]...)
+			out = append(out, joinValue(rest[j:min(j+n, len(rest))])...)
 			j += n
 		}
 	} else {
@@ -110,4 +110,13 @@ func flagValues(node *kong.Node, arg string) int {
 // isLongFlag reports whether arg is one of crate's --long flags.
 func isLongFlag(node *kong.Node, arg string) bool {
 	return strings.HasPrefix(arg, "--") && arg != "--" && findFlag(node, arg) != nil
+}
+
+// joinValue writes a flag and its separate value as one --flag=value when
+// the value starts with '-', so that `--pids -1` is not read as two flags.
+func joinValue(flag []string) []string {
+	if len(flag) == 2 && strings.HasPrefix(flag[1], "-") && strings.HasPrefix(flag[0], "--") {
+		return []string{flag[0] + "=" + flag[1]}
+	}
+	return flag
 }

@@ -239,3 +239,23 @@ func TestApproxBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestNegativeValues: a value that starts with '-' stays the flag's value.
+func TestNegativeValues(t *testing.T) {
+	parser, err := kong.New(&CLI{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"run", "--pids", "-1", "img", "sh"},
+		{"run", "img", "sh", "--pids", "-1"},
+	} {
+		got, err := splitRunArgs(parser.Model.Node, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(got, "--pids=-1") {
+			t.Errorf("splitRunArgs(%q) = %q, want --pids=-1 kept together", args, got)
+		}
+	}
+}

@@ -73,11 +73,11 @@ func TestBadInputIsRefused(t *testing.T) {
 		// Limits.
 		{name: "--memory 0", flags: []string{"--memory", "0"}, want: "must be more than 0"},
 		{name: "--memory=-5", flags: []string{"--memory=-5"}, want: "must be more than 0"},
-		{name: "--memory -5 (read as a flag by the parser)", flags: []string{"--memory", "-5"}, want: `--memory="-5"`},
+		{name: "--memory -5", flags: []string{"--memory", "-5"}, want: "must be more than 0"},
 		{name: "--memory abc", flags: []string{"--memory", "abc"}, want: "not a size"},
 		{name: "--cpu 0", flags: []string{"--cpu", "0"}, want: "out of range"},
 		{name: "--cpu=-1", flags: []string{"--cpu=-1"}, want: "out of range"},
-		{name: "--cpu -1 (read as a flag by the parser)", flags: []string{"--cpu", "-1"}, want: `--cpu="-1"`},
+		{name: "--cpu -1", flags: []string{"--cpu", "-1"}, want: "out of range"},
 		{name: "--cpu abc", flags: []string{"--cpu", "abc"}, want: "not a number"},
 		{name: "--cpu more than all CPUs", flags: []string{"--cpu", tooManyCPUs}, want: "out of range"},
 		{name: "--pids 0", flags: []string{"--pids", "0"}, want: "must be at least 1"},

@@ -289,7 +289,8 @@ func busyboxFiles(t *testing.T, extra ...testutil.File) []testutil.File {
 	files = append(files,
 		testutil.File{Name: "tmp", Mode: 0o1777, Typeflag: tar.TypeDir},
 		testutil.File{Name: "bin/busybox", Mode: 0o755, Body: bb},
-		testutil.File{Name: "etc/passwd", Mode: 0o644, Body: []byte("root:x:0:0:root:/root:/bin/sh\n")},
+		testutil.File{Name: "etc/passwd", Mode: 0o644, Body: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")},
+		testutil.File{Name: "etc/group", Mode: 0o644, Body: []byte("root:x:0:\nnogroup:x:65534:\n")},
 	)
 	for _, applet := range strings.Fields(string(out)) {
 		if applet != "bin/busybox" {

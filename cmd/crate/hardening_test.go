@@ -1,0 +1,130 @@
+package main
+
+// Docker's safe defaults: capabilities, no_new_privs, masked and read-only
+// /proc and /sys paths, a default pids limit.
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// capEff reads a CapEff line's hexadecimal mask.
+func capEff(t *testing.T, status string) uint64 {
+	t.Helper()
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no CapEff in %q", status)
+	return 0
+}
+
+func TestCapabilities(t *testing.T) {
+	e := newEnv(t)
+	host, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := capEff(t, string(host))  // what crate, run by this test, holds
+	const dockerDefault = 0xa80425fb // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP
+	const netAdmin = 1 << 12
+	tests := []struct {
+		name  string
+		flags []string
+		want  uint64
+	}{
+		{"root gets Docker's default set", nil, dockerDefault & held},
+		{"a non-root user gets none", []string{"--user", "nobody"}, 0},
+		{"--cap-drop ALL", []string{"--cap-drop", "ALL"}, 0},
+		{"--cap-add NET_ADMIN", []string{"--cap-add", "NET_ADMIN"}, (dockerDefault | netAdmin) & held},
+		{"--privileged keeps all crate holds", []string{"--privileged"}, held},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := e.runOK(append(tt.flags, busyboxImage(t), "cat", "/proc/self/status")...)
+			if got := capEff(t, out); got != tt.want {
+				t.Errorf("CapEff %#x, want %#x", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRefusedByDefault tries what root in a container must not do.
+func TestRefusedByDefault(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name, script, says string
+	}{
+		{"mount", "mount -t tmpfs none /tmp", "permission denied"},
+		{"write /proc/sys", "echo x > /proc/sys/kernel/ostype", "Read-only file system"},
+		{"write /sys", "echo 1 > /sys/kernel/profiling", "Read-only file system"},
+		{"set the hostname", "hostname other", "not permitted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.run(busyboxImage(t), "/bin/sh", "-c", tt.script)
+			if r.code == 0 || !strings.Contains(r.stderr, tt.says) {
+				t.Errorf("exit %d, stderr %q; want a failure saying %q", r.code, r.stderr, tt.says)
+			}
+		})
+	}
+}
+
+func TestMaskedPaths(t *testing.T) {
+	e := newEnv(t)
+	var script []string
+	for _, p := range []string{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"} {
+		if _, err := os.Stat(p); err == nil { // this kernel has it
+			script = append(script, "wc -c < "+p)
+		}
+	}
+	if _, err := os.Stat("/sys/firmware"); err == nil {
+		script = append(script, "ls /sys/firmware | wc -l")
+	}
+	if len(script) == 0 {
+		t.Fatal("this kernel has none of the masked paths to check")
+	}
+	for _, line := range strings.Fields(e.runOK(busyboxImage(t), "/bin/sh", "-c", strings.Join(script, "; "))) {
+		if line != "0" {
+			t.Errorf("a masked path shows %s bytes or entries (script %q)", line, script)
+		}
+	}
+	// --privileged unmasks.
+	if _, err := os.Stat("/proc/timer_list"); err == nil {
+		if out := e.runOK("--privileged", busyboxImage(t), "/bin/sh", "-c", "wc -c < /proc/timer_list"); out == "0\n" {
+			t.Error("--privileged still masks /proc/timer_list")
+		}
+	}
+}
+
+func TestNoNewPrivileges(t *testing.T) {
+	e := newEnv(t)
+	for flag, want := range map[string]string{"": "0", "no-new-privileges": "1"} {
+		args := []string{busyboxImage(t), "grep", "NoNewPrivs", "/proc/self/status"}
+		if flag != "" {
+			args = append([]string{"--security-opt", flag}, args...)
+		}
+		if out := e.runOK(args...); strings.Fields(out)[1] != want {
+			t.Errorf("--security-opt %q: %q, want NoNewPrivs %s", flag, out, want)
+		}
+	}
+}
+
+// TestDefaultPidsLimit: without --pids a fork bomb still meets a limit.
+func TestDefaultPidsLimit(t *testing.T) {
+	e := newEnv(t)
+	read := "cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null; true"
+	if out := strings.TrimSpace(e.runOK(busyboxImage(t), "/bin/sh", "-c", read)); out != "4096" {
+		t.Errorf("default pids.max %q, want 4096", out)
+	}
+	if out := strings.TrimSpace(e.runOK("--pids", "-1", busyboxImage(t), "/bin/sh", "-c", read)); out != "max" {
+		t.Errorf("--pids -1: pids.max %q, want max", out)
+	}
+}
