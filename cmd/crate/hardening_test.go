@@ -128,3 +128,27 @@ func TestDefaultPidsLimit(t *testing.T) {
 		t.Errorf("--pids -1: pids.max %q, want max", out)
 	}
 }
+
+// TestHostFdInvisible starts crate with an extra descriptor open, as a
+// careless caller might (the CVE-2024-21626 class): the command sees only
+// its standard streams.
+func TestHostFdInvisible(t *testing.T) {
+	e := newEnv(t)
+	secret, err := os.Open("/etc/hostname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer secret.Close()
+	// "; true" keeps sh as PID 1, listing its own descriptors: busybox would
+	// otherwise exec ls in its place, and ls has a directory open.
+	cmd := e.command("run", "--name", newName(), busyboxImage(t), "/bin/sh", "-c", "ls /proc/$$/fd; true")
+	// fd 8 in crate, without close-on-exec; above the three crate-init gets.
+	cmd.ExtraFiles = []*os.File{nil, nil, nil, nil, nil, secret}
+	r := e.finish(cmd, "")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if fds := strings.Fields(r.stdout); strings.Join(fds, " ") != "0 1 2" {
+		t.Errorf("descriptors open in the container: %v, want 0 1 2", fds)
+	}
+}
