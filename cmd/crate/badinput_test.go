@@ -89,6 +89,9 @@ func TestBadInputIsRefused(t *testing.T) {
 		{name: "-e without =", flags: []string{"-e", "NOEQUALS"}, want: "want KEY=VALUE"},
 		{name: "-w relative", flags: []string{"-w", "relative"}, want: "must be an absolute path"},
 		{name: "missing COMMAND", cmd: []string{}, want: "missing COMMAND"},
+		{name: "--tmpfs with a relative path", flags: []string{"--tmpfs", "tmp"}, want: "want an absolute path"},
+		{name: "--cap-add of no capability", flags: []string{"--cap-add", "FLY"}, want: "no such capability"},
+		{name: "--security-opt unknown", flags: []string{"--security-opt", "seccomp=unconfined"}, want: "unknown option"},
 		{name: "negative --stop-timeout", flags: []string{"--stop-timeout=-1s"}, want: "must not be negative"},
 
 		// crate-init.

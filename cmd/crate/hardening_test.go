@@ -152,3 +152,22 @@ func TestHostFdInvisible(t *testing.T) {
 		t.Errorf("descriptors open in the container: %v, want 0 1 2", fds)
 	}
 }
+
+// TestReadOnlyRootWithTmpfs: --read-only refuses writes to the root, with
+// an overlay and with a copy; a --tmpfs stays writable, with its options.
+func TestReadOnlyRootWithTmpfs(t *testing.T) {
+	e := newEnv(t)
+	for _, storage := range []string{"overlay", "copy"} {
+		t.Run(storage, func(t *testing.T) {
+			r := e.run("--storage", storage, "--read-only", "--tmpfs", "/tmp:size=1m", busyboxImage(t), "/bin/sh", "-c",
+				"touch /etc/x; touch /tmp/y && echo tmp-writable; grep ' /tmp ' /proc/mounts")
+			if !strings.Contains(r.stderr, "Read-only file system") {
+				t.Errorf("writing to the root: stderr %q, want a read-only error", r.stderr)
+			}
+			if !strings.HasPrefix(r.stdout, "tmp-writable\n") || !strings.Contains(r.stdout, "size=1024k") ||
+				!strings.Contains(r.stdout, "nosuid,nodev,noexec") {
+				t.Errorf("the tmpfs: %q", r.stdout)
+			}
+		})
+	}
+}

@@ -24,6 +24,8 @@ type RunCmd struct {
 	CapDrop     []string      `help:"Drop a capability from the default set (or ALL); repeatable." sep:"none" placeholder:"CAP"`
 	Privileged  bool          `help:"Keep every capability and leave /proc and /sys unmasked: the container is as strong as root on the host."`
 	SecurityOpt []string      `help:"Security option: no-new-privileges (setuid binaries and file capabilities grant nothing)." sep:"none" placeholder:"OPT"`
+	ReadOnly    bool          `help:"Make the root filesystem read-only (add --tmpfs for what must be written)."`
+	Tmpfs       []string      `help:"Mount a tmpfs at PATH, with mount options after a colon (/run:size=64m); repeatable." sep:"none" placeholder:"PATH[:OPTS]"`
 	Env         []string      `short:"e" sep:"none" help:"Set an environment variable (repeatable)." placeholder:"KEY=VALUE"`
 	Workdir     string        `short:"w" help:"Working directory inside the container (default /)." placeholder:"DIR"`
 	Name        string        `help:"Container id (default: 12 random hex digits)." placeholder:"NAME"`
@@ -113,6 +115,13 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		return container.Config{}, err
 	}
 	o.Privileged = r.Privileged
+	o.ReadOnly = r.ReadOnly
+	for _, v := range r.Tmpfs {
+		if err := spec.ValidTmpfs(v); err != nil {
+			return container.Config{}, err
+		}
+	}
+	o.Tmpfs = r.Tmpfs
 	for _, opt := range r.SecurityOpt {
 		if o.NoNewPrivileges, err = spec.ParseSecurityOpt(opt); err != nil {
 			return container.Config{}, err

@@ -103,6 +103,12 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	if err := enterWorkdir(s.Process.Cwd); err != nil {
 		return "chdir", err
 	}
+	if s.Root.Readonly {
+		// Last, once every mount point and the working directory exist.
+		if err := mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+			return "make root read-only", err
+		}
+	}
 	unix.Umask(0o022) // what a shell on the host would give the command
 	if err := maskPaths(s.Linux.MaskedPaths, s.Linux.ReadonlyPaths); err != nil {
 		return "mask paths", err

@@ -51,6 +51,10 @@ type Options struct {
 	// NoNewPrivileges stops setuid binaries and file capabilities from
 	// granting anything (--security-opt no-new-privileges).
 	NoNewPrivileges bool
+	// ReadOnly makes the root filesystem read-only (--read-only).
+	ReadOnly bool
+	// Tmpfs are --tmpfs mounts, PATH[:OPTIONS], already checked.
+	Tmpfs []string
 	// Overlay, when set, makes the root an overlay of image layers with a
 	// private upper directory, mounted by init at Rootfs; else Rootfs is a
 	// plain directory holding the whole root filesystem.
@@ -78,7 +82,7 @@ func New(o Options) *specs.Spec {
 	s := &specs.Spec{
 		Version:  specs.Version,
 		Hostname: hostname,
-		Root:     &specs.Root{Path: o.Rootfs},
+		Root:     &specs.Root{Path: o.Rootfs, Readonly: o.ReadOnly},
 		Process: &specs.Process{
 			Args:            o.Args,
 			Env:             Env(hostname, o.ImageEnv, o.Env),
@@ -94,7 +98,7 @@ func New(o Options) *specs.Spec {
 				Inheritable: o.Capabilities,
 			},
 		},
-		Mounts: append(rootMounts(o), DefaultMounts()...),
+		Mounts: append(append(rootMounts(o), DefaultMounts()...), tmpfsMounts(o.Tmpfs)...),
 		Annotations: map[string]string{
 			AnnotationID: o.ID,
 		},
@@ -144,6 +148,31 @@ func rootMounts(o Options) []specs.Mount {
 			"workdir=" + o.Overlay.Work,
 		},
 	}}
+}
+
+// tmpfsMounts turns --tmpfs values into mounts: private, never setuid or
+// device files, as with Docker; the options given come after, to win.
+func tmpfsMounts(values []string) []specs.Mount {
+	var mounts []specs.Mount
+	for _, v := range values {
+		dest, opts, _ := strings.Cut(v, ":")
+		options := []string{"nosuid", "nodev", "noexec"}
+		if opts != "" {
+			options = append(options, strings.Split(opts, ",")...)
+		}
+		mounts = append(mounts, specs.Mount{Destination: path.Clean(dest), Type: "tmpfs", Source: "tmpfs", Options: options})
+	}
+	return mounts
+}
+
+// ValidTmpfs checks a --tmpfs value: an absolute path other than "/",
+// optionally followed by :OPTIONS.
+func ValidTmpfs(v string) error {
+	dest, _, _ := strings.Cut(v, ":")
+	if !path.IsAbs(dest) || path.Clean(dest) == "/" {
+		return fmt.Errorf("--tmpfs %q: want an absolute path inside the container other than /, like /run or /tmp:size=64m", v)
+	}
+	return nil
 }
 
 // IsRootMount reports whether m is the root filesystem itself.
