@@ -36,17 +36,17 @@ func TestCapabilities(t *testing.T) {
 	// Docker's default set (0xa80425fb) less MKNOD (1<<27), which crate keeps
 	// out until it has a devices cgroup: CHOWN DAC_OVERRIDE FOWNER FSETID KILL
 	// SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT AUDIT_WRITE SETFCAP.
-	const dockerDefault = 0xa80425fb &^ (1 << 27)
+	const defaultCaps = 0xa80425fb &^ (1 << 27)
 	const netAdmin = 1 << 12
 	tests := []struct {
 		name  string
 		flags []string
 		want  uint64
 	}{
-		{"root gets Docker's default set", nil, dockerDefault & held},
+		{"root gets the default set", nil, defaultCaps & held},
 		{"a non-root user gets none", []string{"--user", "nobody"}, 0},
 		{"--cap-drop ALL", []string{"--cap-drop", "ALL"}, 0},
-		{"--cap-add NET_ADMIN", []string{"--cap-add", "NET_ADMIN"}, (dockerDefault | netAdmin) & held},
+		{"--cap-add NET_ADMIN", []string{"--cap-add", "NET_ADMIN"}, (defaultCaps | netAdmin) & held},
 		{"--privileged keeps all crate holds", []string{"--privileged"}, held},
 	}
 	for _, tt := range tests {
