@@ -94,6 +94,9 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	if err := makeDev(s.Linux.Devices); err != nil {
 		return "create /dev", err
 	}
+	if err := maskPaths(s.Linux.MaskedPaths, s.Linux.ReadonlyPaths); err != nil {
+		return "mask paths", err
+	}
 	if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
 		return "set hostname", os.NewSyscallError("sethostname", err)
 	}
@@ -110,9 +113,6 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 		}
 	}
 	unix.Umask(0o022) // what a shell on the host would give the command
-	if err := maskPaths(s.Linux.MaskedPaths, s.Linux.ReadonlyPaths); err != nil {
-		return "mask paths", err
-	}
 	if caps := s.Process.Capabilities; caps != nil {
 		if err := limitBoundingSet(caps); err != nil {
 			return "drop capabilities", err
