@@ -92,6 +92,8 @@ func TestBadInputIsRefused(t *testing.T) {
 		{name: "--tmpfs with a relative path", flags: []string{"--tmpfs", "tmp"}, want: "want an absolute path"},
 		{name: "--cap-add of no capability", flags: []string{"--cap-add", "FLY"}, want: "no such capability"},
 		{name: "--security-opt unknown", flags: []string{"--security-opt", "seccomp=unconfined"}, want: "unknown option"},
+		{name: "--ulimit of no resource", flags: []string{"--ulimit", "files=10"}, want: "want NAME=SOFT[:HARD]"},
+		{name: "--sysctl of the host's kernel", flags: []string{"--sysctl", "kernel.panic=1"}, want: "not namespaced"},
 		{name: "negative --stop-timeout", flags: []string{"--stop-timeout=-1s"}, want: "must not be negative"},
 
 		// crate-init.

@@ -32,7 +32,7 @@ func TestCapabilities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	held := capEff(t, string(host))  // what crate, run by this test, holds
+	held := capEff(t, string(host)) // what crate, run by this test, holds
 	// Docker's default set (0xa80425fb) less MKNOD (1<<27), which crate keeps
 	// out until it has a devices cgroup: CHOWN DAC_OVERRIDE FOWNER FSETID KILL
 	// SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT AUDIT_WRITE SETFCAP.
@@ -173,5 +173,27 @@ func TestReadOnlyRootWithTmpfs(t *testing.T) {
 				t.Errorf("the tmpfs: %q", r.stdout)
 			}
 		})
+	}
+}
+
+// TestUlimitAndSysctl: --ulimit reaches the command; a namespaced --sysctl
+// is set in the container and not on the host.
+func TestUlimitAndSysctl(t *testing.T) {
+	e := newEnv(t)
+	host, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "1"
+	if strings.TrimSpace(string(host)) == "1" {
+		want = "0"
+	}
+	out := e.runOK("--ulimit", "nofile=100:200", "--sysctl", "net.ipv4.ip_forward="+want, busyboxImage(t),
+		"/bin/sh", "-c", "ulimit -n; ulimit -Hn; cat /proc/sys/net/ipv4/ip_forward")
+	if out != "100\n200\n"+want+"\n" {
+		t.Errorf("got %q, want 100, 200 and ip_forward %s", out, want)
+	}
+	if after, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); string(after) != string(host) {
+		t.Errorf("the host's ip_forward changed: %q -> %q", host, after)
 	}
 }

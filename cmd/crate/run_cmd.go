@@ -26,6 +26,8 @@ type RunCmd struct {
 	SecurityOpt []string      `help:"Security option: no-new-privileges (setuid binaries and file capabilities grant nothing)." sep:"none" placeholder:"OPT"`
 	ReadOnly    bool          `help:"Make the root filesystem read-only (add --tmpfs for what must be written)."`
 	Tmpfs       []string      `help:"Mount a tmpfs at PATH, with mount options after a colon (/run:size=64m); repeatable." sep:"none" placeholder:"PATH[:OPTS]"`
+	Ulimit      []string      `help:"Set a resource limit, NAME=SOFT[:HARD] (nofile=1024:4096); repeatable." sep:"none" placeholder:"NAME=SOFT[:HARD]"`
+	Sysctl      []string      `help:"Set a namespaced sysctl (net.*, fs.mqueue.*, kernel.shm*, kernel.msg*, kernel.sem); repeatable." sep:"none" placeholder:"KEY=VALUE"`
 	Env         []string      `short:"e" sep:"none" help:"Set an environment variable (repeatable)." placeholder:"KEY=VALUE"`
 	Workdir     string        `short:"w" help:"Working directory inside the container (default /)." placeholder:"DIR"`
 	Name        string        `help:"Container id (default: 12 random hex digits)." placeholder:"NAME"`
@@ -122,6 +124,23 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		}
 	}
 	o.Tmpfs = r.Tmpfs
+	for _, v := range r.Ulimit {
+		l, err := spec.ParseUlimit(v)
+		if err != nil {
+			return container.Config{}, err
+		}
+		o.Rlimits = append(o.Rlimits, l)
+	}
+	for _, v := range r.Sysctl {
+		key, value, err := spec.ParseSysctl(v)
+		if err != nil {
+			return container.Config{}, err
+		}
+		if o.Sysctls == nil {
+			o.Sysctls = map[string]string{}
+		}
+		o.Sysctls[key] = value
+	}
 	for _, opt := range r.SecurityOpt {
 		if o.NoNewPrivileges, err = spec.ParseSecurityOpt(opt); err != nil {
 			return container.Config{}, err

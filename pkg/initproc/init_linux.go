@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -94,6 +95,10 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	if err := makeDev(s.Linux.Devices); err != nil {
 		return "create /dev", err
 	}
+	// Sysctls first: masking makes /proc/sys read-only.
+	if err := writeSysctls(s.Linux.Sysctl); err != nil {
+		return "set sysctls", err
+	}
 	if err := maskPaths(s.Linux.MaskedPaths, s.Linux.ReadonlyPaths); err != nil {
 		return "mask paths", err
 	}
@@ -113,6 +118,11 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 		}
 	}
 	unix.Umask(0o022) // what a shell on the host would give the command
+	// While init still holds every capability: raising a hard limit needs
+	// CAP_SYS_RESOURCE.
+	if err := setRlimits(s.Process.Rlimits); err != nil {
+		return "set ulimits", err
+	}
 	if caps := s.Process.Capabilities; caps != nil {
 		if err := limitBoundingSet(caps); err != nil {
 			return "drop capabilities", err
@@ -193,6 +203,41 @@ func switchUser(log hclog.Logger, spec string) error {
 	}
 	log.Debug("user set", "user", spec, "uid", u.Uid, "gid", u.Gid, "groups", u.Sgids)
 	return nil
+}
+
+// writeSysctls sets the container's namespaced sysctls (the supervisor let
+// through only those) in its own /proc/sys.
+func writeSysctls(sysctls map[string]string) error {
+	for key, value := range sysctls {
+		p := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+		if err := os.WriteFile(p, []byte(value), 0); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
+		}
+	}
+	return nil
+}
+
+// setRlimits sets the --ulimit values, which execve hands on to the command.
+func setRlimits(limits []specs.POSIXRlimit) error {
+	for _, l := range limits {
+		resource, ok := rlimitResources[l.Type]
+		if !ok {
+			return fmt.Errorf("unknown rlimit %q", l.Type)
+		}
+		if err := unix.Setrlimit(resource, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
+			return fmt.Errorf("setrlimit %s %d:%d: %w", l.Type, l.Soft, l.Hard, err)
+		}
+	}
+	return nil
+}
+
+var rlimitResources = map[string]int{
+	"RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_DATA": unix.RLIMIT_DATA,
+	"RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE,
+	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
+	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_AS": unix.RLIMIT_AS,
 }
 
 // enterWorkdir changes to the command's working directory, creating it if the

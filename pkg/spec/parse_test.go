@@ -138,3 +138,37 @@ func checkErr(t *testing.T, err error, want string) {
 		t.Fatalf("error = %v, want one containing %q", err, want)
 	}
 }
+
+func TestParseUlimit(t *testing.T) {
+	tests := []struct {
+		in         string
+		soft, hard uint64
+		wantErr    string
+	}{
+		{"nofile=1024:4096", 1024, 4096, ""},
+		{"nproc=50", 50, 50, ""},
+		{"nofile=4096:1024", 0, 0, "soft limit is above"},
+		{"files=10", 0, 0, "want NAME=SOFT[:HARD]"},
+		{"nofile=lots", 0, 0, "want NAME=SOFT[:HARD]"},
+	}
+	for _, tt := range tests {
+		got, err := ParseUlimit(tt.in)
+		checkErr(t, err, tt.wantErr)
+		if err == nil && (got.Soft != tt.soft || got.Hard != tt.hard) {
+			t.Errorf("ParseUlimit(%q) = %+v", tt.in, got)
+		}
+	}
+}
+
+func TestParseSysctl(t *testing.T) {
+	for _, ok := range []string{"net.ipv4.ip_forward=1", "kernel.shmmax=1000000", "fs.mqueue.msg_max=20"} {
+		if _, _, err := ParseSysctl(ok); err != nil {
+			t.Errorf("ParseSysctl(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"kernel.panic=1", "vm.swappiness=0", "net.../x=1", "nokey"} {
+		if _, _, err := ParseSysctl(bad); err == nil {
+			t.Errorf("ParseSysctl(%q) = nil error", bad)
+		}
+	}
+}

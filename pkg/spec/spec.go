@@ -55,6 +55,10 @@ type Options struct {
 	ReadOnly bool
 	// Tmpfs are --tmpfs mounts, PATH[:OPTIONS], already checked.
 	Tmpfs []string
+	// Rlimits are --ulimit values (see ParseUlimit).
+	Rlimits []specs.POSIXRlimit
+	// Sysctls are --sysctl values, namespaced keys only (see ParseSysctl).
+	Sysctls map[string]string
 	// Overlay, when set, makes the root an overlay of image layers with a
 	// private upper directory, mounted by init at Rootfs; else Rootfs is a
 	// plain directory holding the whole root filesystem.
@@ -88,6 +92,7 @@ func New(o Options) *specs.Spec {
 			Env:             Env(hostname, o.ImageEnv, o.Env),
 			Cwd:             cwd,
 			NoNewPrivileges: o.NoNewPrivileges,
+			Rlimits:         o.Rlimits,
 			// Root keeps the set in every set but ambient; a non-root user
 			// keeps them only in the bounding and inheritable sets, which
 			// grants nothing at execve: its effective set is empty.
@@ -112,6 +117,7 @@ func New(o Options) *specs.Spec {
 				{Type: specs.CgroupNamespace},
 			},
 			Devices:   DefaultDevices(),
+			Sysctl:    o.Sysctls,
 			Resources: resources(o),
 		},
 	}
