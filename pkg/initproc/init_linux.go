@@ -7,7 +7,6 @@
 package initproc
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -154,14 +153,7 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 func readSpec() (*specs.Spec, error) {
 	f := os.NewFile(initsync.SpecFd, "spec")
 	defer f.Close()
-	var s specs.Spec
-	if err := json.NewDecoder(f).Decode(&s); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	if s.Root == nil || s.Process == nil || s.Linux == nil || len(s.Process.Args) == 0 {
-		return nil, fmt.Errorf("incomplete spec: root, process, args and linux are required")
-	}
-	return &s, nil
+	return spec.ReadInit(f)
 }
 
 // closeOnExecFrom marks every open descriptor from lowest up close-on-exec.

@@ -1,0 +1,60 @@
+package spec
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Everything New can put in a spec reaches init, but for what init leaves to
+// others: the cgroup resources (crate's) and the namespaces (clone flags).
+// A field New starts to fill that WriteInit does not carry fails here.
+func TestInitSpecCarriesWhatInitActsOn(t *testing.T) {
+	limit := uint64(1024)
+	o := Options{
+		ID: "abc", Rootfs: "/r", Args: []string{"sh", "-c", "true"},
+		ImageEnv: []string{"A=1"}, Env: []string{"B=2"}, User: "nobody:nogroup", Cwd: "/tmp",
+		Hostname: "box", MemoryBytes: 1 << 26, CPUPercent: 50, Pids: 10, NoPivot: true,
+		Capabilities: []string{"CAP_CHOWN"}, NoNewPrivileges: true, ReadOnly: true,
+		Tmpfs:   []string{"/run:size=1m"},
+		Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: limit, Hard: limit}},
+		Sysctls: map[string]string{"net.ipv4.ip_forward": "1"},
+		Overlay: &Overlay{Lower: []string{"/l1", "/l2"}, Upper: "/u", Work: "/w"},
+	}
+	for _, privileged := range []bool{false, true} {
+		o.Privileged = privileged
+		s := New(o)
+		var buf bytes.Buffer
+		if err := WriteInit(&buf, s); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadInit(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *s
+		linux := *s.Linux
+		linux.Resources, linux.Namespaces = nil, nil
+		want.Linux = &linux
+		if !reflect.DeepEqual(got, &want) {
+			t.Errorf("privileged=%v: init got\n%+v\nwant\n%+v", privileged, got, &want)
+		}
+	}
+}
+
+func TestReadInitRefusesIncompleteSpecs(t *testing.T) {
+	for _, in := range []string{
+		``,
+		`{`,
+		`{"ociVersion":"1.3.0"}`,
+		`{"process":{"args":["sh"]},"root":{"path":"/r"}}`,
+		`{"process":{"args":[]},"root":{"path":"/r"},"linux":{}}`,
+	} {
+		if _, err := ReadInit(strings.NewReader(in)); err == nil {
+			t.Errorf("ReadInit(%q) = nil error", in)
+		}
+	}
+}
