@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"regexp"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
@@ -125,8 +124,19 @@ func openRootfs(path string, comp Compression) (*Source, error) {
 	}, nil
 }
 
-// hex64 is a sha256 in hex, as docker names image directories and config files.
-var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+// isHex64 reports whether s is a sha256 in lowercase hex, as docker names
+// image directories and config files.
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // refuseCompressedImage refuses `docker save | gzip` output and its kind: their first
 // entry (tools write them in name order) is one no root filesystem starts with.
@@ -144,7 +154,7 @@ func refuseCompressedImage(path string, comp Compression) error {
 	top, _, _ := strings.Cut(name, "/")
 	switch {
 	case top == "blobs" || top == "oci-layout" || top == "index.json" || top == "manifest.json" || top == "repositories",
-		hex64.MatchString(strings.TrimSuffix(top, ".json")):
+		isHex64(strings.TrimSuffix(top, ".json")):
 		return &Error{Path: path, Reason: fmt.Sprintf("%s-compressed image archive (docker save or OCI layout): decompress it first, its layers are read in place", comp)}
 	}
 	return nil
