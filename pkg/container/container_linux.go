@@ -192,6 +192,13 @@ func (c *container) start() error {
 	begin := time.Now()
 	s := c.spec
 
+	// Open before the start, closed once init runs: see protectedInit.
+	initExe, err := protectedInit(c.cfg.InitPath)
+	if err != nil {
+		return fmt.Errorf("open crate-init: %w", err)
+	}
+	defer initExe.Close()
+
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("spec pipe: %w", err)
@@ -214,7 +221,7 @@ func (c *container) start() error {
 	childSync := os.NewFile(uintptr(fds[1]), "sync-init")
 
 	cmd := &exec.Cmd{
-		Path:   c.cfg.InitPath,
+		Path:   execPath(initExe),
 		Args:   []string{"crate-init"},
 		Env:    []string{}, // nothing of the host's environment reaches the container
 		Stdin:  os.Stdin,
