@@ -94,6 +94,9 @@ func TestBadInputIsRefused(t *testing.T) {
 		{name: "--security-opt unknown", flags: []string{"--security-opt", "seccomp=unconfined"}, want: "unknown option"},
 		{name: "--ulimit of no resource", flags: []string{"--ulimit", "files=10"}, want: "want NAME=SOFT[:HARD]"},
 		{name: "--sysctl of the host's kernel", flags: []string{"--sysctl", "kernel.panic=1"}, want: "not namespaced"},
+		{name: "--device that does not exist", flags: []string{"--device", "/dev/crate-no-such-device"}, want: "no such file"},
+		{name: "--device that is no device", flags: []string{"--device", "/etc/hostname:/dev/x"}, want: "not a character or block device"},
+		{name: "--device with bad permissions", flags: []string{"--device", "/dev/null:/dev/x:rwx"}, want: "want some of r, w and m"},
 		{name: "negative --stop-timeout", flags: []string{"--stop-timeout=-1s"}, want: "must not be negative"},
 
 		// crate-init.

@@ -170,7 +170,13 @@ func mountFlags(options []string) (uintptr, string) {
 // the usual links.
 func makeDev(devices []specs.LinuxDevice) error {
 	for _, d := range devices {
-		if d.Type != "c" {
+		var kind uint32
+		switch d.Type {
+		case "c", "u":
+			kind = unix.S_IFCHR
+		case "b":
+			kind = unix.S_IFBLK
+		default:
 			return fmt.Errorf("device %s: type %q not supported", d.Path, d.Type)
 		}
 		mode := uint32(0o666)
@@ -181,7 +187,7 @@ func makeDev(devices []specs.LinuxDevice) error {
 			return err
 		}
 		dev := int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))
-		if err := unix.Mknod(d.Path, unix.S_IFCHR|mode, dev); err != nil {
+		if err := unix.Mknod(d.Path, kind|mode, dev); err != nil {
 			return &os.PathError{Op: "mknod", Path: d.Path, Err: err}
 		}
 		uid, gid := 0, 0

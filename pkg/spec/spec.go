@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -59,6 +60,8 @@ type Options struct {
 	Rlimits []specs.POSIXRlimit
 	// Sysctls are --sysctl values, namespaced keys only (see ParseSysctl).
 	Sysctls map[string]string
+	// Devices are --device nodes, already looked up (see ParseDevice).
+	Devices []Device
 	// Overlay, when set, makes the root an overlay of image layers with a
 	// private upper directory, mounted by init at Rootfs; else Rootfs is a
 	// plain directory holding the whole root filesystem.
@@ -116,7 +119,7 @@ func New(o Options) *specs.Spec {
 				{Type: specs.NetworkNamespace},
 				{Type: specs.CgroupNamespace},
 			},
-			Devices:   DefaultDevices(),
+			Devices:   devices(o),
 			Sysctl:    o.Sysctls,
 			Resources: resources(o),
 		},
@@ -185,7 +188,7 @@ func ValidTmpfs(v string) error {
 func IsRootMount(m specs.Mount) bool { return m.Destination == "/" }
 
 func resources(o Options) *specs.LinuxResources {
-	r := &specs.LinuxResources{}
+	r := &specs.LinuxResources{Devices: deviceRules(o)}
 	if o.MemoryBytes > 0 {
 		limit := o.MemoryBytes
 		swap := o.MemoryBytes // memory+swap equal to memory: no swap on top
@@ -251,6 +254,21 @@ func DefaultDevices() []specs.LinuxDevice {
 		dev("/dev/urandom", 1, 9),
 		dev("/dev/tty", 5, 0),
 	}
+}
+
+// devices are the nodes init creates in /dev: the minimal set, then --device,
+// which replaces a minimal one of the same path.
+func devices(o Options) []specs.LinuxDevice {
+	var nodes []specs.LinuxDevice
+	for _, n := range DefaultDevices() {
+		if !slices.ContainsFunc(o.Devices, func(d Device) bool { return d.Node.Path == n.Path }) {
+			nodes = append(nodes, n)
+		}
+	}
+	for _, d := range o.Devices {
+		nodes = append(nodes, d.Node)
+	}
+	return nodes
 }
 
 // DevSymlinks are the links of the minimal /dev: the standard streams through

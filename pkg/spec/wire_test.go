@@ -14,8 +14,13 @@ import (
 // A field New starts to fill that WriteInit does not carry fails here.
 func TestInitSpecCarriesWhatInitActsOn(t *testing.T) {
 	limit := uint64(1024)
+	null, err := ParseDevice("/dev/null:/dev/nothing:r")
+	if err != nil {
+		t.Fatal(err)
+	}
 	o := Options{
-		ID: "abc", Rootfs: "/r", Args: []string{"sh", "-c", "true"},
+		Devices: []Device{null},
+		ID:      "abc", Rootfs: "/r", Args: []string{"sh", "-c", "true"},
 		ImageEnv: []string{"A=1"}, Env: []string{"B=2"}, User: "nobody:nogroup", Cwd: "/tmp",
 		Hostname: "box", MemoryBytes: 1 << 26, CPUPercent: 50, Pids: 10, NoPivot: true,
 		Capabilities: []string{"CAP_CHOWN"}, NoNewPrivileges: true, ReadOnly: true,
