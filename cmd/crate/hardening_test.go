@@ -5,6 +5,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -195,5 +196,25 @@ func TestUlimitAndSysctl(t *testing.T) {
 	}
 	if after, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); string(after) != string(host) {
 		t.Errorf("the host's ip_forward changed: %q -> %q", host, after)
+	}
+}
+
+// TestVolumes: a read-write volume is the host's directory, both ways; a
+// read-only one refuses writes; a file can be a volume too.
+func TestVolumes(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "from-host"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := e.runOK("-v", dir+":/data", "-v", dir+":/ro:ro", "-v", filepath.Join(dir, "from-host")+":/etc/motd:ro",
+		busyboxImage(t), "/bin/sh", "-c",
+		"cat /data/from-host /etc/motd; echo bye > /data/from-container; touch /ro/x 2>&1 || echo ro-refused")
+	if out != "hello\nhello\ntouch: /ro/x: Read-only file system\nro-refused\n" {
+		t.Errorf("output %q", out)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "from-container"))
+	if err != nil || string(got) != "bye\n" {
+		t.Errorf("the container's write, seen on the host: %q, %v", got, err)
 	}
 }

@@ -27,6 +27,7 @@ type RunCmd struct {
 	ReadOnly    bool          `help:"Make the root filesystem read-only (add --tmpfs for what must be written)."`
 	Tmpfs       []string      `help:"Mount a tmpfs at PATH, with mount options after a colon (/run:size=64m); repeatable." sep:"none" placeholder:"PATH[:OPTS]"`
 	Ulimit      []string      `help:"Set a resource limit, NAME=SOFT[:HARD] (nofile=1024:4096); repeatable." sep:"none" placeholder:"NAME=SOFT[:HARD]"`
+	Volume      []string      `short:"v" help:"Bind-mount a host directory or file, HOST:CONTAINER[:ro|rw]; repeatable." sep:"none" placeholder:"HOST:CONTAINER[:ro]"`
 	Device      []string      `help:"Give the container a host device, HOST[:CONTAINER][:PERMISSIONS] with permissions some of r, w, m (default rwm); repeatable." sep:"none" placeholder:"DEV"`
 	Sysctl      []string      `help:"Set a namespaced sysctl (net.*, fs.mqueue.*, kernel.shm*, kernel.msg*, kernel.sem); repeatable." sep:"none" placeholder:"KEY=VALUE"`
 	Env         []string      `short:"e" sep:"none" help:"Set an environment variable (repeatable)." placeholder:"KEY=VALUE"`
@@ -131,6 +132,13 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 			return container.Config{}, err
 		}
 		o.Rlimits = append(o.Rlimits, l)
+	}
+	for _, v := range r.Volume {
+		m, err := spec.ParseVolume(v)
+		if err != nil {
+			return container.Config{}, err
+		}
+		o.Volumes = append(o.Volumes, m)
 	}
 	for _, v := range r.Device {
 		d, err := spec.ParseDevice(v)

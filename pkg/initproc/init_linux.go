@@ -85,10 +85,17 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 			rootMount = &s.Mounts[i]
 		}
 	}
+	// Volumes' host paths are opened while init still sees the host; they
+	// are attached inside the new root by mountAll (volume_linux.go).
+	volumes, err := openVolumes(s.Mounts)
+	if err != nil {
+		return "open volumes", err
+	}
+	defer volumes.Close()
 	if err := switchRoot(log, s.Root.Path, rootMount, spec.NoPivot(s)); err != nil {
 		return "switch root", err
 	}
-	if err := mountAll(log, s.Mounts); err != nil {
+	if err := mountAll(log, s.Mounts, volumes); err != nil {
 		return "mount", err
 	}
 	if err := makeDev(s.Linux.Devices); err != nil {

@@ -110,10 +110,19 @@ func chrootHere(rootfs string) error {
 // mountAll mounts the spec's file systems. It runs after the root switch, so
 // every destination resolves inside the container: a symlink in the image
 // cannot point a mount at the host.
-func mountAll(log hclog.Logger, mounts []specs.Mount) error {
-	for _, m := range mounts {
+func mountAll(log hclog.Logger, mounts []specs.Mount, volumes *volumes) error {
+	for i, m := range mounts {
 		if spec.IsRootMount(m) {
 			continue // mounted by switchRoot
+		}
+		// Volumes: opened by openVolumes before the root switch, attached
+		// here in spec order, never by path (volume_linux.go).
+		if spec.IsBindMount(m) {
+			if err := volumes.attach(i, m); err != nil {
+				return err
+			}
+			log.Trace("volume attached", "source", m.Source, "target", m.Destination)
+			continue
 		}
 		if err := os.MkdirAll(m.Destination, 0o755); err != nil {
 			return err

@@ -60,6 +60,8 @@ type Options struct {
 	Rlimits []specs.POSIXRlimit
 	// Sysctls are --sysctl values, namespaced keys only (see ParseSysctl).
 	Sysctls map[string]string
+	// Volumes are -v bind mounts (see ParseVolume), mounted after the rest.
+	Volumes []specs.Mount
 	// Devices are --device nodes, already looked up (see ParseDevice).
 	Devices []Device
 	// Overlay, when set, makes the root an overlay of image layers with a
@@ -106,7 +108,7 @@ func New(o Options) *specs.Spec {
 				Inheritable: o.Capabilities,
 			},
 		},
-		Mounts: append(append(rootMounts(o), DefaultMounts()...), tmpfsMounts(o.Tmpfs)...),
+		Mounts: slices.Concat(rootMounts(o), DefaultMounts(), tmpfsMounts(o.Tmpfs), o.Volumes),
 		Annotations: map[string]string{
 			AnnotationID: o.ID,
 		},
