@@ -8,6 +8,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -349,5 +350,33 @@ func TestCopyWhenStateRootIsOnOverlay(t *testing.T) {
 	}
 	if r := e.run("--storage", "overlay", img, "true"); r.code != 125 || !strings.Contains(r.stderr, "use --storage copy") {
 		t.Errorf("--storage overlay on overlayfs: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// TestOverlayIsVolatile: the container's overlay is mounted "volatile" where
+// the kernel has it (5.10), so that its unmount at exit does not sync, and
+// wait for, the whole file system under the state root.
+func TestOverlayIsVolatile(t *testing.T) {
+	e := newEnv(t)
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	var release []byte
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		release = append(release, byte(c))
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(string(release), "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("kernel release %q: %v", release, err)
+	}
+	want := major > 5 || major == 5 && minor >= 10
+	out := e.runOK("--storage", "overlay", busyboxImage(t), "/bin/sh", "-c", "grep '^overlay / ' /proc/mounts")
+	// Newer kernels show it as fsync=volatile.
+	if got := strings.Contains(out, "volatile"); got != want {
+		t.Errorf("kernel %s: root mount %q, volatile %v, want %v", release, out, got, want)
 	}
 }

@@ -146,7 +146,8 @@ func (c *container) prepare(ctx context.Context) error {
 	dir := filepath.Join(containers, c.id)
 	c.cfg.Spec.Rootfs = filepath.Join(dir, "rootfs")
 	if storage == StorageOverlay {
-		c.cfg.Spec.Overlay = &spec.Overlay{Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work")}
+		c.cfg.Spec.Overlay = &spec.Overlay{Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
+			Volatile: overlayHasVolatile()}
 		for _, l := range img.Layers {
 			c.cfg.Spec.Overlay.Lower = append(c.cfg.Spec.Overlay.Lower, store.LayerDir(l))
 		}
@@ -192,18 +193,25 @@ func (c *container) start() error {
 	begin := time.Now()
 	s := c.spec
 
-	// Open before the start, closed once init runs: see protectedInit.
-	initExe, err := protectedInit(c.cfg.InitPath)
-	if err != nil {
-		return fmt.Errorf("open crate-init: %w", err)
-	}
-	defer initExe.Close()
-
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("spec pipe: %w", err)
 	}
 	defer specW.Close()
+	// Encoding the spec for the first time costs a few tenths of a
+	// millisecond (encoding/json builds its codecs): write it while this
+	// thread is busy starting init. The pipe holds it until init reads; if
+	// init never starts, closing specR ends the write with EPIPE.
+	sent := make(chan error, 1)
+	go func() { sent <- spec.WriteInit(specW, s) }()
+
+	// Open before the start, closed once init runs: see protectedInit.
+	initExe, err := protectedInit(c.cfg.InitPath)
+	if err != nil {
+		specR.Close()
+		return fmt.Errorf("open crate-init: %w", err)
+	}
+	defer initExe.Close()
 	logR, logW, err := os.Pipe()
 	if err != nil {
 		specR.Close()
@@ -272,7 +280,7 @@ func (c *container) start() error {
 	}()
 	c.log.Debug("init started", "pid", cmd.Process.Pid, "init", c.cfg.InitPath)
 
-	if err := spec.WriteInit(specW, s); err != nil {
+	if err := <-sent; err != nil {
 		return fmt.Errorf("send spec to init: %w", err)
 	}
 	specW.Close()

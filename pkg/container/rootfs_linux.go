@@ -136,6 +136,20 @@ func kernelHasOverlay() bool {
 	return err == nil && strings.Contains(string(dep), "/overlay.ko")
 }
 
+// overlayHasVolatile reports whether overlayfs takes the "volatile" option
+// (Linux 5.10); an older one refuses the mount with an option it does not know.
+func overlayHasVolatile() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 5 || major == 5 && minor >= 10
+}
+
 // layersFile, in a container's directory, lists the layers its overlay
 // stands on, so that `crate image prune` leaves them alone.
 const layersFile = "layers"

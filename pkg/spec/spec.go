@@ -75,6 +75,12 @@ type Overlay struct {
 	Lower []string // layer directories, bottom first
 	Upper string   // the container's writable layer
 	Work  string   // overlayfs's scratch directory, on Upper's file system
+	// Volatile mounts the overlay without syncing its upper directory,
+	// which the container's end throws away anyway. Without it, unmounting
+	// the overlay syncs the whole file system under the state root and
+	// waits for the disk: every container's exit would wait for every
+	// dirty page of the host's file system (see overlayfs's "volatile").
+	Volatile bool
 }
 
 // New builds the spec for o. The options must already be valid (see the Parse
@@ -149,16 +155,15 @@ func rootMounts(o Options) []specs.Mount {
 	for i, dir := range o.Overlay.Lower {
 		lower[len(lower)-1-i] = dir // overlayfs lists the top layer first
 	}
-	return []specs.Mount{{
-		Destination: "/",
-		Type:        "overlay",
-		Source:      "overlay",
-		Options: []string{
-			"lowerdir=" + strings.Join(lower, ":"),
-			"upperdir=" + o.Overlay.Upper,
-			"workdir=" + o.Overlay.Work,
-		},
-	}}
+	options := []string{
+		"lowerdir=" + strings.Join(lower, ":"),
+		"upperdir=" + o.Overlay.Upper,
+		"workdir=" + o.Overlay.Work,
+	}
+	if o.Overlay.Volatile {
+		options = append(options, "volatile")
+	}
+	return []specs.Mount{{Destination: "/", Type: "overlay", Source: "overlay", Options: options}}
 }
 
 // tmpfsMounts turns --tmpfs values into mounts: private, never setuid or

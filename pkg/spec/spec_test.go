@@ -50,6 +50,10 @@ func TestOverlayRootIsTheFirstMount(t *testing.T) {
 	if !slices.Equal(m.Options, want) {
 		t.Errorf("overlay options %q, want %q (top layer first)", m.Options, want)
 	}
+	s = New(Options{ID: "abc", Overlay: &Overlay{Lower: []string{"/l"}, Upper: "/u", Work: "/w", Volatile: true}})
+	if got := s.Mounts[0].Options; got[len(got)-1] != "volatile" {
+		t.Errorf("volatile overlay options %q, want volatile last", got)
+	}
 	if IsRootMount(New(Options{ID: "abc"}).Mounts[0]) {
 		t.Error("a plain root got an overlay mount")
 	}

@@ -27,7 +27,7 @@ func TestInitSpecCarriesWhatInitActsOn(t *testing.T) {
 		Tmpfs:   []string{"/run:size=1m"},
 		Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: limit, Hard: limit}},
 		Sysctls: map[string]string{"net.ipv4.ip_forward": "1"},
-		Overlay: &Overlay{Lower: []string{"/l1", "/l2"}, Upper: "/u", Work: "/w"},
+		Overlay: &Overlay{Lower: []string{"/l1", "/l2"}, Upper: "/u", Work: "/w", Volatile: true},
 	}
 	for _, privileged := range []bool{false, true} {
 		o.Privileged = privileged
