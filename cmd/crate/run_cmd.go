@@ -46,6 +46,24 @@ type RunCmd struct {
 
 // Run starts the container and waits for it; code is the container's exit code.
 func (r *RunCmd) Run(g *Globals, code *int) error {
+	// Catch the signals before the start, so none is lost and none kills crate
+	// itself: they are forwarded to the container's PID 1. Registering costs
+	// a round trip to the runtime's signal thread for each signal, so it
+	// happens while the flags are checked. There is no signal.Stop: crate
+	// exits when Run returns.
+	sigs := make(chan os.Signal, 16)
+	caught := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+			syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+		// A closed stderr (a terminal gone, a pipe reader dead) must not kill
+		// crate half way: it would leave the container's cgroup and directory
+		// behind. Catching SIGPIPE turns it into EPIPE on the write; a
+		// handler, unlike SIG_IGN, is not inherited by the container's command.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+		close(caught)
+	}()
+
 	log, closeLog, err := g.rootLogger("crate run needs root (it creates namespaces and cgroups)")
 	if err != nil {
 		return err
@@ -57,18 +75,7 @@ func (r *RunCmd) Run(g *Globals, code *int) error {
 		log.Error(err.Error())
 		return loggedError{err}
 	}
-	// Catch the signals before the start, so none is lost and none kills crate
-	// itself: they are forwarded to the container's PID 1.
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
-	defer signal.Stop(sigs)
-	// A closed stderr (a terminal gone, a pipe reader dead) must not kill crate
-	// half way: it would leave the container's cgroup and directory behind.
-	// Catching SIGPIPE turns it into EPIPE on the write; a handler, unlike
-	// SIG_IGN, is not inherited by the container's command.
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-
+	<-caught
 	res, err := container.Run(log, cfg, sigs)
 	if err != nil {
 		log.Error(err.Error(), "container_id", cfg.Spec.ID)
