@@ -41,6 +41,13 @@ func CheckFds() error {
 // returns an error only if even that was impossible: the supervisor reports
 // failures, init stays quiet on the container's stderr.
 func Run(log hclog.Logger) error {
+	// Until it execs the command, init holds the spec, the sync socket and
+	// the log pipe, and runs in the container's namespaces: nothing there
+	// may ptrace it or read its memory through /proc. execve makes the
+	// command dumpable again, as any process is.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return os.NewSyscallError("prctl PR_SET_DUMPABLE", err)
+	}
 	sync := initsync.NewChannel(os.NewFile(initsync.SyncFd, "sync"))
 	step, err := run(log, sync)
 	if ferr := sync.Fail(step, err); ferr != nil {
