@@ -6,7 +6,12 @@
 //
 //	v2: <root>/<name>                       one directory, every controller
 //	v1: <mountpoint of controller>/<name>   one directory per hierarchy
-//	    (memory, cpu, cpuacct, pids; cpu and cpuacct may share one hierarchy)
+//	    (memory, cpu, cpuacct, pids, and devices when there are device
+//	    rules; cpu and cpuacct may share one hierarchy)
+//
+// Device rules (Limits.Devices) are files in the devices hierarchy on v1; v2
+// has no devices controller, so a BPF program attached to the directory
+// checks every mknod and open instead (devices_bpf_linux.go).
 //
 // Flat, so that removing the cgroup leaves nothing behind. The lifecycle is
 // New (checks only) -> Create -> Place -> ... -> Stats -> Kill -> Destroy.
@@ -24,6 +29,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Mode says which cgroup API the host offers.
@@ -54,6 +61,14 @@ type Limits struct {
 	CPUQuotaUs  int64 // CPU time allowed per period, in microseconds
 	CPUPeriodUs int64 // length of the period; 0 with a quota means DefaultCPUPeriodUs
 	Pids        int64 // maximum number of tasks (processes and threads)
+
+	// Devices is the device allow-list: every device is denied, then these
+	// rules allow some (DefaultDevices is Docker's list). The only deny rule
+	// accepted is "deny everything" (type a, rwm), which the OCI form of the
+	// list starts with; it takes back the rules before it. nil means no
+	// device rules at all, every device allowed: only for callers that want
+	// exactly that. An empty, non-nil list denies every device.
+	Devices []specs.LinuxDeviceCgroup
 }
 
 // DefaultCPUPeriodUs is the kernel's default CFS period; a quota alone is
@@ -81,7 +96,7 @@ func (l Limits) Validate() error {
 	if l.CPUQuotaUs != 0 && l.CPUQuotaUs < 1000 {
 		return fmt.Errorf("invalid cpu quota %dus: must be at least 1000", l.CPUQuotaUs)
 	}
-	return nil
+	return validateDevices(l.Devices)
 }
 
 // Stats are the counters read from the cgroup before it is destroyed. A
@@ -119,8 +134,9 @@ type Manager interface {
 	// Mode is the API in use.
 	Mode() Mode
 	// Hierarchies lists, on v1, the controllers of each hierarchy the
-	// container is in, as mount options ("memory", "cpu,cpuacct"); nil on v2.
-	// The container mounts these to see its own cgroup.
+	// container is in, as mount options ("memory", "cpu,cpuacct", and
+	// "devices" when there are device rules); nil on v2. The container
+	// mounts these to see its own cgroup.
 	Hierarchies() []string
 }
 
@@ -191,11 +207,15 @@ func v1Writes(l Limits) map[string][]write {
 	if l.Pids != 0 {
 		ws["pids"] = []write{{file: "pids.max", value: strconv.FormatInt(l.Pids, 10)}}
 	}
+	if l.Devices != nil {
+		ws["devices"] = v1DeviceWrites(l.Devices)
+	}
 	return ws
 }
 
 // neededControllers lists, in a fixed order, the controllers the non-zero
 // limits need, each with the crate flag that asked for it (for the error).
+// Device rules need the devices controller on v1 only; see v1Needs.
 func neededControllers(l Limits) []need {
 	var ns []need
 	if l.MemoryBytes != 0 {
@@ -206,6 +226,16 @@ func neededControllers(l Limits) []need {
 	}
 	if l.Pids != 0 {
 		ns = append(ns, need{controller: "pids", flag: "--pids"})
+	}
+	return ns
+}
+
+// v1Needs is neededControllers for a v1 host: device rules are written to
+// the devices hierarchy.
+func v1Needs(l Limits) []need {
+	ns := neededControllers(l)
+	if l.Devices != nil {
+		ns = append(ns, need{controller: "devices", flag: "the device allow-list"})
 	}
 	return ns
 }

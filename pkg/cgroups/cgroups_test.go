@@ -208,6 +208,7 @@ const (
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
 33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
 35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+36 31 0:33 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices
 39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
 40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
@@ -230,6 +231,7 @@ func TestParseV1Mounts(t *testing.T) {
 		{"separate cpu and cpuacct", mountinfoSeparate, map[string]string{
 			"cpu": "/sys/fs/cgroup/cpu", "cpuacct": "/sys/fs/cgroup/cpuacct",
 			"memory": "/sys/fs/cgroup/memory", "pids": "/sys/fs/cgroup/pids",
+			"devices": "/sys/fs/cgroup/devices",
 		}},
 		{"co-mounted cpu,cpuacct; first mount wins", mountinfoCoMounted, map[string]string{
 			"cpu": "/sys/fs/cgroup/cpu,cpuacct", "cpuacct": "/sys/fs/cgroup/cpu,cpuacct",

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,27 +54,36 @@ func TestDetectModeHere(t *testing.T) {
 
 func TestNewV1Hierarchies(t *testing.T) {
 	tests := []struct {
-		name      string
-		mountinfo string
-		wantDirs  map[string]string
-		wantPath  string
+		name            string
+		mountinfo       string
+		devices         []specs.LinuxDeviceCgroup
+		wantDirs        map[string]string
+		wantPath        string
+		wantHierarchies []string
 	}{
-		{"separate cpu and cpuacct", mountinfoSeparate, map[string]string{
+		{"separate cpu and cpuacct", mountinfoSeparate, nil, map[string]string{
 			"memory":  "/sys/fs/cgroup/memory/crate-x",
 			"cpu":     "/sys/fs/cgroup/cpu/crate-x",
 			"cpuacct": "/sys/fs/cgroup/cpuacct/crate-x",
 			"pids":    "/sys/fs/cgroup/pids/crate-x",
-		}, "/sys/fs/cgroup/memory/crate-x"},
-		{"co-mounted cpu,cpuacct", mountinfoCoMounted, map[string]string{
+		}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpu", "cpuacct", "pids"}},
+		{"co-mounted cpu,cpuacct", mountinfoCoMounted, nil, map[string]string{
 			"memory":  "/sys/fs/cgroup/memory/crate-x",
 			"cpu":     "/sys/fs/cgroup/cpu,cpuacct/crate-x",
 			"cpuacct": "/sys/fs/cgroup/cpu,cpuacct/crate-x",
 			"pids":    "/sys/fs/cgroup/pids/crate-x",
-		}, "/sys/fs/cgroup/memory/crate-x"},
+		}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpu,cpuacct", "pids"}},
+		{"device rules add the devices hierarchy, last", mountinfoSeparate, dockerDevices(), map[string]string{
+			"memory":  "/sys/fs/cgroup/memory/crate-x",
+			"cpu":     "/sys/fs/cgroup/cpu/crate-x",
+			"cpuacct": "/sys/fs/cgroup/cpuacct/crate-x",
+			"pids":    "/sys/fs/cgroup/pids/crate-x",
+			"devices": "/sys/fs/cgroup/devices/crate-x",
+		}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpu", "cpuacct", "pids", "devices"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := newManager(nil, "/sys/fs/cgroup", "crate-x", Limits{MemoryBytes: 1 << 20},
+			m, err := newManager(nil, "/sys/fs/cgroup", "crate-x", Limits{MemoryBytes: 1 << 20, Devices: tt.devices},
 				fakeSystem(unix.TMPFS_MAGIC, tt.mountinfo))
 			if err != nil {
 				t.Fatal(err)
@@ -92,6 +102,9 @@ func TestNewV1Hierarchies(t *testing.T) {
 			}
 			if m.Path() != tt.wantPath || m.Mode() != ModeV1 {
 				t.Errorf("Path, Mode = %s, %v; want %s, v1", m.Path(), m.Mode(), tt.wantPath)
+			}
+			if got := m.Hierarchies(); !reflect.DeepEqual(got, tt.wantHierarchies) {
+				t.Errorf("Hierarchies = %q, want %q", got, tt.wantHierarchies)
 			}
 		})
 	}
@@ -118,6 +131,12 @@ func TestNewMissingController(t *testing.T) {
 		{"v2 memory", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), Limits{MemoryBytes: 1 << 20},
 			"--memory needs the memory cgroup controller"},
 		{"v2 cpu present", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), Limits{CPUQuotaUs: 50000}, ""},
+		{"v1 devices", fakeSystem(unix.TMPFS_MAGIC, onlyCPU), Limits{Devices: dockerDevices()},
+			"the device allow-list needs the devices cgroup controller, which is not available"},
+		// v2 has no devices controller: a BPF program does its work.
+		{"v2 devices need no controller", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), Limits{Devices: dockerDevices()}, ""},
+		{"invalid device rule", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""),
+			Limits{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Type: "x", Access: "r"}}}, "invalid device rule 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -147,7 +147,8 @@ func TestLimitsWritten(t *testing.T) {
 
 func TestPlaceKillDestroy(t *testing.T) {
 	testutil.RequireRoot(t)
-	m := newTestCgroup(t, Limits{Pids: 16})
+	// Device rules too, so that the devices hierarchy is checked on v1.
+	m := newTestCgroup(t, Limits{Pids: 16, Devices: dockerDevices()})
 	// Two children as well, to see that Kill reaches more than the first process.
 	cmd := startInCgroup(t, m, "sleep 1000 & sleep 1000 & wait")
 
@@ -314,7 +315,7 @@ func TestV2EnablesControllers(t *testing.T) {
 // own cgroup afterwards. A pids limit of 1 takes the fallback path.
 func TestStartIsBornInTheCgroup(t *testing.T) {
 	testutil.RequireRoot(t)
-	for _, l := range []Limits{{MemoryBytes: 64 << 20, Pids: 10}, {Pids: 1}} {
+	for _, l := range []Limits{{MemoryBytes: 64 << 20, Pids: 10, Devices: dockerDevices()}, {Pids: 1}} {
 		t.Run(fmt.Sprintf("pids %d", l.Pids), func(t *testing.T) {
 			m := newTestCgroup(t, l)
 			runtime.LockOSThread()

@@ -10,8 +10,10 @@ import (
 )
 
 // v1Controllers are the v1 controllers a container's cgroup is made in, when
-// mounted: memory, cpu and pids for the limits, cpuacct for the CPU time.
-var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids"}
+// mounted: memory, cpu and pids for the limits, cpuacct for the CPU time, and
+// devices for the device rules (only when there are some: see newV1), last
+// so that the others keep their order.
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "devices"}
 
 // parseV1Mounts reads /proc/self/mountinfo text and returns, for every v1
 // controller, the directory its hierarchy is mounted on. Hosts differ: cpu and

@@ -28,7 +28,7 @@ type v1 struct {
 }
 
 func newV1(log hclog.Logger, name string, l Limits, mounts map[string]string) (*v1, error) {
-	for _, n := range neededControllers(l) {
+	for _, n := range v1Needs(l) {
 		if _, ok := mounts[n.controller]; !ok {
 			return nil, n.missing()
 		}
@@ -37,6 +37,11 @@ func newV1(log hclog.Logger, name string, l Limits, mounts map[string]string) (*
 	for _, c := range v1Controllers { // memory comes first
 		mnt, ok := mounts[c]
 		if !ok {
+			continue
+		}
+		// Without rules, a devices cgroup would only copy its parent's list:
+		// not worth a directory, nor a hierarchy the container mounts.
+		if c == "devices" && l.Devices == nil {
 			continue
 		}
 		dir := filepath.Join(mnt, name)
@@ -124,6 +129,10 @@ func (m *v1) removeCreated(n int) {
 // moves the current thread alone, which the kernel does without the global
 // lock a process migration takes (and its grace period). A pids limit of 1
 // would count the thread and the child both: then the child is moved instead.
+//
+// While cmd.Start runs, the thread is under the container's device rules
+// too, and os/exec opens /dev/null for a nil Stdin, Stdout or Stderr: with
+// rules that do not allow rw on /dev/null (1:3), give cmd all three.
 func (m *v1) Start(cmd *exec.Cmd) error {
 	if m.limits.Pids == 1 {
 		if err := cmd.Start(); err != nil {

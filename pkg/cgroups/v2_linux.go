@@ -70,6 +70,14 @@ func (m *v2) Create() error {
 		_ = removeTree(m.dir)
 		return err
 	}
+	if m.limits.Devices != nil {
+		start := time.Now()
+		if err := attachDeviceProgram(m.dir, m.limits.Devices); err != nil {
+			_ = removeTree(m.dir)
+			return fmt.Errorf("apply device rules: %w", err)
+		}
+		m.log.Debug("device program attached", "rules", len(allowRules(m.limits.Devices)), "duration", time.Since(start))
+	}
 	return nil
 }
 

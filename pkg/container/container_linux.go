@@ -421,7 +421,8 @@ func cgroupMounts(cg cgroups.Manager) []specs.Mount {
 
 // limits turns the spec's resources into the cgroup package's terms.
 func limits(r *specs.LinuxResources) cgroups.Limits {
-	var l cgroups.Limits
+	// Docker's device list unless the spec has one: never none by accident.
+	l := cgroups.Limits{Devices: spec.DefaultDeviceRules()}
 	if r == nil {
 		return l
 	}
@@ -433,6 +434,9 @@ func limits(r *specs.LinuxResources) cgroups.Limits {
 	}
 	if r.Pids != nil && r.Pids.Limit != nil {
 		l.Pids = *r.Pids.Limit
+	}
+	if r.Devices != nil {
+		l.Devices = r.Devices
 	}
 	return l
 }

@@ -81,14 +81,24 @@ func validAccess(s string) bool {
 	return true
 }
 
-// deviceRules is the devices cgroup's list for o, in the OCI order: deny
-// everything, then allow. Like Docker, a container may mknod any device (so
-// that images which create their own nodes work) but open only those of the
-// minimal /dev, its terminals and its --device nodes; --privileged allows all.
+// deviceRules is the devices cgroup's list for o: DefaultDeviceRules and the
+// --device nodes; --privileged allows all.
 func deviceRules(o Options) []specs.LinuxDeviceCgroup {
 	if o.Privileged {
 		return []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 	}
+	rules := DefaultDeviceRules()
+	for _, d := range o.Devices {
+		rules = append(rules, d.Rule)
+	}
+	return rules
+}
+
+// DefaultDeviceRules is Docker's device list, in the OCI order: deny
+// everything, then allow. A container may mknod any device (so that images
+// which make their own nodes work) but open only those of the minimal /dev,
+// its terminals and /dev/net/tun.
+func DefaultDeviceRules() []specs.LinuxDeviceCgroup {
 	any := int64(-1)
 	rule := func(kind string, major, minor int64, access string) specs.LinuxDeviceCgroup {
 		r := specs.LinuxDeviceCgroup{Allow: true, Type: kind, Access: access}
@@ -107,12 +117,10 @@ func deviceRules(o Options) []specs.LinuxDeviceCgroup {
 		rule("c", 5, 1, "rwm"),     // /dev/console
 		rule("c", 5, 2, "rwm"),     // /dev/ptmx
 		rule("c", 136, any, "rwm"), // /dev/pts/*
+		rule("c", 10, 200, "rwm"),  // /dev/net/tun, as in Docker
 	}
 	for _, d := range DefaultDevices() {
 		rules = append(rules, rule(d.Type, d.Major, d.Minor, "rwm"))
-	}
-	for _, d := range o.Devices {
-		rules = append(rules, d.Rule)
 	}
 	return rules
 }

@@ -1,0 +1,168 @@
+package cgroups
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// dev is a rule in the terms of the tests: dev("c", 1, 3, "rw"), -1 for any
+// number.
+func dev(typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
+	r := specs.LinuxDeviceCgroup{Allow: true, Type: typ, Access: access}
+	if major != -1 {
+		r.Major = &major
+	}
+	if minor != -1 {
+		r.Minor = &minor
+	}
+	return r
+}
+
+// denyAll is the rule the OCI form of a list starts with.
+var denyAll = specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
+
+func TestDefaultDevices(t *testing.T) {
+	rules := dockerDevices()
+	if err := validateDevices(rules); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rules {
+		got = append(got, formatDevice(r))
+	}
+	want := []string{
+		"c *:* m", "b *:* m",
+		"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+		"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("DefaultDevices =\n%q\nwant\n%q", got, want)
+	}
+	// A caller that changes its copy does not change the next one.
+	*rules[2].Minor = 99
+	if *dockerDevices()[2].Minor != 3 {
+		t.Error("DefaultDevices shares its numbers between calls")
+	}
+}
+
+func TestValidateDevices(t *testing.T) {
+	tests := []struct {
+		name    string
+		rules   []specs.LinuxDeviceCgroup
+		wantErr string // "" for valid
+	}{
+		{"nil", nil, ""},
+		{"empty: deny everything", []specs.LinuxDeviceCgroup{}, ""},
+		{"OCI form", []specs.LinuxDeviceCgroup{denyAll, dev("c", 1, 3, "rwm")}, ""},
+		{"allow everything", []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}, ""},
+		{"type a spelled out", []specs.LinuxDeviceCgroup{dev("a", -1, -1, "mrw")}, ""},
+		{"largest numbers", []specs.LinuxDeviceCgroup{dev("b", 4095, 1048575, "r")}, ""},
+		{"bad type", []specs.LinuxDeviceCgroup{dev("p", 1, 3, "r")},
+			`invalid device rule 0 (p 1:3 r): type "p"`},
+		{"no access", []specs.LinuxDeviceCgroup{dev("c", 1, 3, "")},
+			`access "": want some of r, w and m`},
+		{"bad access", []specs.LinuxDeviceCgroup{dev("c", 1, 3, "rx")}, `access "rx"`},
+		{"repeated access", []specs.LinuxDeviceCgroup{dev("c", 1, 3, "rr")}, `access "rr"`},
+		{"negative major", []specs.LinuxDeviceCgroup{dev("c", -2, 3, "r")}, "major -2: want -1 (any) or 0 to 4095"},
+		{"minor too large", []specs.LinuxDeviceCgroup{dev("c", 1, 1<<20, "r")}, "minor 1048576"},
+		{"type a with numbers", []specs.LinuxDeviceCgroup{dev("a", 1, 3, "rwm")}, "type a must be for any major and minor"},
+		{"type a, part of the access", []specs.LinuxDeviceCgroup{dev("", -1, -1, "m")}, "type a must be for any major and minor and allow rwm"},
+		{"deny one device", []specs.LinuxDeviceCgroup{denyAll, {Allow: false, Type: "c", Access: "rwm"}},
+			"invalid device rule 1 (c *:* rwm): a deny rule must deny everything"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Limits{Devices: tt.rules}.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Validate = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("Validate = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestV1DeviceWrites(t *testing.T) {
+	deny := write{file: "devices.deny", value: "a"}
+	allow := func(v string) write { return write{file: "devices.allow", value: v} }
+	tests := []struct {
+		name  string
+		rules []specs.LinuxDeviceCgroup
+		want  []write
+	}{
+		{"empty: deny everything", []specs.LinuxDeviceCgroup{}, []write{deny}},
+		{"wildcards", []specs.LinuxDeviceCgroup{dev("c", -1, -1, "m"), dev("c", 136, -1, "rwm"), dev("b", 8, 0, "r")},
+			[]write{deny, allow("c *:* m"), allow("c 136:* rwm"), allow("b 8:0 r")}},
+		{"-1 and nil are both any", []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: new(int64(-1)), Access: "rw"}},
+			[]write{deny, allow("c *:* rw")}},
+		{"OCI form: the deny-all is the first write", []specs.LinuxDeviceCgroup{denyAll, dev("c", 1, 3, "rwm")},
+			[]write{deny, allow("c 1:3 rwm")}},
+		{"a deny-all takes back the rules before it", []specs.LinuxDeviceCgroup{dev("c", 1, 5, "r"), denyAll, dev("c", 1, 3, "r")},
+			[]write{deny, allow("c 1:3 r")}},
+		{"allow everything", []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}},
+			[]write{deny, allow("a *:* rwm")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := v1Writes(Limits{Devices: tt.rules})
+			if !reflect.DeepEqual(got["devices"], tt.want) {
+				t.Errorf("devices writes = %v, want %v", got["devices"], tt.want)
+			}
+		})
+	}
+	if ws := v1Writes(Limits{Pids: 5}); ws["devices"] != nil {
+		t.Errorf("no device rules, but writes %v", ws["devices"])
+	}
+}
+
+func TestV1NeedsDevices(t *testing.T) {
+	var got []string
+	for _, n := range v1Needs(Limits{Pids: 1, Devices: []specs.LinuxDeviceCgroup{}}) {
+		got = append(got, n.controller)
+	}
+	if want := []string{"pids", "devices"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("v1Needs = %v, want %v", got, want)
+	}
+	if ns := v1Needs(Limits{}); len(ns) != 0 {
+		t.Errorf("v1Needs without device rules = %v, want none", ns)
+	}
+}
+
+// dockerDevices is Docker's default allow-list (crate's own, with the
+// deny-all rule the OCI form starts with, is pkg/spec's): any character or block
+// device may be created (images that make their own nodes keep working), but
+// only these may be opened: the minimal /dev (null, zero, full, random,
+// urandom, tty), the console, ptmx and the pseudo-terminals, and tun/tap.
+// Each call returns a new list that the caller may change.
+func dockerDevices() []specs.LinuxDeviceCgroup {
+	rule := func(typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
+		r := specs.LinuxDeviceCgroup{Allow: true, Type: typ, Access: access}
+		if major != -1 {
+			r.Major = &major
+		}
+		if minor != -1 {
+			r.Minor = &minor
+		}
+		return r
+	}
+	return []specs.LinuxDeviceCgroup{
+		rule("c", -1, -1, "m"),    // mknod of any character device
+		rule("b", -1, -1, "m"),    // mknod of any block device (opening one is still denied)
+		rule("c", 1, 3, "rwm"),    // /dev/null
+		rule("c", 1, 5, "rwm"),    // /dev/zero
+		rule("c", 1, 7, "rwm"),    // /dev/full
+		rule("c", 1, 8, "rwm"),    // /dev/random
+		rule("c", 1, 9, "rwm"),    // /dev/urandom
+		rule("c", 5, 0, "rwm"),    // /dev/tty
+		rule("c", 5, 1, "rwm"),    // /dev/console
+		rule("c", 5, 2, "rwm"),    // /dev/ptmx
+		rule("c", 136, -1, "rwm"), // /dev/pts/*
+		// /dev/net/tun: in Docker's list since its first runc; runc dropped it
+		// in 1.2.0 and put it back in 1.2.4 because containers relied on it.
+		rule("c", 10, 200, "rwm"),
+	}
+}
