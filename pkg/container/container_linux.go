@@ -30,9 +30,11 @@ import (
 	"github.com/crate-run/crate/pkg/spec"
 )
 
-// cloneFlags are the namespaces init is born in. The cgroup namespace is not
-// among them: init unshares it itself once it sits in its cgroup.
-const cloneFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET
+// cloneFlags are the namespaces init is born in. Two more are its own later:
+// the network namespace, made while the supervisor prepares (netns_linux.go)
+// and joined by init, and the cgroup namespace, which init unshares once it
+// sits in its cgroup.
+const cloneFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
 
 // Config is everything Run needs to know about one container.
 type Config struct {
@@ -65,6 +67,7 @@ type container struct {
 	dir    string // StateRoot/containers/<id>, created by Run
 	cgroup cgroups.Manager
 	spec   *specs.Spec
+	netns  *pendingNetns
 	cmd    *exec.Cmd // crate-init, once started
 	placed time.Time // when init was born in the cgroup: CPU time counts from here
 	exited chan struct{}
@@ -100,6 +103,8 @@ func Run(log hclog.Logger, cfg Config, sigs <-chan os.Signal) (*Result, error) {
 func (c *container) run(sigs <-chan os.Signal) (syscall.WaitStatus, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	c.netns = startNetns()
+	defer c.netns.close()
 	interrupted := make(chan os.Signal, 1)
 	prepared := make(chan struct{})
 	go func() {
@@ -205,6 +210,11 @@ func (c *container) start() error {
 	sent := make(chan error, 1)
 	go func() { sent <- spec.WriteInit(specW, s) }()
 
+	netns, err := c.netns.wait()
+	if err != nil {
+		specR.Close()
+		return fmt.Errorf("make the network namespace: %w", err)
+	}
 	// Open before the start, closed once init runs: see protectedInit.
 	initExe, err := protectedInit(c.cfg.InitPath)
 	if err != nil {
@@ -235,8 +245,8 @@ func (c *container) start() error {
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
 		Stderr: os.Stderr,
-		// Their order is the slot numbers in initsync: SpecFd, SyncFd, LogFd.
-		ExtraFiles: []*os.File{specR, childSync, logW},
+		// Their order is the slot numbers in initsync: SpecFd, SyncFd, LogFd, NetnsFd.
+		ExtraFiles: []*os.File{specR, childSync, logW, netns},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: cloneFlags,
 			// A process group is not bound to a PID namespace: without a

@@ -27,7 +27,7 @@ import (
 // the spec, sync and log descriptors in their slots. Run it first thing, so
 // that running crate-init by hand fails with a sentence, not a crash.
 func CheckFds() error {
-	for _, fd := range []int{initsync.SpecFd, initsync.SyncFd, initsync.LogFd} {
+	for _, fd := range []int{initsync.SpecFd, initsync.SyncFd, initsync.LogFd, initsync.NetnsFd} {
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
 			return fmt.Errorf("fd %d: %w (crate-init is started by crate, not by hand)", fd, err)
@@ -77,6 +77,11 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	// calls it: unshare and exec from one locked thread. The thread is never
 	// unlocked, because the process ends in execve or in an error.
 	runtime.LockOSThread()
+
+	// The network namespace the supervisor made while it prepared.
+	if err := unix.Setns(initsync.NetnsFd, unix.CLONE_NEWNET); err != nil {
+		return "join network namespace", os.NewSyscallError("setns", err)
+	}
 
 	// Only now, inside the container's cgroup, does a new cgroup namespace
 	// make that cgroup the container's "/".

@@ -4,7 +4,7 @@
 //
 //	supervisor (crate)                          init (crate-init)
 //	------------------                          -----------------
-//	start init with fds 3 (spec), 4 (sync), 5 (log)
+//	start init with fds 3 (spec), 4 (sync), 5 (log), 6 (network namespace)
 //	write spec to fd 3, close it  ------------> read spec until EOF
 //	place init's pid in the cgroup
 //	SendGo  ---------------- go ------------->  WaitGo
@@ -29,11 +29,12 @@ import (
 )
 
 // The descriptors crate-init is started with, beyond stdin, stdout and stderr.
-// They are ExtraFiles[0..2] of os/exec, which puts them at 3, 4 and 5.
+// They are ExtraFiles[0..3] of os/exec, which puts them at 3 to 6.
 const (
-	SpecFd = 3 // read end of a pipe carrying the runtime spec as JSON
-	SyncFd = 4 // init's end of the sync socket (a socketpair)
-	LogFd  = 5 // write end of a pipe for init's JSON log lines
+	SpecFd  = 3 // read end of a pipe carrying the runtime spec as JSON
+	SyncFd  = 4 // init's end of the sync socket (a socketpair)
+	LogFd   = 5 // write end of a pipe for init's JSON log lines
+	NetnsFd = 6 // the container's network namespace, for init to join
 )
 
 // Kind names a message; one enum for both directions.
