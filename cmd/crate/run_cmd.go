@@ -10,7 +10,10 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/crate-run/crate/pkg/container"
+	"github.com/crate-run/crate/pkg/seccomp/profile"
 	"github.com/crate-run/crate/pkg/spec"
 )
 
@@ -164,10 +167,13 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		}
 		o.Sysctls[key] = value
 	}
-	for _, opt := range r.SecurityOpt {
-		if o.NoNewPrivileges, err = spec.ParseSecurityOpt(opt); err != nil {
-			return container.Config{}, err
-		}
+	sec, err := spec.ParseSecurityOpts(r.SecurityOpt)
+	if err != nil {
+		return container.Config{}, err
+	}
+	o.NoNewPrivileges = sec.NoNewPrivileges
+	if o.Seccomp, err = seccompProfile(sec.Seccomp, o.Capabilities, r.Privileged); err != nil {
+		return container.Config{}, err
 	}
 	if r.Hostname != "" {
 		if err := spec.ValidHostname(r.Hostname); err != nil {
@@ -207,6 +213,24 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		StopTimeout: r.StopTimeout,
 		Spec:        o,
 	}, nil
+}
+
+// seccompProfile is the system call filter's profile, as in docker run:
+// Docker's default, with the rules the container's capabilities call for,
+// unless --security-opt seccomp=unconfined or --privileged says none, or
+// seccomp=FILE names another.
+func seccompProfile(opt string, capabilities []string, privileged bool) (*specs.LinuxSeccomp, error) {
+	switch {
+	case opt == "unconfined", opt == "" && privileged:
+		return nil, nil
+	case opt == "":
+		return profile.Default(capabilities)
+	}
+	p, err := profile.Load(opt, capabilities)
+	if err != nil {
+		return nil, fmt.Errorf("--security-opt seccomp=%s: %w", opt, err)
+	}
+	return p, nil
 }
 
 // defaultPids bounds a container's processes when --pids is not given, as

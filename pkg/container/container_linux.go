@@ -27,6 +27,8 @@ import (
 	"github.com/crate-run/crate/pkg/cgroups"
 	"github.com/crate-run/crate/pkg/initsync"
 	"github.com/crate-run/crate/pkg/logging"
+	"github.com/crate-run/crate/pkg/seccomp"
+	"github.com/crate-run/crate/pkg/seccomp/profile"
 	"github.com/crate-run/crate/pkg/spec"
 )
 
@@ -67,6 +69,7 @@ type container struct {
 	dir    string // StateRoot/containers/<id>, created by Run
 	cgroup cgroups.Manager
 	spec   *specs.Spec
+	filter seccomp.Program // spec.Linux.Seccomp, compiled for init
 	netns  *pendingNetns
 	cmd    *exec.Cmd // crate-init, once started
 	placed time.Time // when init was born in the cgroup: CPU time counts from here
@@ -158,6 +161,11 @@ func (c *container) prepare(ctx context.Context) error {
 		}
 	}
 	c.spec = spec.New(c.cfg.Spec)
+	if p := c.spec.Linux.Seccomp; p != nil {
+		if c.filter, err = profile.Compile(p); err != nil {
+			return fmt.Errorf("seccomp profile: %w", err)
+		}
+	}
 	lim := limits(c.spec.Linux.Resources)
 	cg, err := cgroups.New(c.log, c.cfg.CgroupRoot, "crate-"+c.id, lim)
 	if err != nil {
@@ -208,7 +216,7 @@ func (c *container) start() error {
 	// thread is busy starting init. The pipe holds it until init reads; if
 	// init never starts, closing specR ends the write with EPIPE.
 	sent := make(chan error, 1)
-	go func() { sent <- spec.WriteInit(specW, s) }()
+	go func() { sent <- spec.WriteInit(specW, s, c.filter) }()
 
 	netns, err := c.netns.wait()
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/initsync"
+	"github.com/crate-run/crate/pkg/seccomp"
 	"github.com/crate-run/crate/pkg/spec"
 )
 
@@ -64,7 +65,7 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	if err := closeOnExecFrom(3); err != nil {
 		return "close descriptors", err
 	}
-	s, err := readSpec()
+	s, filter, err := readSpec()
 	if err != nil {
 		return "read spec", err
 	}
@@ -141,6 +142,15 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	if err := setRlimits(s.Process.Rlimits); err != nil {
 		return "set ulimits", err
 	}
+	// The filter goes on while init still holds CAP_SYS_ADMIN, which
+	// installing one needs without no_new_privs; what init does after it
+	// (prctl, capset, setgroups, setuid, reading /etc/passwd, execve) is
+	// allowed by Docker's profile, whatever the capabilities.
+	if len(filter) > 0 {
+		if err := seccomp.Install(filter); err != nil {
+			return "install seccomp filter", err
+		}
+	}
 	if caps := s.Process.Capabilities; caps != nil {
 		if err := limitBoundingSet(caps); err != nil {
 			return "drop capabilities", err
@@ -169,7 +179,7 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 }
 
 // readSpec reads the runtime spec the supervisor wrote to the spec pipe.
-func readSpec() (*specs.Spec, error) {
+func readSpec() (*specs.Spec, seccomp.Program, error) {
 	f := os.NewFile(initsync.SpecFd, "spec")
 	defer f.Close()
 	return spec.ReadInit(f)

@@ -66,20 +66,37 @@ func ParsePids(n int64) (int64, error) {
 	return n, nil
 }
 
-// ParseSecurityOpt reads a --security-opt value; the one crate knows yet is
-// no-new-privileges (optionally =true or =false), which it returns.
-func ParseSecurityOpt(opt string) (noNewPrivileges bool, err error) {
-	key, value, hasValue := strings.Cut(opt, "=")
-	if key != "no-new-privileges" {
-		return false, fmt.Errorf("--security-opt %q: unknown option; crate knows no-new-privileges", opt)
+// SecurityOpts are the --security-opt values crate knows, as docker run
+// spells them.
+type SecurityOpts struct {
+	// NoNewPrivileges: no-new-privileges[=true|false].
+	NoNewPrivileges bool
+	// Seccomp is seccomp=unconfined or seccomp=PROFILE.json; "" means
+	// Docker's default profile.
+	Seccomp string
+}
+
+// ParseSecurityOpts reads --security-opt values; a later one wins.
+func ParseSecurityOpts(opts []string) (SecurityOpts, error) {
+	var so SecurityOpts
+	for _, opt := range opts {
+		key, value, hasValue := strings.Cut(opt, "=")
+		switch {
+		case key == "no-new-privileges" && (!hasValue || value == "true"):
+			so.NoNewPrivileges = true
+		case key == "no-new-privileges" && value == "false":
+			so.NoNewPrivileges = false
+		case key == "no-new-privileges":
+			return so, fmt.Errorf("--security-opt %q: want no-new-privileges, =true or =false", opt)
+		case key == "seccomp" && value != "":
+			so.Seccomp = value
+		case key == "seccomp":
+			return so, fmt.Errorf("--security-opt %q: want seccomp=unconfined or seccomp=PROFILE.json", opt)
+		default:
+			return so, fmt.Errorf("--security-opt %q: unknown option; crate knows no-new-privileges and seccomp=unconfined|PROFILE.json", opt)
+		}
 	}
-	switch {
-	case !hasValue || value == "true":
-		return true, nil
-	case value == "false":
-		return false, nil
-	}
-	return false, fmt.Errorf("--security-opt %q: want no-new-privileges, =true or =false", opt)
+	return so, nil
 }
 
 // hostnameLabel reports whether l is one dot-separated part of a hostname

@@ -75,15 +75,31 @@ func TestParsePids(t *testing.T) {
 	}
 }
 
-func TestParseSecurityOpt(t *testing.T) {
-	for in, want := range map[string]bool{"no-new-privileges": true, "no-new-privileges=true": true, "no-new-privileges=false": false} {
-		if got, err := ParseSecurityOpt(in); err != nil || got != want {
-			t.Errorf("ParseSecurityOpt(%q) = %v, %v", in, got, err)
-		}
+func TestParseSecurityOpts(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want SecurityOpts
+		err  string
+	}{
+		{in: nil, want: SecurityOpts{}},
+		{in: []string{"no-new-privileges"}, want: SecurityOpts{NoNewPrivileges: true}},
+		{in: []string{"no-new-privileges=true", "no-new-privileges=false"}, want: SecurityOpts{}},
+		{in: []string{"seccomp=unconfined"}, want: SecurityOpts{Seccomp: "unconfined"}},
+		{in: []string{"seccomp=/etc/p.json", "no-new-privileges"}, want: SecurityOpts{NoNewPrivileges: true, Seccomp: "/etc/p.json"}},
+		{in: []string{"no-new-privileges=maybe"}, err: "=true or =false"},
+		{in: []string{"seccomp"}, err: "seccomp=unconfined or"},
+		{in: []string{"label=x"}, err: "unknown option"},
 	}
-	for _, in := range []string{"seccomp=unconfined", "no-new-privileges=maybe", "label=x"} {
-		if _, err := ParseSecurityOpt(in); err == nil {
-			t.Errorf("ParseSecurityOpt(%q) = nil error", in)
+	for _, tt := range tests {
+		got, err := ParseSecurityOpts(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("ParseSecurityOpts(%q) = %v, want an error about %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParseSecurityOpts(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
 		}
 	}
 }

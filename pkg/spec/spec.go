@@ -60,6 +60,9 @@ type Options struct {
 	Rlimits []specs.POSIXRlimit
 	// Sysctls are --sysctl values, namespaced keys only (see ParseSysctl).
 	Sysctls map[string]string
+	// Seccomp is the system call filter's profile (see pkg/seccomp/profile);
+	// nil runs the container without one.
+	Seccomp *specs.LinuxSeccomp
 	// Volumes are -v bind mounts (see ParseVolume), mounted after the rest.
 	Volumes []specs.Mount
 	// Devices are --device nodes, already looked up (see ParseDevice).
@@ -129,6 +132,7 @@ func New(o Options) *specs.Spec {
 			},
 			Devices:   devices(o),
 			Sysctl:    o.Sysctls,
+			Seccomp:   o.Seccomp,
 			Resources: resources(o),
 		},
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crate-run/crate/pkg/seccomp"
 )
 
 // The spec reaches crate-init as JSON on a pipe. The first time encoding/json
@@ -17,7 +19,8 @@ import (
 // the spec init acts on, under the OCI field names: the bytes on the pipe are
 // still an OCI runtime spec, only without what init has no use for (the
 // cgroup resources, which crate applies itself, and the namespaces, which are
-// crate-init's clone flags).
+// crate-init's clone flags), and with the seccomp profile already compiled
+// into its filter, so that init never reads a profile.
 type initSpec struct {
 	Version     string            `json:"ociVersion"`
 	Process     *specs.Process    `json:"process,omitempty"`
@@ -33,10 +36,12 @@ type initLinux struct {
 	Devices       []specs.LinuxDevice `json:"devices,omitempty"`
 	MaskedPaths   []string            `json:"maskedPaths,omitempty"`
 	ReadonlyPaths []string            `json:"readonlyPaths,omitempty"`
+	SeccompFilter seccomp.Program     `json:"crateSeccompFilter,omitempty"`
 }
 
-// WriteInit sends crate-init the part of s it acts on.
-func WriteInit(w io.Writer, s *specs.Spec) error {
+// WriteInit sends crate-init the part of s it acts on, and filter, the
+// compiled form of s.Linux.Seccomp.
+func WriteInit(w io.Writer, s *specs.Spec, filter seccomp.Program) error {
 	m := initSpec{
 		Version:     s.Version,
 		Process:     s.Process,
@@ -46,19 +51,20 @@ func WriteInit(w io.Writer, s *specs.Spec) error {
 		Annotations: s.Annotations,
 	}
 	if l := s.Linux; l != nil {
-		m.Linux = &initLinux{Sysctl: l.Sysctl, Devices: l.Devices, MaskedPaths: l.MaskedPaths, ReadonlyPaths: l.ReadonlyPaths}
+		m.Linux = &initLinux{Sysctl: l.Sysctl, Devices: l.Devices, MaskedPaths: l.MaskedPaths, ReadonlyPaths: l.ReadonlyPaths,
+			SeccompFilter: filter}
 	}
 	return json.NewEncoder(w).Encode(&m)
 }
 
 // ReadInit reads what WriteInit sent, and checks that init can act on it.
-func ReadInit(r io.Reader) (*specs.Spec, error) {
+func ReadInit(r io.Reader) (*specs.Spec, seccomp.Program, error) {
 	var m initSpec
 	if err := json.NewDecoder(r).Decode(&m); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
+		return nil, nil, fmt.Errorf("decode: %w", err)
 	}
 	if m.Root == nil || m.Process == nil || m.Linux == nil || len(m.Process.Args) == 0 {
-		return nil, errors.New("incomplete spec: root, process, args and linux are required")
+		return nil, nil, errors.New("incomplete spec: root, process, args and linux are required")
 	}
 	return &specs.Spec{
 		Version:     m.Version,
@@ -73,5 +79,5 @@ func ReadInit(r io.Reader) (*specs.Spec, error) {
 			MaskedPaths:   m.Linux.MaskedPaths,
 			ReadonlyPaths: m.Linux.ReadonlyPaths,
 		},
-	}, nil
+	}, m.Linux.SeccompFilter, nil
 }

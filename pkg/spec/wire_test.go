@@ -7,10 +7,13 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crate-run/crate/pkg/seccomp"
 )
 
 // Everything New can put in a spec reaches init, but for what init leaves to
-// others: the cgroup resources (crate's) and the namespaces (clone flags).
+// others: the cgroup resources (crate's) and the namespaces (clone flags); the
+// seccomp profile arrives as the filter compiled from it.
 // A field New starts to fill that WriteInit does not carry fails here.
 func TestInitSpecCarriesWhatInitActsOn(t *testing.T) {
 	limit := uint64(1024)
@@ -27,22 +30,27 @@ func TestInitSpecCarriesWhatInitActsOn(t *testing.T) {
 		Tmpfs:   []string{"/run:size=1m"},
 		Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: limit, Hard: limit}},
 		Sysctls: map[string]string{"net.ipv4.ip_forward": "1"},
+		Seccomp: &specs.LinuxSeccomp{DefaultAction: specs.ActErrno},
 		Overlay: &Overlay{Lower: []string{"/l1", "/l2"}, Upper: "/u", Work: "/w", Volatile: true},
 	}
 	for _, privileged := range []bool{false, true} {
 		o.Privileged = privileged
 		s := New(o)
 		var buf bytes.Buffer
-		if err := WriteInit(&buf, s); err != nil {
+		filter := seccomp.Program{{Code: 0x06, K: 0x7fff0000}} // return ALLOW
+		if err := WriteInit(&buf, s, filter); err != nil {
 			t.Fatal(err)
 		}
-		got, err := ReadInit(&buf)
+		got, gotFilter, err := ReadInit(&buf)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !reflect.DeepEqual(gotFilter, filter) {
+			t.Errorf("filter %v, want %v", gotFilter, filter)
+		}
 		want := *s
 		linux := *s.Linux
-		linux.Resources, linux.Namespaces = nil, nil
+		linux.Resources, linux.Namespaces, linux.Seccomp = nil, nil, nil
 		want.Linux = &linux
 		if !reflect.DeepEqual(got, &want) {
 			t.Errorf("privileged=%v: init got\n%+v\nwant\n%+v", privileged, got, &want)
@@ -58,7 +66,7 @@ func TestReadInitRefusesIncompleteSpecs(t *testing.T) {
 		`{"process":{"args":["sh"]},"root":{"path":"/r"}}`,
 		`{"process":{"args":[]},"root":{"path":"/r"},"linux":{}}`,
 	} {
-		if _, err := ReadInit(strings.NewReader(in)); err == nil {
+		if _, _, err := ReadInit(strings.NewReader(in)); err == nil {
 			t.Errorf("ReadInit(%q) = nil error", in)
 		}
 	}
