@@ -17,6 +17,8 @@ mkdir -p build
 # Static test binaries: the VM has the host's /usr but no Go build cache.
 CGO_ENABLED=0 go test -c -o build/cgroups.test ./pkg/cgroups
 CGO_ENABLED=0 go test -c -o build/crate.test ./cmd/crate
+# The hostile tests' attack program, which they would otherwise build.
+(cd cmd/crate && CGO_ENABLED=0 go build -trimpath -o ../../build/attack ./testdata/attack)
 
 # The VM's root is its initramfs, where pivot_root is impossible: run the
 # tests in a chroot onto a bind mount of it, whose root is a real mount, as
@@ -29,6 +31,7 @@ exec "$vm" --timeout 1500 \
 	--env "CI=${CI:-}" \
 	--env "CRATE_BIN=$project/bin/crate" \
 	--env "CRATE_INIT_BIN=$project/bin/crate-init" \
+	--env "CRATE_ATTACK_BIN=$project/build/attack" \
 	"$project" -- /bin/sh -c "
 		grep -q '^0::/\$' /proc/self/cgroup && [ \"\$(stat -f -c %T /sys/fs/cgroup)\" = cgroup2fs ] || { echo 'not pure cgroup v2' >&2; exit 1; }
 		mkdir -p /run/vmroot && mount --rbind / /run/vmroot &&
