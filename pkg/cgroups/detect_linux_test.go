@@ -53,38 +53,47 @@ func TestDetectModeHere(t *testing.T) {
 }
 
 func TestNewV1Hierarchies(t *testing.T) {
+	withCPU := Limits{MemoryBytes: 1 << 20, CPUQuotaUs: 50000, CPUPeriodUs: 100000}
+	noCPU := Limits{MemoryBytes: 1 << 20}
 	tests := []struct {
 		name            string
 		mountinfo       string
-		devices         []specs.LinuxDeviceCgroup
+		limits          Limits
 		wantDirs        map[string]string
 		wantPath        string
 		wantHierarchies []string
 	}{
-		{"separate cpu and cpuacct", mountinfoSeparate, nil, map[string]string{
+		{"separate cpu and cpuacct", mountinfoSeparate, withCPU, map[string]string{
 			"memory":  "/sys/fs/cgroup/memory/crate-x",
 			"cpu":     "/sys/fs/cgroup/cpu/crate-x",
 			"cpuacct": "/sys/fs/cgroup/cpuacct/crate-x",
 			"pids":    "/sys/fs/cgroup/pids/crate-x",
 		}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpu", "cpuacct", "pids"}},
-		{"co-mounted cpu,cpuacct", mountinfoCoMounted, nil, map[string]string{
+		// No CPU limit: no CPU group of its own (a slower start, for nothing).
+		{"separate cpu and cpuacct, no CPU limit", mountinfoSeparate, noCPU, map[string]string{
+			"memory":  "/sys/fs/cgroup/memory/crate-x",
+			"cpuacct": "/sys/fs/cgroup/cpuacct/crate-x",
+			"pids":    "/sys/fs/cgroup/pids/crate-x",
+		}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpuacct", "pids"}},
+		// Co-mounted, cpu comes with cpuacct: the hierarchy is mounted by both names.
+		{"co-mounted cpu,cpuacct, no CPU limit", mountinfoCoMounted, noCPU, map[string]string{
 			"memory":  "/sys/fs/cgroup/memory/crate-x",
 			"cpu":     "/sys/fs/cgroup/cpu,cpuacct/crate-x",
 			"cpuacct": "/sys/fs/cgroup/cpu,cpuacct/crate-x",
 			"pids":    "/sys/fs/cgroup/pids/crate-x",
 		}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpu,cpuacct", "pids"}},
-		{"device rules add the devices hierarchy, last", mountinfoSeparate, dockerDevices(), map[string]string{
-			"memory":  "/sys/fs/cgroup/memory/crate-x",
-			"cpu":     "/sys/fs/cgroup/cpu/crate-x",
-			"cpuacct": "/sys/fs/cgroup/cpuacct/crate-x",
-			"pids":    "/sys/fs/cgroup/pids/crate-x",
-			"devices": "/sys/fs/cgroup/devices/crate-x",
-		}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpu", "cpuacct", "pids", "devices"}},
+		{"device rules add the devices hierarchy, last", mountinfoSeparate,
+			Limits{MemoryBytes: 1 << 20, CPUQuotaUs: 50000, CPUPeriodUs: 100000, Devices: dockerDevices()}, map[string]string{
+				"memory":  "/sys/fs/cgroup/memory/crate-x",
+				"cpu":     "/sys/fs/cgroup/cpu/crate-x",
+				"cpuacct": "/sys/fs/cgroup/cpuacct/crate-x",
+				"pids":    "/sys/fs/cgroup/pids/crate-x",
+				"devices": "/sys/fs/cgroup/devices/crate-x",
+			}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpu", "cpuacct", "pids", "devices"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := newManager(nil, "/sys/fs/cgroup", "crate-x", Limits{MemoryBytes: 1 << 20, Devices: tt.devices},
-				fakeSystem(unix.TMPFS_MAGIC, tt.mountinfo))
+			m, err := newManager(nil, "/sys/fs/cgroup", "crate-x", tt.limits, fakeSystem(unix.TMPFS_MAGIC, tt.mountinfo))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -44,6 +44,13 @@ func newV1(log hclog.Logger, name string, l Limits, mounts map[string]string) (*
 		if c == "devices" && l.Devices == nil {
 			continue
 		}
+		// Without a CPU limit, a CPU group of its own buys nothing (cpuacct
+		// counts the time) and costs every start half a millisecond: the
+		// forked init waits that long to be scheduled in a new task group.
+		// Where cpu shares a hierarchy with cpuacct, it comes with cpuacct.
+		if c == "cpu" && l.CPUQuotaUs == 0 && mnt != mounts["cpuacct"] {
+			continue
+		}
 		dir := filepath.Join(mnt, name)
 		m.dirs[c] = dir
 		if !slices.Contains(m.hierarchies, dir) {
