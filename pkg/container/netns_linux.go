@@ -11,7 +11,8 @@ import (
 // (every protocol sets up its per-namespace state), more than the other four
 // together. So the container's is made on a thread of its own while the
 // supervisor prepares the root filesystem and the cgroup, instead of by
-// init's clone, and init joins it (setns) before it touches the network.
+// init's clone, with its loopback interface up; init joins it (setns) before
+// it touches the network.
 
 // pendingNetns is a network namespace on its way.
 type pendingNetns struct {
@@ -38,7 +39,31 @@ func makeNetns() (*os.File, error) {
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 		return nil, os.NewSyscallError("unshare CLONE_NEWNET", err)
 	}
+	if err := loopbackUp(); err != nil {
+		return nil, err
+	}
 	return os.Open("/proc/thread-self/ns/net")
+}
+
+// loopbackUp brings up lo, the only interface of a new network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return os.NewSyscallError("ioctl SIOCGIFFLAGS lo", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return os.NewSyscallError("ioctl SIOCSIFFLAGS lo", err)
+	}
+	return nil
 }
 
 // wait returns the namespace, or why it could not be made.

@@ -1,7 +1,7 @@
 // Package initproc is what crate-init does inside the container's new
 // namespaces: wait at the gate until the supervisor has placed it in the
 // cgroup, then build the container's world (cgroup namespace, mounts, /dev,
-// hostname, loopback, root switch, working directory) and execve the command,
+// hostname, root switch, working directory) and execve the command,
 // which becomes the container's PID 1. Every failing step is reported to the
 // supervisor over the sync socket, naming the step and the errno.
 package initproc
@@ -124,9 +124,6 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
 		return "set hostname", os.NewSyscallError("sethostname", err)
 	}
-	if err := loopbackUp(); err != nil {
-		return "bring up lo", err
-	}
 	if err := enterWorkdir(s.Process.Cwd); err != nil {
 		return "chdir", err
 	}
@@ -142,18 +139,20 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	if err := setRlimits(s.Process.Rlimits); err != nil {
 		return "set ulimits", err
 	}
-	// The filter goes on while init still holds CAP_SYS_ADMIN, which
-	// installing one needs without no_new_privs; what init does after it
-	// (prctl, capset, setgroups, setuid, reading /etc/passwd, execve) is
-	// allowed by Docker's profile, whatever the capabilities.
-	if len(filter) > 0 {
-		if err := seccomp.Install(filter); err != nil {
-			return "install seccomp filter", err
-		}
-	}
 	if caps := s.Process.Capabilities; caps != nil {
 		if err := limitBoundingSet(caps); err != nil {
 			return "drop capabilities", err
+		}
+	}
+	// The filter goes on while init still holds CAP_SYS_ADMIN (the bounding
+	// set limits only what execve may grant), which installing one needs
+	// without no_new_privs; what init does after it (capset, setgroups,
+	// setuid, reading /etc/passwd, execve) is allowed by Docker's profile,
+	// whatever the capabilities. Every system call after it pays for the
+	// filter, so it comes as late as it can.
+	if len(filter) > 0 {
+		if err := seccomp.Install(filter); err != nil {
+			return "install seccomp filter", err
 		}
 	}
 	if u := s.Annotations[spec.AnnotationUser]; u != "" {
@@ -270,27 +269,6 @@ func enterWorkdir(dir string) error {
 	}
 	if err := unix.Chdir(dir); err != nil {
 		return &os.PathError{Op: "chdir", Path: dir, Err: err}
-	}
-	return nil
-}
-
-// loopbackUp brings up lo, the only interface of the new network namespace.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return os.NewSyscallError("socket", err)
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return os.NewSyscallError("ioctl SIOCGIFFLAGS lo", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return os.NewSyscallError("ioctl SIOCSIFFLAGS lo", err)
 	}
 	return nil
 }
