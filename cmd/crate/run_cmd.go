@@ -49,11 +49,12 @@ type RunCmd struct {
 
 // Run starts the container and waits for it; code is the container's exit code.
 func (r *RunCmd) Run(g *Globals, code *int) error {
-	// Catch the signals before the start, so none is lost and none kills crate
-	// itself: they are forwarded to the container's PID 1. Registering costs
-	// a round trip to the runtime's signal thread for each signal, so it
-	// happens while the flags are checked. There is no signal.Stop: crate
-	// exits when Run returns.
+	// Catch the signals before anything is made, so none is lost and none
+	// kills crate itself: they are forwarded to the container's PID 1.
+	// Registering costs a round trip to the runtime's signal thread for each
+	// signal, so it happens while the flags are checked and the image is
+	// looked up; container.Run waits for it before it creates anything.
+	// There is no signal.Stop: crate exits when Run returns.
 	sigs := make(chan os.Signal, 16)
 	caught := make(chan struct{})
 	go func() {
@@ -78,7 +79,7 @@ func (r *RunCmd) Run(g *Globals, code *int) error {
 		log.Error(err.Error())
 		return loggedError{err}
 	}
-	<-caught
+	cfg.SignalsCaught = caught
 	res, err := container.Run(log, cfg, sigs)
 	if err != nil {
 		log.Error(err.Error(), "container_id", cfg.Spec.ID)

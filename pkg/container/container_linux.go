@@ -50,6 +50,9 @@ type Config struct {
 	CgroupRoot  string        // normally /sys/fs/cgroup
 	InitPath    string        // the crate-init binary
 	StopTimeout time.Duration // SIGINT/SIGTERM, then SIGKILL after this long
+	// SignalsCaught, if set, is closed once the signals Run is given are
+	// caught (signal.Notify takes a while): Run writes nothing before.
+	SignalsCaught <-chan struct{}
 	Spec        spec.Options  // Args, Rootfs and Overlay are filled in by Run
 }
 
@@ -139,6 +142,9 @@ func (c *container) run(sigs <-chan os.Signal) (syscall.WaitStatus, error) {
 // container's directory and root filesystem and creates the cgroup. The
 // checks come first, so that bad input makes no container at all.
 func (c *container) prepare(ctx context.Context) error {
+	if _, err := os.Stat(c.cfg.Image); err == nil {
+		c.signalsCaught() // an image file is imported on the way: a write
+	}
 	store, img, err := openImage(ctx, c.log, c.cfg.StateRoot, c.cfg.Image, c.cfg.Platform, c.cfg.Progress, func(config ocispec.Image) error {
 		return spec.ApplyImage(&c.cfg.Spec, imageDefaults(config), c.cfg.Entrypoint, c.cfg.Command)
 	})
@@ -173,6 +179,7 @@ func (c *container) prepare(ctx context.Context) error {
 	}
 	c.spec.Mounts = append(c.spec.Mounts, cgroupMounts(cg)...)
 
+	c.signalsCaught()
 	if err := os.MkdirAll(containers, 0o700); err != nil {
 		return fmt.Errorf("create state directory: %w (use --root to choose another)", err)
 	}
@@ -198,6 +205,14 @@ func (c *container) prepare(ctx context.Context) error {
 	c.log.Info("cgroup created", "cgroup", cg.Path(), "mode", cg.Mode(), "memory_bytes", lim.MemoryBytes,
 		"cpu_quota_us", lim.CPUQuotaUs, "cpu_period_us", lim.CPUPeriodUs, "pids", lim.Pids, "duration", time.Since(start))
 	return nil
+}
+
+// signalsCaught returns once a signal can no longer kill crate half way
+// through a write (see Config.SignalsCaught).
+func (c *container) signalsCaught() {
+	if c.cfg.SignalsCaught != nil {
+		<-c.cfg.SignalsCaught
+	}
 }
 
 // start starts crate-init inside the cgroup, hands it the spec, lets it go
