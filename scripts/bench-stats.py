@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench-stats.py - turn hyperfine's --export-json into the tables bench.sh prints.
 
-    bench-stats.py warm WARM.json PLOT.dat   start latency of crate, runc, bwrap, floor
+    bench-stats.py warm PLOT.dat WARM.json...  start latency of crate, runc, bwrap, floor
     bench-stats.py cold COLD.json...         first run of crate vs tar -xzf
     bench-stats.py steps CRATE.log           crate's own step timings
 
@@ -40,15 +40,16 @@ def verdict(ratio, goal):
     return "MET" if ratio <= goal else "NOT MET"
 
 
-def warm(path, dat):
-    s = load(path)
+def warm(dat, paths):
+    s = load(*paths)
+    s = {name: s[name] for name in ("crate", "runc", "bwrap", "floor")}
     runc, floor = s["runc"]["median"], s["floor"]["median"]
     print(f"{'tool':<8} {'median ms':>10} {'q1':>8} {'q3':>8} {'min':>8} {'max':>8} {'× runc':>8} {'× floor':>8}")
     for name, v in s.items():
         print(f"{name:<8} {v['median']:>10.2f} {v['q1']:>8.2f} {v['q3']:>8.2f} {v['min']:>8.2f} {v['max']:>8.2f}"
               f" {v['median'] / runc:>8.2f} {v['median'] / floor:>8.2f}")
     runs = {v["runs"] for v in s.values()}
-    print(f"({'/'.join(map(str, sorted(runs)))} runs each after warm-up; q1/q3 are the quartiles)")
+    print(f"({'/'.join(map(str, sorted(runs)))} runs each, in rounds, after warm-up; q1/q3 are the quartiles)")
     ratio = s["crate"]["median"] / runc
     print(f"goal: crate ≤ 0.5× runc — {verdict(ratio, 0.5)} (crate/runc = {ratio:.2f})")
     with open(dat, "w") as f:
@@ -88,8 +89,8 @@ def steps(path):
 
 
 def main(argv):
-    if len(argv) == 4 and argv[1] == "warm":
-        warm(argv[2], argv[3])
+    if len(argv) >= 4 and argv[1] == "warm":
+        warm(argv[2], argv[3:])
     elif len(argv) >= 3 and argv[1] == "cold":
         cold(argv[2:])
     elif len(argv) == 3 and argv[1] == "steps":

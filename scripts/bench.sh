@@ -178,14 +178,28 @@ jq --arg root "$base" '.root.path = $root | .process.args = ["/bin/true"] | .pro
 	"$work/bundle/config.json" >"$work/bundle/config.json.new"
 mv "$work/bundle/config.json.new" "$work/bundle/config.json"
 
-echo "== 1. warm start: /bin/true, image already on disk (hyperfine, $runs runs) =="
+echo "== 1. warm start: /bin/true, image already on disk ($runs rounds) =="
+# As in part 2, rounds: each runs the four tools once, in an order that
+# rotates from one round to the next. This machine's speed drifts by tens of
+# percent within a minute; thirty runs of one tool and then thirty of the
+# next would charge the drift to whichever ran at a slow moment, rounds
+# spread it over all four. The first three rounds are a warm-up, not counted.
 # -N: no shell in between, so milliseconds are the tools' own.
-quiet_hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/warm.json" \
-	-n crate "bin/crate --root $state --log-file $log run $image /bin/true" \
-	-n runc "runc --root $work/runc run --bundle $work/bundle crate-bench-runc" \
-	-n bwrap "bwrap --bind $base / --proc /proc --dev /dev --unshare-all -- /bin/true" \
-	-n floor "unshare -pfmuin chroot $base /bin/true"
-python3 scripts/bench-stats.py warm "$work/warm.json" "$work/warm.dat"
+warm=(crate "bin/crate --root $state --log-file $log run $image /bin/true"
+	runc "runc --root $work/runc run --bundle $work/bundle crate-bench-runc"
+	bwrap "bwrap --bind $base / --proc /proc --dev /dev --unshare-all -- /bin/true"
+	floor "unshare -pfmuin chroot $base /bin/true")
+warmup_rounds=3
+for r in $(seq 1 $((warmup_rounds + runs))); do
+	cmds=()
+	for i in 0 1 2 3; do
+		j=$(((i + r) % 4))
+		cmds+=(-n "${warm[2 * j]}" "${warm[2 * j + 1]}")
+	done
+	quiet_hyperfine -N --runs 1 --export-json "$work/warm-$r.json" "${cmds[@]}"
+done
+for r in $(seq 1 $warmup_rounds); do rm -f "$work/warm-$r.json"; done
+python3 scripts/bench-stats.py warm "$work/warm.dat" "$work"/warm-*.json
 echo "floor = unshare -pfmuin chroot DIR /bin/true: the namespaces alone, no mounts, no cgroup"
 echo "where crate's time goes, from its own log (median of the runs above):"
 python3 scripts/bench-stats.py steps "$log"
