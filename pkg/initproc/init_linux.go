@@ -7,6 +7,7 @@
 package initproc
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -269,6 +270,25 @@ func enterWorkdir(dir string) error {
 	}
 	if err := unix.Chdir(dir); err != nil {
 		return &os.PathError{Op: "chdir", Path: dir, Err: err}
+	}
+	return checkWorkdir()
+}
+
+// checkWorkdir makes sure the working directory is inside the root. It would
+// not be if a descriptor of the host's had leaked into init and a path through
+// /proc/self/fd had led the chdir out (CVE-2024-21626, against runc): the
+// command would start with the host's file system as its working directory.
+// getcwd(2) fails with ENOENT for a directory the root cannot reach (older
+// kernels answered with a path starting "(unreachable)").
+func checkWorkdir() error {
+	wd, err := unix.Getwd()
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return errors.New("the working directory is outside the container's root")
+	case err != nil:
+		return os.NewSyscallError("getcwd", err)
+	case !strings.HasPrefix(wd, "/"):
+		return fmt.Errorf("the working directory %s is outside the container's root", wd)
 	}
 	return nil
 }
