@@ -53,7 +53,7 @@ type Config struct {
 	// SignalsCaught, if set, is closed once the signals Run is given are
 	// caught (signal.Notify takes a while): Run writes nothing before.
 	SignalsCaught <-chan struct{}
-	Spec        spec.Options  // Args, Rootfs and Overlay are filled in by Run
+	Spec          spec.Options // Args, Rootfs and Overlay are filled in by Run
 }
 
 // Result is how a container ended.
@@ -190,21 +190,31 @@ func (c *container) prepare(ctx context.Context) error {
 		return fmt.Errorf("create container directory: %w", err)
 	}
 	c.dir = dir // from here on cleanup removes it
-	start := time.Now()
-	if err := makeRoot(ctx, store, img, dir, c.cfg.Spec); err != nil {
-		return err
-	}
-	c.log.Info("root filesystem ready", "image", img.ID, "layers", len(img.Layers), "storage", storage,
-		"storage_reason", why, "duration", time.Since(start))
 
-	start = time.Now()
-	c.cgroup = cg // from here on cleanup destroys it
-	if err := cg.Create(); err != nil {
-		return fmt.Errorf("create cgroup: %w", err)
+	// The root filesystem's directories and the cgroup do not depend on each
+	// other: made at once, the start waits only for the slower.
+	created := make(chan error, 1)
+	go func() {
+		start := time.Now()
+		err := cg.Create()
+		if err == nil {
+			c.log.Info("cgroup created", "cgroup", cg.Path(), "mode", cg.Mode(), "memory_bytes", lim.MemoryBytes,
+				"cpu_quota_us", lim.CPUQuotaUs, "cpu_period_us", lim.CPUPeriodUs, "pids", lim.Pids,
+				"duration", time.Since(start))
+		}
+		created <- err
+	}()
+	start := time.Now()
+	rootErr := makeRoot(ctx, store, img, dir, c.cfg.Spec)
+	if rootErr == nil {
+		c.log.Info("root filesystem ready", "image", img.ID, "layers", len(img.Layers), "storage", storage,
+			"storage_reason", why, "duration", time.Since(start))
 	}
-	c.log.Info("cgroup created", "cgroup", cg.Path(), "mode", cg.Mode(), "memory_bytes", lim.MemoryBytes,
-		"cpu_quota_us", lim.CPUQuotaUs, "cpu_period_us", lim.CPUPeriodUs, "pids", lim.Pids, "duration", time.Since(start))
-	return nil
+	if err := <-created; err != nil {
+		return errors.Join(rootErr, fmt.Errorf("create cgroup: %w", err))
+	}
+	c.cgroup = cg // cleanup destroys it; a failed Create has removed what it made
+	return rootErr
 }
 
 // signalsCaught returns once a signal can no longer kill crate half way
@@ -389,7 +399,7 @@ func (c *container) cleanup() {
 	var removing sync.WaitGroup
 	if c.dir != "" {
 		removing.Go(func() {
-			if err := os.RemoveAll(c.dir); err != nil {
+			if err := removeContainerDir(c.dir); err != nil {
 				c.log.Error("remove container directory", "dir", c.dir, "error", err)
 			}
 		})
