@@ -20,9 +20,15 @@ CGO_ENABLED=0 go test -c -o build/crate.test ./cmd/crate
 # The hostile tests' attack program, which they would otherwise build.
 (cd cmd/crate && CGO_ENABLED=0 go build -trimpath -o ../../build/attack ./testdata/attack)
 
-# The VM's root is its initramfs, where pivot_root is impossible: run the
-# tests in a chroot onto a bind mount of it, whose root is a real mount, as
-# on any installed machine.
+# The VM's root is its initramfs, where pivot_root is impossible. As an
+# installed machine's boot does (switch_root), a bind mount of it is moved
+# over / and chrooted into: the tests run on a real mount at the top of the
+# namespace's root, where a container's pivot_root leaves nothing of the host
+# above the container (a plain chroot would leave the initramfs reachable
+# with "..", and the hostile tests would find it). The tests get a /tmp of
+# their own: what lies under the moved root, the initramfs, is the files an
+# installed machine's switch_root deletes, and must hold nothing of theirs
+# (a container that may unmount its root, with CAP_SYS_ADMIN, sees it).
 args="-test.v -test.count=1 -test.timeout=20m"
 [ $# -eq 0 ] || args="$args $(printf "%q " "$@")"
 inner="cd $project/pkg/cgroups && $project/build/cgroups.test $args &&
@@ -35,4 +41,5 @@ exec "$vm" --timeout 1500 \
 	"$project" -- /bin/sh -c "
 		grep -q '^0::/\$' /proc/self/cgroup && [ \"\$(stat -f -c %T /sys/fs/cgroup)\" = cgroup2fs ] || { echo 'not pure cgroup v2' >&2; exit 1; }
 		mkdir -p /run/vmroot && mount --rbind / /run/vmroot &&
-		exec chroot /run/vmroot /bin/sh -c '$inner'"
+		mount -t tmpfs -o mode=1777 tmpfs /run/vmroot/tmp &&
+		cd /run/vmroot && mount --move . / && exec chroot . /bin/sh -c '$inner'"
