@@ -202,12 +202,18 @@ func killAll(pids []int) error {
 // it, so only directories are removed. ENOENT anywhere means someone removed
 // it already, which is what we want.
 func removeTree(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, unix.ENOENT) {
+	// Most cgroups have no children: try the rmdir first, and list the
+	// directory (dozens of control files) only when it is refused.
+	err := unix.Rmdir(dir)
+	if err == nil || errors.Is(err, unix.ENOENT) {
 		return nil
 	}
-	if err != nil {
-		return err
+	entries, rerr := os.ReadDir(dir)
+	if errors.Is(rerr, unix.ENOENT) {
+		return nil
+	}
+	if rerr != nil {
+		return rerr
 	}
 	for _, e := range entries {
 		if e.IsDir() {

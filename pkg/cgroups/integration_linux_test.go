@@ -166,6 +166,13 @@ func TestPlaceKillDestroy(t *testing.T) {
 	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Errorf("process ended with %v, want killed by SIGKILL", err)
 	}
+	// A cgroup the container made below its own (a privileged one may)
+	// goes too.
+	for _, dir := range cgroupDirs(m) {
+		if err := os.Mkdir(filepath.Join(dir, "crate-inner"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := m.Destroy(); err != nil {
 		t.Fatalf("Destroy: %v", err)
 	}
