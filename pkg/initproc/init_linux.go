@@ -9,6 +9,7 @@ package initproc
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -185,9 +186,13 @@ func readSpec() (*specs.Spec, seccomp.Program, error) {
 	return spec.ReadInit(f)
 }
 
-// closeOnExecFrom marks every open descriptor from lowest up close-on-exec.
-// It reads the host's /proc, so it runs before the root switch.
+// closeOnExecFrom marks every open descriptor from lowest up close-on-exec:
+// with one close_range call (Linux 5.11), else descriptor by descriptor as
+// the host's /proc lists them, which is why it runs before the root switch.
 func closeOnExecFrom(lowest int) error {
+	if unix.CloseRange(uint(lowest), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return nil
+	}
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		return err
