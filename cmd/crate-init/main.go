@@ -28,6 +28,13 @@ func run() error {
 	if err := initproc.CheckFds(); err != nil {
 		return err
 	}
-	log := logging.NewChild(os.NewFile(initsync.LogFd, "log"), hclog.Trace)
+	// crate names the level to log at; by hand, everything.
+	level := hclog.Trace
+	if len(os.Args) > 1 {
+		if l, err := logging.ParseLevel(os.Args[1]); err == nil {
+			level = l
+		}
+	}
+	log := logging.NewChild(os.NewFile(initsync.LogFd, "log"), level)
 	return initproc.Run(log)
 }

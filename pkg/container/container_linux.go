@@ -217,6 +217,15 @@ func (c *container) prepare(ctx context.Context) error {
 	return rootErr
 }
 
+// initLogLevel is the most detail crate keeps of init's lines: its stderr
+// level, or debug, the log file's.
+func initLogLevel(log hclog.Logger) hclog.Level {
+	if log.IsTrace() {
+		return hclog.Trace
+	}
+	return hclog.Debug
+}
+
 // signalsCaught returns once a signal can no longer kill crate half way
 // through a write (see Config.SignalsCaught).
 func (c *container) signalsCaught() {
@@ -272,8 +281,10 @@ func (c *container) start() error {
 	childSync := os.NewFile(uintptr(fds[1]), "sync-init")
 
 	cmd := &exec.Cmd{
-		Path:   execPath(initExe),
-		Args:   []string{"crate-init"},
+		Path: execPath(initExe),
+		// The level init logs at: what crate keeps (see logging.New), so
+		// that init spends nothing on lines nobody will read.
+		Args:   []string{"crate-init", initLogLevel(c.log).String()},
 		Env:    []string{}, // nothing of the host's environment reaches the container
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
