@@ -25,10 +25,11 @@ CGO_ENABLED=0 go test -c -o build/crate.test ./cmd/crate
 # over / and chrooted into: the tests run on a real mount at the top of the
 # namespace's root, where a container's pivot_root leaves nothing of the host
 # above the container (a plain chroot would leave the initramfs reachable
-# with "..", and the hostile tests would find it). The tests get a /tmp of
-# their own: what lies under the moved root, the initramfs, is the files an
-# installed machine's switch_root deletes, and must hold nothing of theirs
-# (a container that may unmount its root, with CAP_SYS_ADMIN, sees it).
+# with "..", and the hostile tests would find it). The tests get a TMPDIR of
+# their own, a tmpfs: what lies under the moved root, the initramfs, is the
+# files an installed machine's switch_root deletes, and must hold nothing of
+# theirs (a container that may unmount its root, with CAP_SYS_ADMIN, sees it).
+# Not /tmp itself: the project may be checked out there.
 args="-test.v -test.count=1 -test.timeout=20m"
 [ $# -eq 0 ] || args="$args $(printf "%q " "$@")"
 inner="cd $project/pkg/cgroups && $project/build/cgroups.test $args &&
@@ -38,8 +39,9 @@ exec "$vm" --timeout 1500 \
 	--env "CRATE_BIN=$project/bin/crate" \
 	--env "CRATE_INIT_BIN=$project/bin/crate-init" \
 	--env "CRATE_ATTACK_BIN=$project/build/attack" \
+	--env "TMPDIR=/crate-tests" \
 	"$project" -- /bin/sh -c "
 		grep -q '^0::/\$' /proc/self/cgroup && [ \"\$(stat -f -c %T /sys/fs/cgroup)\" = cgroup2fs ] || { echo 'not pure cgroup v2' >&2; exit 1; }
 		mkdir -p /run/vmroot && mount --rbind / /run/vmroot &&
-		mount -t tmpfs -o mode=1777 tmpfs /run/vmroot/tmp &&
+		mkdir -p /run/vmroot/crate-tests && mount -t tmpfs -o mode=1777 tmpfs /run/vmroot/crate-tests &&
 		cd /run/vmroot && mount --move . / && exec chroot . /bin/sh -c '$inner'"
