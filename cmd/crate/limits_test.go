@@ -12,18 +12,22 @@ func TestMemoryLimit(t *testing.T) {
 	e := newEnv(t)
 	img := busyboxImage(t)
 
-	r := e.run("--memory", "32", img, "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")
-	if r.code != 137 {
-		t.Fatalf("64 MiB under --memory 32: exit %d, want 137\nstderr: %s", r.code, r.stderr)
-	}
-	if !strings.Contains(r.stderr, "OOM-killed") || !strings.Contains(r.stderr, "memory limit of 32 MiB") {
-		t.Errorf("stderr does not say the 32 MiB limit was hit: %q", r.stderr)
-	}
-	if got := e.logEntry(r.name, "container exited"); got["oom_killed"] != true {
-		t.Errorf("log of the OOM kill: %v", got)
+	// Under --init the command is init's child, and its SIGKILL reaches
+	// crate as init's exit code 137: still an OOM kill.
+	for _, flags := range [][]string{nil, {"--init"}} {
+		r := e.run(append(flags, "--memory", "32", img, "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")...)
+		if r.code != 137 {
+			t.Fatalf("%v 64 MiB under --memory 32: exit %d, want 137\nstderr: %s", flags, r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "OOM-killed") || !strings.Contains(r.stderr, "memory limit of 32 MiB") {
+			t.Errorf("%v stderr does not say the 32 MiB limit was hit: %q", flags, r.stderr)
+		}
+		if got := e.logEntry(r.name, "container exited"); got["oom_killed"] != true {
+			t.Errorf("%v log of the OOM kill: %v", flags, got)
+		}
 	}
 
-	r = e.run("--memory", "64M", img, "dd", "if=/dev/zero", "of=/dev/null", "bs=16M", "count=1")
+	r := e.run("--memory", "64M", img, "dd", "if=/dev/zero", "of=/dev/null", "bs=16M", "count=1")
 	if r.code != 0 {
 		t.Errorf("16 MiB under --memory 64M: exit %d, want 0\nstderr: %s", r.code, r.stderr)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/container"
 	"github.com/crate-run/crate/pkg/seccomp/profile"
@@ -36,8 +38,9 @@ type RunCmd struct {
 	Env         []string      `short:"e" sep:"none" help:"Set an environment variable (repeatable)." placeholder:"KEY=VALUE"`
 	Workdir     string        `short:"w" help:"Working directory inside the container (default /)." placeholder:"DIR"`
 	Name        string        `help:"Container id (default: 12 random hex digits)." placeholder:"NAME"`
-	NoPivot     bool          `help:"Switch root with chroot instead of pivot_root (weaker: the host root stays reachable to an escaped chroot)."`
+	NoPivot     bool          `help:"Switch root with chroot instead of pivot_root (weaker: the host's root stays mounted beneath the container's, reachable to a process that may unmount)."`
 	StopTimeout time.Duration `help:"After SIGINT or SIGTERM, how long the container has to exit before it is killed." default:"10s"`
+	Init        bool          `help:"Run an init process as PID 1 that reaps zombies and forwards signals (for commands that do neither)."`
 	Entrypoint  *string       `help:"Run this instead of the image's entrypoint (\"\" for none); the image's default arguments are dropped too." placeholder:"CMD"`
 	User        string        `short:"u" help:"Run as this user: NAME|UID[:GROUP|GID], looked up in the image (default: the image's, else root)." placeholder:"USER"`
 	Platform    string        `help:"Platform to pick from a multi-platform image, os/arch[/variant] (default: this machine's)." placeholder:"PLATFORM"`
@@ -49,6 +52,11 @@ type RunCmd struct {
 
 // Run starts the container and waits for it; code is the container's exit code.
 func (r *RunCmd) Run(g *Globals, code *int) error {
+	// Descriptors crate inherited without close-on-exec would reach
+	// crate-init, which with --init stays in the container for its whole
+	// life: mark them all close-on-exec (close_range, Linux 5.11; init
+	// marks its own anyway before it execs).
+	_ = unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
 	// Catch the signals before anything is made, so none is lost and none
 	// kills crate itself: they are forwarded to the container's PID 1.
 	// Registering costs a round trip to the runtime's signal thread for each
@@ -102,6 +110,7 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		Cwd:      r.Workdir,
 		Hostname: r.Hostname,
 		NoPivot:  r.NoPivot,
+		Init:     r.Init,
 	}
 	var err error
 	if r.StopTimeout < 0 {

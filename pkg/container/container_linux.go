@@ -445,7 +445,9 @@ func (c *container) result(ws syscall.WaitStatus) *Result {
 		r.ExitCode = 128 + int(r.Signal)
 	}
 	// The OOM killer's signal is SIGKILL; the counter tells it from a kill(1).
-	r.OOMKilled = r.Signal == unix.SIGKILL && c.stats.OOMKills > 0
+	// Under --init the command's SIGKILL reaches crate as init's exit code.
+	killed := r.Signal == unix.SIGKILL || r.ExitCode == 128+int(unix.SIGKILL)
+	r.OOMKilled = killed && c.stats.OOMKills > 0
 	fields := []any{"exit_code", r.ExitCode, "oom_killed", r.OOMKilled, "oom_kills", c.stats.OOMKills,
 		"memory_peak_bytes", c.stats.MemoryPeak, "cpu_time", c.stats.CPUTime, "wall_time", time.Since(c.placed)}
 	if r.Signal != 0 {

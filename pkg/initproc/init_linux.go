@@ -40,9 +40,10 @@ func CheckFds() error {
 }
 
 // Run is init's whole life. On success execve replaces the process and Run
-// never returns. On failure it tells the supervisor which step failed, and
-// returns an error only if even that was impossible: the supervisor reports
-// failures, init stays quiet on the container's stderr.
+// never returns; with --init, init exits with the command's exit code. On
+// failure it tells the supervisor which step failed, and returns an error
+// only if even that was impossible: the supervisor reports failures, init
+// stays quiet on the container's stderr.
 func Run(log hclog.Logger) error {
 	// Until it execs the command, init holds the spec, the sync socket and
 	// the log pipe, and runs in the container's namespaces: nothing there
@@ -175,6 +176,11 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 		}
 	}
 
+	if spec.Init(s) {
+		// --init: init stays PID 1, the command becomes its child (reaper_linux.go).
+		log.Debug("init starting command as its child", "args", s.Process.Args, "cwd", s.Process.Cwd)
+		return "exec", runAsInit(log, s.Process.Args, s.Process.Env, sync, volumes)
+	}
 	log.Debug("init executing command", "args", s.Process.Args, "cwd", s.Process.Cwd)
 	return "exec", execCommand(s.Process.Args, s.Process.Env)
 }

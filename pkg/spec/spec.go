@@ -22,6 +22,9 @@ const (
 	// AnnotationUser is the user to run as, NAME|UID[:GROUP|GID], resolved by
 	// init in the image's /etc/passwd and /etc/group after the root switch.
 	AnnotationUser = "run.crate.user"
+	// AnnotationInit asks crate-init to stay PID 1, run the command as its
+	// child, reap every zombie and forward signals (--init).
+	AnnotationInit = "run.crate.init"
 )
 
 // DefaultPath is the PATH a container gets unless -e sets one, as in Docker.
@@ -45,6 +48,9 @@ type Options struct {
 	CPUPercent  int64    // 0 means no limit; 100 is one whole CPU
 	Pids        int64    // 0 means no limit
 	NoPivot     bool
+	// Init keeps crate-init as PID 1, reaping zombies and forwarding signals
+	// to the command, its child (--init).
+	Init bool
 	// Capabilities the container's root keeps (see CapabilitySet), by name.
 	Capabilities []string
 	// Privileged keeps every capability and unmasks /proc and /sys.
@@ -145,6 +151,9 @@ func New(o Options) *specs.Spec {
 	}
 	if o.User != "" {
 		s.Annotations[AnnotationUser] = o.User
+	}
+	if o.Init {
+		s.Annotations[AnnotationInit] = "true"
 	}
 	return s
 }
@@ -294,6 +303,9 @@ var DevSymlinks = [][2]string{
 
 // NoPivot reports whether s asks for chroot instead of pivot_root.
 func NoPivot(s *specs.Spec) bool { return s.Annotations[AnnotationNoPivot] == "true" }
+
+// Init reports whether s asks crate-init to stay PID 1 (--init).
+func Init(s *specs.Spec) bool { return s.Annotations[AnnotationInit] == "true" }
 
 // ValidWorkdir checks a -w/--workdir value.
 func ValidWorkdir(dir string) error {

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func TestEnvDefaultsAndOverrides(t *testing.T) {
@@ -27,8 +29,27 @@ func TestNewLimits(t *testing.T) {
 	if *r.Pids.Limit != 10 {
 		t.Errorf("pids = %d", *r.Pids.Limit)
 	}
-	if s.Hostname != "abc" || s.Process.Cwd != "/" || NoPivot(s) {
-		t.Errorf("defaults: hostname %q cwd %q nopivot %v", s.Hostname, s.Process.Cwd, NoPivot(s))
+	if s.Hostname != "abc" || s.Process.Cwd != "/" || NoPivot(s) || Init(s) {
+		t.Errorf("defaults: hostname %q cwd %q nopivot %v init %v", s.Hostname, s.Process.Cwd, NoPivot(s), Init(s))
+	}
+}
+
+func TestNewAnnotations(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+		want func(*specs.Spec) bool
+	}{
+		{"--no-pivot", Options{NoPivot: true}, NoPivot},
+		{"--init", Options{Init: true}, Init},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.o.ID = "abc"
+			if !tt.want(New(tt.o)) {
+				t.Errorf("New(%+v): annotation missing from %v", tt.o, New(tt.o).Annotations)
+			}
+		})
 	}
 }
 

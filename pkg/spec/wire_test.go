@@ -25,7 +25,7 @@ func TestInitSpecCarriesWhatInitActsOn(t *testing.T) {
 		Devices: []Device{null},
 		ID:      "abc", Rootfs: "/r", Args: []string{"sh", "-c", "true"},
 		ImageEnv: []string{"A=1"}, Env: []string{"B=2"}, User: "nobody:nogroup", Cwd: "/tmp",
-		Hostname: "box", MemoryBytes: 1 << 26, CPUPercent: 50, Pids: 10, NoPivot: true,
+		Hostname: "box", MemoryBytes: 1 << 26, CPUPercent: 50, Pids: 10, NoPivot: true, Init: true,
 		Capabilities: []string{"CAP_CHOWN"}, NoNewPrivileges: true, ReadOnly: true,
 		Tmpfs:   []string{"/run:size=1m"},
 		Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: limit, Hard: limit}},
