@@ -1,6 +1,15 @@
+// The Go runtime would size GOMAXPROCS from the container's cgroup CPU
+// limit, and keep the host's cgroup files open to follow it: init needs
+// neither, and with --init it would hold them open in the container.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command crate-init is the container's first process. crate starts it inside
-// new namespaces with the spec, the sync socket and a log pipe on fds 3-5;
-// it builds the container and execs the user's command (see pkg/initproc).
+// new namespaces with the spec, the sync socket, a log pipe and the network
+// namespace on fds 3-6, and the level to log at as its argument; it builds
+// the container and execs the user's command, or with --init runs it as its
+// child (see pkg/initproc).
 // It is built static (CGO_ENABLED=0) so that it needs nothing from the image.
 package main
 
