@@ -323,7 +323,7 @@ func TestHostileVolumeSymlink(t *testing.T) {
 			img := rootfsImage(t, busyboxFiles(t, testutil.File{Name: "data", Typeflag: tar.TypeSymlink, Link: link}))
 			// Some machines mount /etc (the v2 VM does): count, and compare.
 			etcMounts := mountsAt(t, "/etc")
-			c := e.start("-v", vol+":/data", img, "/bin/sh", "-c",
+			c := e.start("-i", "-v", vol+":/data", img, "/bin/sh", "-c",
 				"echo container > /data/from-container && echo ready && (cat /etc/from-host || echo missing); read x")
 			if got := c.next(); got != "volume" {
 				t.Errorf("the container's /etc/from-host: %q, want the volume's", got)

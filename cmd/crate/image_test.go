@@ -162,7 +162,7 @@ func TestImageCommands(t *testing.T) {
 
 	// rm drops the image; prune keeps the layers of a container still
 	// running on it, then frees only the layer nobody uses.
-	running := e.start("renamed:1.0", "/bin/sh", "-c", "echo ready; read x; cat /opt/new")
+	running := e.start("-i", "renamed:1.0", "/bin/sh", "-c", "echo ready; read x; cat /opt/new")
 	mustCrate("image", "rm", "renamed:1.0")
 	if out := mustCrate("image", "prune"); !strings.HasPrefix(out, "removed 0 layers") {
 		t.Errorf("prune with a container running: %q, want nothing removed", out)

@@ -73,7 +73,7 @@ func TestOnlyLoopbackAndItIsUp(t *testing.T) {
 func TestMountInsideNotSeenOutside(t *testing.T) {
 	e := newEnv(t)
 	// Mounting needs CAP_SYS_ADMIN, which a container lacks by default.
-	c := e.start("--cap-add", "SYS_ADMIN", busyboxImage(t), "/bin/sh", "-c",
+	c := e.start("-i", "--cap-add", "SYS_ADMIN", busyboxImage(t), "/bin/sh", "-c",
 		"mount -t tmpfs crate-test-marker /mnt && echo ready && grep -c crate-test-marker /proc/self/mountinfo; read x")
 	if inside := c.next(); inside != "1" {
 		t.Fatalf("the mount inside the container: grep -c says %q, want 1", inside)

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -41,6 +42,8 @@ type RunCmd struct {
 	NoPivot     bool          `help:"Switch root with chroot instead of pivot_root (weaker: the host's root stays mounted beneath the container's, reachable to a process that may unmount)."`
 	StopTimeout time.Duration `help:"After SIGINT or SIGTERM, how long the container has to exit before it is killed." default:"10s"`
 	Init        bool          `help:"Run an init process as PID 1 that reaps zombies and forwards signals (for commands that do neither)."`
+	Interactive bool          `short:"i" help:"Keep stdin open: the command reads crate's stdin (without -i it reads /dev/null)."`
+	TTY         bool          `name:"tty" short:"t" help:"Give the command a terminal (a pty) as stdin, stdout and stderr; with -i, crate's terminal is put in raw mode and every key, Ctrl-C and Ctrl-Z among them, goes to the container."`
 	Entrypoint  *string       `help:"Run this instead of the image's entrypoint (\"\" for none); the image's default arguments are dropped too." placeholder:"CMD"`
 	User        string        `short:"u" help:"Run as this user: NAME|UID[:GROUP|GID], looked up in the image (default: the image's, else root)." placeholder:"USER"`
 	Platform    string        `help:"Platform to pick from a multi-platform image, os/arch[/variant] (default: this machine's)." placeholder:"PLATFORM"`
@@ -115,6 +118,11 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 	var err error
 	if r.StopTimeout < 0 {
 		return container.Config{}, fmt.Errorf("--stop-timeout %v: must not be negative", r.StopTimeout)
+	}
+	if r.Interactive && r.TTY && !isTerminal(os.Stdin) {
+		// As docker run: raw mode and keys typed one by one need a
+		// terminal; -i alone pipes stdin, -t alone needs none.
+		return container.Config{}, errors.New("-it: the input device is not a terminal (use -i alone to pipe stdin)")
 	}
 	if o.ID, err = containerID(r.Name); err != nil {
 		return container.Config{}, err
@@ -221,6 +229,8 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		CgroupRoot:  "/sys/fs/cgroup",
 		InitPath:    initPath,
 		StopTimeout: r.StopTimeout,
+		Interactive: r.Interactive,
+		Terminal:    r.TTY,
 		Spec:        o,
 	}, nil
 }
@@ -241,6 +251,12 @@ func seccompProfile(opt string, capabilities []string, privileged bool) (*specs.
 		return nil, fmt.Errorf("--security-opt seccomp=%s: %w", opt, err)
 	}
 	return p, nil
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // defaultPids bounds a container's processes when --pids is not given, as

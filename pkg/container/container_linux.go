@@ -50,6 +50,8 @@ type Config struct {
 	CgroupRoot  string        // normally /sys/fs/cgroup
 	InitPath    string        // the crate-init binary
 	StopTimeout time.Duration // SIGINT/SIGTERM, then SIGKILL after this long
+	Interactive bool          // -i: the command reads crate's stdin; otherwise /dev/null, as with docker run
+	Terminal    bool          // -t: the command's stdio is a new pty, its controlling terminal (tty_linux.go)
 	// SignalsCaught, if set, is closed once the signals Run is given are
 	// caught (signal.Notify takes a while): Run writes nothing before.
 	SignalsCaught <-chan struct{}
@@ -75,14 +77,16 @@ type container struct {
 	filter seccomp.Program // spec.Linux.Seccomp, compiled for init
 	netns  *pendingNetns
 	cmd    *exec.Cmd // crate-init, once started
+	tty    *terminal // the pty, with -t
 	placed time.Time // when init was born in the cgroup: CPU time counts from here
 	exited chan struct{}
 	stats  cgroups.Stats
 }
 
 // Run starts the container, waits for its command to end and cleans up.
-// Signals from sigs are forwarded to the container's PID 1; a SIGINT or
-// SIGTERM that arrives before the command starts aborts the start. Whatever
+// Signals from sigs are forwarded to the container's PID 1; a SIGINT,
+// SIGTERM, SIGHUP or SIGQUIT that arrives before the command starts aborts
+// the start (SIGWINCH, SIGUSR1 and SIGUSR2 are dropped then). Whatever
 // happens, nothing made for the container is left behind when Run returns.
 func Run(log hclog.Logger, cfg Config, sigs <-chan os.Signal) (*Result, error) {
 	c := &container{
@@ -96,9 +100,15 @@ func Run(log hclog.Logger, cfg Config, sigs <-chan os.Signal) (*Result, error) {
 	// init has been reaped.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	// The host terminal gets its mode back however Run ends, a panic too.
+	// (A closure: c.tty is made later, by start.)
+	defer func() { c.tty.restore() }()
 
 	status, err := c.run(sigs)
 	c.cleanup()
+	// Init is reaped and its PID namespace gone, so nothing holds the
+	// pty's slave any more: its output can be read to the end.
+	c.tty.close()
 	if err != nil {
 		return nil, err
 	}
@@ -114,11 +124,18 @@ func (c *container) run(sigs <-chan os.Signal) (syscall.WaitStatus, error) {
 	interrupted := make(chan os.Signal, 1)
 	prepared := make(chan struct{})
 	go func() {
-		select {
-		case s := <-sigs:
-			interrupted <- s
-			cancel()
-		case <-prepared:
+		for {
+			select {
+			case s := <-sigs:
+				if s == unix.SIGWINCH || s == unix.SIGUSR1 || s == unix.SIGUSR2 {
+					continue // a resized window, or a signal for a command not yet running
+				}
+				interrupted <- s
+				cancel()
+				return
+			case <-prepared:
+				return
+			}
 		}
 	}()
 	err := c.prepare(ctx)
@@ -239,6 +256,24 @@ func (c *container) signalsCaught() {
 func (c *container) start() error {
 	begin := time.Now()
 	s := c.spec
+	stdin, stdout, stderr := io.Reader(nil), io.Writer(os.Stdout), io.Writer(os.Stderr)
+	if c.cfg.Interactive {
+		stdin = os.Stdin // else os/exec gives /dev/null
+	}
+	if c.cfg.Terminal {
+		// Opened before the spec is sent: the spec names the slave, which
+		// init mounts on /dev/console.
+		t, err := openTerminal()
+		if err != nil {
+			return fmt.Errorf("open a terminal for the container: %w", err)
+		}
+		c.tty = t
+		s.Process.Terminal = true
+		s.Mounts = append(s.Mounts, t.consoleMount())
+		// The slave even without -i, as docker run -t: a command that reads
+		// it waits for ever rather than reading EOF.
+		stdin, stdout, stderr = t.slave, t.slave, t.slave
+	}
 
 	specR, specW, err := os.Pipe()
 	if err != nil {
@@ -286,9 +321,9 @@ func (c *container) start() error {
 		// that init spends nothing on lines nobody will read.
 		Args:   []string{"crate-init", initLogLevel(c.log).String()},
 		Env:    []string{}, // nothing of the host's environment reaches the container
-		Stdin:  os.Stdin,
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
+		Stdin:  stdin,
+		Stdout: stdout,
+		Stderr: stderr,
 		// Their order is the slot numbers in initsync: SpecFd, SyncFd, LogFd, NetnsFd.
 		ExtraFiles: []*os.File{specR, childSync, logW, netns},
 		SysProcAttr: &syscall.SysProcAttr{
@@ -297,6 +332,10 @@ func (c *container) start() error {
 			// session of its own, kill(0, sig) in the container would reach
 			// crate and everything in the host's process group with it.
 			Setsid: true,
+			// With -t, the pty becomes the session's controlling terminal
+			// (Ctty is a descriptor of the child's: its stdin).
+			Setctty: c.tty != nil,
+			Ctty:    0,
 			// If crate dies, the container dies with it rather than running
 			// on unsupervised in a cgroup nobody will remove.
 			Pdeathsig: syscall.SIGKILL,
@@ -311,6 +350,9 @@ func (c *container) start() error {
 	specR.Close()
 	childSync.Close()
 	logW.Close()
+	if err == nil && c.tty != nil {
+		c.tty.started(c.log, c.cfg.Interactive)
+	}
 	if err != nil {
 		logR.Close()
 		if cmd.Process != nil { // started, but not placed
@@ -361,6 +403,15 @@ func (c *container) wait(sigs <-chan os.Signal) syscall.WaitStatus {
 		case <-c.exited:
 			return c.cmd.ProcessState.Sys().(syscall.WaitStatus)
 		case s := <-sigs:
+			if s == unix.SIGWINCH && c.tty != nil {
+				// The host terminal was resized: resizing the pty makes the
+				// kernel signal the container's foreground process group,
+				// which is the one that draws on the terminal.
+				if err := c.tty.resize(); err != nil {
+					c.log.Warn("resize the container's terminal", "error", err)
+				}
+				continue
+			}
 			stop := s == unix.SIGINT || s == unix.SIGTERM
 			if stop && deadline != nil {
 				c.log.Warn("second stop signal: killing the container", "signal", s)

@@ -179,7 +179,7 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	if spec.Init(s) {
 		// --init: init stays PID 1, the command becomes its child (reaper_linux.go).
 		log.Debug("init starting command as its child", "args", s.Process.Args, "cwd", s.Process.Cwd)
-		return "exec", runAsInit(log, s.Process.Args, s.Process.Env, sync, volumes)
+		return "exec", runAsInit(log, s.Process.Args, s.Process.Env, s.Process.Terminal, sync, volumes)
 	}
 	log.Debug("init executing command", "args", s.Process.Args, "cwd", s.Process.Cwd)
 	return "exec", execCommand(s.Process.Args, s.Process.Env)

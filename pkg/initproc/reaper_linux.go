@@ -15,11 +15,14 @@ package initproc
 //
 // The command runs in a process group of its own, as under tini: its own
 // kill(0, sig) then reaches its group and not init, which would only send
-// the signal back. It stays in init's session, which has no controlling
-// terminal (crate gives none yet): Ctrl-C goes to crate, which forwards the
-// SIGINT to init, which forwards it to the command, as without --init. When
-// crate learns to give a terminal, the command's group must be made the
-// terminal's foreground group (tcsetpgrp), or reading it stops the command.
+// the signal back. It stays in init's session. Without -t that session has
+// no controlling terminal: Ctrl-C goes to crate, which forwards the SIGINT
+// to init, which forwards it to the command, as without --init. With -t the
+// pty is the session's controlling terminal, and the command's group is made
+// its foreground group (tcsetpgrp) before the command runs: otherwise the
+// command, in a background group, would be stopped by SIGTTIN when it reads
+// the terminal, and Ctrl-C and Ctrl-Z would reach init instead of it. Init
+// never reads the terminal, so it is fine in the background.
 //
 // The supervisor is unchanged: it still learns from EOF on the sync socket
 // that the command runs, and still signals and reaps its child, now init,
@@ -43,14 +46,14 @@ import (
 // ends, then ends init with the command's exit code. It returns only if the
 // command could not be started, with an *ExecError as execCommand's. log is
 // not written to once the command runs: its pipe is closed then.
-func runAsInit(log hclog.Logger, args, env []string, sync *initsync.Channel, vs *volumes) error {
+func runAsInit(log hclog.Logger, args, env []string, terminal bool, sync *initsync.Channel, vs *volumes) error {
 	// Catch every signal before the command exists: one meant for it, or
 	// its own SIGCHLD, then waits in the channel instead of being lost
 	// between the fork and the loop. The forked child gets the default
 	// actions back before it execs (see syscall.ForkExec).
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
-	pid, err := startCommand(args, env)
+	pid, err := startCommand(args, env, terminal)
 	if err != nil {
 		return err
 	}
@@ -69,14 +72,15 @@ func runAsInit(log hclog.Logger, args, env []string, sync *initsync.Channel, vs 
 // as execCommand does, and forks and execs it as a child instead of becoming
 // it. syscall.ForkExec reports the child's failed execve synchronously, with
 // its errno, so a missing or unrunnable command is diagnosed (126/127) just
-// as without --init.
+// as without --init. With terminal, init's stdin is its controlling
+// terminal, and the child's group becomes the terminal's foreground group.
 //
 // The fork must come from init's locked thread: namespaces joined by setns
 // and unshare, the capabilities and no_new_privs belong to a thread, and a
 // child inherits those of the thread that forks it. run's goroutine is
 // locked to that thread and this runs on it; ForkExec forks the calling
 // thread.
-func startCommand(args, env []string) (pid int, err error) {
+func startCommand(args, env []string, terminal bool) (pid int, err error) {
 	path, err := lookPath(args[0], env)
 	if err != nil {
 		return 0, err
@@ -84,7 +88,11 @@ func startCommand(args, env []string) (pid int, err error) {
 	pid, err = syscall.ForkExec(path, args, &syscall.ProcAttr{
 		Env:   env,
 		Files: []uintptr{0, 1, 2}, // the container's stdio; everything else is close-on-exec
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
+		// Foreground implies Setpgid and calls tcsetpgrp on Ctty (stdin,
+		// the same descriptor in init and the child) in the child while
+		// every signal is still blocked: from its background group it
+		// would otherwise be stopped by SIGTTOU.
+		Sys: &syscall.SysProcAttr{Setpgid: true, Foreground: terminal, Ctty: 0},
 	})
 	if err != nil {
 		return 0, diagnoseExec(path, err)
