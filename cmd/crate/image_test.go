@@ -380,3 +380,30 @@ func TestOverlayIsVolatile(t *testing.T) {
 		t.Errorf("kernel %s: root mount %q, volatile %v, want %v", release, out, got, want)
 	}
 }
+
+// TestHomeFollowsTheUser: HOME is the user's home from the image's passwd,
+// as in docker run, unless the image or -e set it; root's is /root.
+func TestHomeFollowsTheUser(t *testing.T) {
+	e := newEnv(t)
+	img := rootfsImage(t, busyboxFiles(t,
+		testutil.File{Name: "etc/passwd", Mode: 0o644, Body: []byte("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n")},
+		testutil.File{Name: "etc/group", Mode: 0o644, Body: []byte("root:x:0:\napp:x:1000:\n")},
+	))
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"root", nil, "/root\n"},
+		{"-u app", []string{"-u", "app"}, "/home/app\n"},
+		{"-u 1234, no passwd entry", []string{"-u", "1234"}, "/\n"},
+		{"-e HOME wins", []string{"-u", "app", "-e", "HOME=/srv"}, "/srv\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := e.runOK(append(tt.args, img, "/bin/sh", "-c", "echo $HOME")...); got != tt.want {
+				t.Errorf("HOME = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -159,8 +160,13 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 		}
 	}
 	if u := s.Annotations[spec.AnnotationUser]; u != "" {
-		if err := switchUser(log, u); err != nil {
+		home, err := switchUser(log, u)
+		if err != nil {
 			return "set user", err
+		}
+		// HOME is the user's from passwd, unless the image or -e set it.
+		if !slices.ContainsFunc(s.Process.Env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }) {
+			s.Process.Env = append(s.Process.Env, "HOME="+home)
 		}
 	}
 	if caps := s.Process.Capabilities; caps != nil {
@@ -216,25 +222,26 @@ func closeOnExecFrom(lowest int) error {
 
 // switchUser becomes the image's (or --user's) user: NAME|UID[:GROUP|GID],
 // looked up in the container's own /etc/passwd and /etc/group, as the root
-// switch is done. Groups first: after setuid there is no right to change them.
+// switch is done, and returns the user's home directory from passwd ("/" if
+// it has no entry). Groups first: after setuid there is no right to change them.
 // The syscall package's calls change every thread of the process, not only
 // this one, so no thread of init keeps root behind the command's back.
-func switchUser(log hclog.Logger, spec string) error {
+func switchUser(log hclog.Logger, spec string) (home string, err error) {
 	u, err := user.GetExecUserPath(spec, &user.ExecUser{Home: "/"}, "/etc/passwd", "/etc/group")
 	if err != nil {
-		return fmt.Errorf("user %q: %w", spec, err)
+		return "", fmt.Errorf("user %q: %w", spec, err)
 	}
 	if err := syscall.Setgroups(u.Sgids); err != nil {
-		return os.NewSyscallError("setgroups", err)
+		return "", os.NewSyscallError("setgroups", err)
 	}
 	if err := syscall.Setgid(u.Gid); err != nil {
-		return os.NewSyscallError("setgid", err)
+		return "", os.NewSyscallError("setgid", err)
 	}
 	if err := syscall.Setuid(u.Uid); err != nil {
-		return os.NewSyscallError("setuid", err)
+		return "", os.NewSyscallError("setuid", err)
 	}
-	log.Debug("user set", "user", spec, "uid", u.Uid, "gid", u.Gid, "groups", u.Sgids)
-	return nil
+	log.Debug("user set", "user", spec, "uid", u.Uid, "gid", u.Gid, "groups", u.Sgids, "home", u.Home)
+	return u.Home, nil
 }
 
 // writeSysctls sets the container's namespaced sysctls (the supervisor let

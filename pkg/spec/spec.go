@@ -109,7 +109,7 @@ func New(o Options) *specs.Spec {
 		Root:     &specs.Root{Path: o.Rootfs, Readonly: o.ReadOnly},
 		Process: &specs.Process{
 			Args:            o.Args,
-			Env:             Env(hostname, o.ImageEnv, o.Env),
+			Env:             Env(hostname, defaultHome(o), o.ImageEnv, o.Env),
 			Cwd:             cwd,
 			NoNewPrivileges: o.NoNewPrivileges,
 			Rlimits:         o.Rlimits,
@@ -227,11 +227,16 @@ func resources(o Options) *specs.LinuxResources {
 }
 
 // Env returns the container's environment: Docker's defaults (PATH,
-// HOSTNAME, HOME), then each layer of KEY=VALUE entries applied over the
-// ones before, in order (the image config's, then -e's).
-func Env(hostname string, layers ...[]string) []string {
-	env := []string{"PATH=" + DefaultPath, "HOSTNAME=" + hostname, "HOME=/root"}
-	index := map[string]int{"PATH": 0, "HOSTNAME": 1, "HOME": 2}
+// HOSTNAME, and HOME unless home is ""), then each layer of KEY=VALUE
+// entries applied over the ones before, in order (the image config's, then
+// -e's).
+func Env(hostname, home string, layers ...[]string) []string {
+	env := []string{"PATH=" + DefaultPath, "HOSTNAME=" + hostname}
+	index := map[string]int{"PATH": 0, "HOSTNAME": 1}
+	if home != "" {
+		index["HOME"] = len(env)
+		env = append(env, "HOME="+home)
+	}
 	for _, layer := range layers {
 		for _, kv := range layer {
 			key, _, _ := strings.Cut(kv, "=")
@@ -244,6 +249,16 @@ func Env(hostname string, layers ...[]string) []string {
 		}
 	}
 	return env
+}
+
+// defaultHome is root's home, or "" when the command runs as another user
+// (-u or the image's User): init then sets HOME from that user's entry in
+// the image's /etc/passwd, as Docker does, unless the image or -e set it.
+func defaultHome(o Options) string {
+	if o.User != "" {
+		return ""
+	}
+	return "/root"
 }
 
 // DefaultMounts are the file systems every container gets, mounted by init in

@@ -10,10 +10,16 @@ import (
 
 func TestEnvDefaultsAndOverrides(t *testing.T) {
 	image := []string{"PATH=/opt/bin:/bin", "LANG=C.UTF-8", "FOO=image"}
-	got := Env("box", image, []string{"HOME=/home/app", "FOO=bar", "FOO=baz"})
+	got := Env("box", "/root", image, []string{"HOME=/home/app", "FOO=bar", "FOO=baz"})
 	want := []string{"PATH=/opt/bin:/bin", "HOSTNAME=box", "HOME=/home/app", "LANG=C.UTF-8", "FOO=baz"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Env = %q, want %q", got, want)
+	}
+	// Another user than root: no default HOME, init takes it from passwd.
+	got = Env("box", "", image)
+	want = []string{"PATH=/opt/bin:/bin", "HOSTNAME=box", "LANG=C.UTF-8", "FOO=image"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Env without a home = %q, want %q", got, want)
 	}
 }
 
