@@ -4,10 +4,11 @@
 //
 //	supervisor (crate)                          init (crate-init)
 //	------------------                          -----------------
-//	start init with fds 3 (spec), 4 (sync), 5 (log), 6 (network namespace)
+//	start init in its cgroup with fds 3 (spec), 4 (sync), 5 (log),
+//	6 (network namespace)
 //	write spec to fd 3, close it  ------------> read spec until EOF
-//	place init's pid in the cgroup
 //	SendGo  ---------------- go ------------->  WaitGo
+//	                                            join the network namespace,
 //	                                            unshare cgroup ns, mounts,
 //	                                            hostname, root switch, chdir
 //	WaitExec <------ error{step,errno,msg} ---  Fail        (on any failure)
@@ -15,7 +16,8 @@
 //
 // Every message is a 4-byte big-endian length followed by that many bytes of
 // JSON. EOF where WaitExec expects a message means execve succeeded: the kernel
-// closed init's end of the socket, and nothing else could have.
+// closed init's end of the socket, and nothing else could have. (With --init,
+// init closes it itself once its child has exec'ed the command.)
 package initsync
 
 import (
