@@ -29,6 +29,12 @@ func TestBadInputIsRefused(t *testing.T) {
 	busybox := busyboxImage(t)
 	outside := t.TempDir() // where a symlink in an archive points; must stay empty
 	tooManyCPUs := fmt.Sprint(100*runtime.NumCPU() + 1)
+	// A seccomp profile that allows almost nothing would stop crate-init
+	// itself, after it installs the filter.
+	tooStrict := filepath.Join(t.TempDir(), "strict.json")
+	if err := os.WriteFile(tooStrict, []byte(`{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name  string
@@ -93,6 +99,7 @@ func TestBadInputIsRefused(t *testing.T) {
 		{name: "--cap-add of no capability", flags: []string{"--cap-add", "FLY"}, want: "no such capability"},
 		{name: "--security-opt unknown", flags: []string{"--security-opt", "label=disable"}, want: "unknown option"},
 		{name: "--security-opt seccomp profile missing", flags: []string{"--security-opt", "seccomp=/crate-no-such-profile.json"}, want: "no such file"},
+		{name: "--security-opt seccomp profile that stops init", flags: []string{"--security-opt", "seccomp=" + tooStrict}, want: "which crate-init needs"},
 		{name: "--ulimit of no resource", flags: []string{"--ulimit", "files=10"}, want: "want NAME=SOFT[:HARD]"},
 		{name: "--sysctl of the host's kernel", flags: []string{"--sysctl", "kernel.panic=1"}, want: "not namespaced"},
 		{name: "-v with a relative host path", flags: []string{"-v", "data:/data"}, want: "must be absolute"},

@@ -28,8 +28,9 @@ func Default(capabilities []string) (*specs.LinuxSeccomp, error) {
 
 // Load reads a Docker-format seccomp profile (docker run --security-opt
 // seccomp=FILE) and resolves it for this machine and capabilities, as Default
-// does. The profile is checked as Compile would check it, so that every
-// mistake in the file is reported here, naming the file.
+// does. The profile is compiled, so that every mistake in the file is
+// reported here, naming the file, and so is a profile that would stop
+// crate-init itself before it runs the command.
 func Load(path string, capabilities []string) (*specs.LinuxSeccomp, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -47,7 +48,15 @@ func Load(path string, capabilities []string) (*specs.LinuxSeccomp, error) {
 	if s == nil {
 		return nil, fmt.Errorf("seccomp profile %s has neither defaultAction nor syscalls", path)
 	}
-	if _, err := prepare(s); err != nil {
+	checked, err := prepare(s)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile %s: %w", path, err)
+	}
+	p, err := checked.compile()
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile %s: %w", path, err)
+	}
+	if err := checkInitCalls(p); err != nil {
 		return nil, fmt.Errorf("seccomp profile %s: %w", path, err)
 	}
 	return s, nil

@@ -108,6 +108,8 @@ func TestLoadErrors(t *testing.T) {
 		{"nothing at all", `{}`, "seccomp profile %s has neither defaultAction nor syscalls"},
 		{"archMap and architectures", `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "archMap": [{"architecture": "SCMP_ARCH_X86_64"}]}`,
 			"seccomp profile %s: both 'architectures' and 'archMap' are specified"},
+		{"blocks what init needs", `{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}]}`,
+			"seccomp profile %s: it refuses prctl, which crate-init needs once the filter is on (to drop privileges and execute the command)"},
 		{"bad kernel version", `{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "four"}}]}`,
 			`seccomp profile %s: invalid kernel version: "four"`},
 	}
