@@ -58,7 +58,8 @@ func TestExitStatus(t *testing.T) {
 }
 
 // TestCommandCannotStart checks that each reason a command cannot start is
-// named, with 127 for "not there" and 126 for "there but not runnable".
+// named, with 127 for "not there" and 126 for "there but not runnable", as
+// crate-init's execve finds it and, under --init, as its child's does.
 func TestCommandCannotStart(t *testing.T) {
 	e := newEnv(t)
 	dynamic, err := os.ReadFile("/usr/bin/true") // linked against the host's libc
@@ -87,16 +88,18 @@ func TestCommandCannotStart(t *testing.T) {
 		{"missing #! interpreter", "/bin/py", 127, "#! interpreter /usr/bin/python3 is missing from the image"},
 		{"CRLF #! line", "/bin/dos", 127, "CRLF"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := e.run(img, tt.command)
-			if r.code != tt.code {
-				t.Errorf("exit %d, want %d", r.code, tt.code)
-			}
-			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-			if len(lines) != 1 || !strings.Contains(lines[0], tt.says) {
-				t.Errorf("stderr %q: want one line saying %q", r.stderr, tt.says)
-			}
-		})
+	for _, flags := range [][]string{nil, {"--init"}} {
+		for _, tt := range tests {
+			t.Run(strings.Join(append(flags, tt.name), " "), func(t *testing.T) {
+				r := e.run(append(flags, img, tt.command)...)
+				if r.code != tt.code {
+					t.Errorf("exit %d, want %d", r.code, tt.code)
+				}
+				lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+				if len(lines) != 1 || !strings.Contains(lines[0], tt.says) {
+					t.Errorf("stderr %q: want one line saying %q", r.stderr, tt.says)
+				}
+			})
+		}
 	}
 }

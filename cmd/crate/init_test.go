@@ -4,8 +4,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/crate-run/crate/pkg/testutil"
 )
 
 // With --init, crate-init is PID 1 and the command its child, whose exit
@@ -89,36 +87,6 @@ func TestInitForwardsSignals(t *testing.T) {
 			r := e.wait(c)
 			if r.code != s.code || strings.Contains(r.stderr, "stop timeout") {
 				t.Errorf("exit %d, stderr %q; want %d, without waiting for the stop timeout", r.code, r.stderr, s.code)
-			}
-		})
-	}
-}
-
-// TestInitCommandCannotStart: a command init cannot start is reported as
-// without --init, with 127 for "not there" and 126 for "not runnable".
-func TestInitCommandCannotStart(t *testing.T) {
-	e := newEnv(t)
-	img := rootfsImage(t, busyboxFiles(t, testutil.File{Name: "bin/plain", Mode: 0o644, Body: []byte("echo hi\n")}))
-	tests := []struct {
-		name    string
-		command string
-		code    int
-		says    string
-	}{
-		{"not found", "nope", 127, "nope: command not found in PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-		{"no such path", "/opt/nope", 127, "/opt/nope: no such file in the image"},
-		{"not executable", "/bin/plain", 126, "not executable (mode -rw-r--r--)"},
-		{"a directory", "/bin", 126, "is a directory"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := e.run("--init", img, tt.command)
-			if r.code != tt.code {
-				t.Errorf("exit %d, want %d", r.code, tt.code)
-			}
-			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-			if len(lines) != 1 || !strings.Contains(lines[0], tt.says) {
-				t.Errorf("stderr %q: want one line saying %q", r.stderr, tt.says)
 			}
 		})
 	}
