@@ -18,6 +18,7 @@ import (
 
 	"github.com/crate-run/crate/pkg/seccomp"
 	"github.com/crate-run/crate/pkg/seccomp/profile"
+	"github.com/crate-run/crate/pkg/spec"
 	"github.com/crate-run/crate/pkg/testutil"
 )
 
@@ -254,22 +255,6 @@ func runChild(t *testing.T, c childConfig) childReport {
 	return r
 }
 
-// dockerCaps is Docker's default capability set.
-var dockerCaps = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-}
-
-// capSets are the capability sets the tests compile Docker's profile for.
-var capSets = map[string][]string{
-	"no capabilities": nil,
-	"docker default":  dockerCaps,
-	"privileged-ish": append(slices.Clone(dockerCaps), "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_MODULE",
-		"CAP_SYS_PTRACE", "CAP_BPF", "CAP_PERFMON", "CAP_SYS_TIME", "CAP_SYS_NICE", "CAP_DAC_READ_SEARCH"),
-	"only CAP_SYS_ADMIN": {"CAP_SYS_ADMIN"},
-}
-
 // dockerProfile is Docker's default profile for caps.
 func dockerProfile(t *testing.T, caps []string) *specs.LinuxSeccomp {
 	t.Helper()
@@ -326,7 +311,7 @@ func TestInstallDockerDefault(t *testing.T) {
 	}
 	for _, set := range []string{"no capabilities", "docker default"} {
 		t.Run(set, func(t *testing.T) {
-			c := childConfig{Program: mustCompile(t, dockerProfile(t, capSets[set])), Probes: []probe{probeFork}}
+			c := childConfig{Program: mustCompile(t, dockerProfile(t, testutil.CapabilitySets[set])), Probes: []probe{probeFork}}
 			for _, p := range probes {
 				c.Probes = append(c.Probes, p.p)
 			}
@@ -366,7 +351,7 @@ func TestInstallCapabilityRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, with := range []bool{true, false} {
-			caps := slices.Clone(dockerCaps)
+			caps := slices.Clone(spec.DefaultCapabilities)
 			if with {
 				caps = append(caps, tt.capability)
 			}
@@ -398,7 +383,7 @@ func TestInstallCapabilityRules(t *testing.T) {
 // under the filter.
 func TestInstallInitSequence(t *testing.T) {
 	testutil.RequireRoot(t)
-	for name, caps := range capSets {
+	for name, caps := range testutil.CapabilitySets {
 		t.Run(name, func(t *testing.T) {
 			runChild(t, childConfig{Program: mustCompile(t, dockerProfile(t, caps)), InitSequence: true})
 		})
@@ -409,7 +394,7 @@ func TestInstallInitSequence(t *testing.T) {
 // CAP_SYS_ADMIN, or one with no_new_privs.
 func TestInstallPrivilege(t *testing.T) {
 	testutil.RequireRoot(t)
-	p := mustCompile(t, dockerProfile(t, dockerCaps))
+	p := mustCompile(t, dockerProfile(t, spec.DefaultCapabilities))
 	tests := []struct {
 		name       string
 		c          childConfig

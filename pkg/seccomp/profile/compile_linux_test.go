@@ -10,6 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/seccomp"
+	"github.com/crate-run/crate/pkg/spec"
+	"github.com/crate-run/crate/pkg/testutil"
 )
 
 // Verdicts as the kernel sees them.
@@ -19,22 +21,6 @@ const (
 	enosys  = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
 	killAll = unix.SECCOMP_RET_KILL_PROCESS
 )
-
-// dockerCaps is Docker's default capability set.
-var dockerCaps = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-}
-
-// capSets are the capability sets the tests compile Docker's profile for.
-var capSets = map[string][]string{
-	"no capabilities": nil,
-	"docker default":  dockerCaps,
-	"privileged-ish": append(slices.Clone(dockerCaps), "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_MODULE",
-		"CAP_SYS_PTRACE", "CAP_BPF", "CAP_PERFMON", "CAP_SYS_TIME", "CAP_SYS_NICE", "CAP_DAC_READ_SEARCH"),
-	"only CAP_SYS_ADMIN": {"CAP_SYS_ADMIN"},
-}
 
 // call is one system call as the filter sees it.
 type call struct {
@@ -175,7 +161,7 @@ func conventionCalls(a abi) []syscallNumber {
 // convention of this machine through the compiled Docker profile, and
 // compares the verdict with what the profile says.
 func TestCompileMatchesProfile(t *testing.T) {
-	for setName, caps := range capSets {
+	for setName, caps := range testutil.CapabilitySets {
 		t.Run(setName, func(t *testing.T) {
 			s := mustDefault(t, caps)
 			p := mustCompile(t, s)
@@ -220,34 +206,34 @@ func TestCompileDockerDecisions(t *testing.T) {
 		args [6]uint64
 		want uint32
 	}{
-		{dockerCaps, "getpid", [6]uint64{}, allow},
-		{dockerCaps, "execve", [6]uint64{}, allow},
-		{dockerCaps, "capset", [6]uint64{}, allow},
-		{dockerCaps, "setresuid", [6]uint64{}, allow},
-		{dockerCaps, "setgroups", [6]uint64{}, allow},
-		{dockerCaps, "prctl", [6]uint64{}, allow},
-		{dockerCaps, "keyctl", [6]uint64{}, eperm},
-		{dockerCaps, "add_key", [6]uint64{}, eperm},
-		{dockerCaps, "unshare", [6]uint64{unix.CLONE_NEWUSER}, eperm},
-		{dockerCaps, "mount", [6]uint64{}, eperm},
-		{dockerCaps, "bpf", [6]uint64{}, eperm},
-		{dockerCaps, "perf_event_open", [6]uint64{}, eperm},
-		{dockerCaps, "init_module", [6]uint64{}, eperm},
-		{dockerCaps, "reboot", [6]uint64{}, eperm},
-		{dockerCaps, "personality", [6]uint64{0xffffffff}, allow},
-		{dockerCaps, "personality", [6]uint64{0x0008}, allow},
-		{dockerCaps, "personality", [6]uint64{0x0040000}, eperm},
-		{dockerCaps, "personality", [6]uint64{1<<32 | 0x0008}, eperm},
-		{dockerCaps, "clone", [6]uint64{uint64(unix.SIGCHLD)}, allow},
-		{dockerCaps, "clone", [6]uint64{unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND}, allow},
-		{dockerCaps, "clone", [6]uint64{unix.CLONE_NEWUSER | uint64(unix.SIGCHLD)}, eperm},
-		{dockerCaps, "clone", [6]uint64{unix.CLONE_NEWNET}, eperm},
-		{dockerCaps, "clone3", [6]uint64{}, enosys},
-		{dockerCaps, "socket", [6]uint64{unix.AF_UNIX}, allow},
-		{dockerCaps, "socket", [6]uint64{unix.AF_INET6}, allow},
-		{dockerCaps, "socket", [6]uint64{unix.AF_VSOCK}, eperm},
-		{dockerCaps, "socket", [6]uint64{unix.AF_ALG}, eperm},
-		{dockerCaps, "socket", [6]uint64{1<<32 | unix.AF_UNIX}, eperm},
+		{spec.DefaultCapabilities, "getpid", [6]uint64{}, allow},
+		{spec.DefaultCapabilities, "execve", [6]uint64{}, allow},
+		{spec.DefaultCapabilities, "capset", [6]uint64{}, allow},
+		{spec.DefaultCapabilities, "setresuid", [6]uint64{}, allow},
+		{spec.DefaultCapabilities, "setgroups", [6]uint64{}, allow},
+		{spec.DefaultCapabilities, "prctl", [6]uint64{}, allow},
+		{spec.DefaultCapabilities, "keyctl", [6]uint64{}, eperm},
+		{spec.DefaultCapabilities, "add_key", [6]uint64{}, eperm},
+		{spec.DefaultCapabilities, "unshare", [6]uint64{unix.CLONE_NEWUSER}, eperm},
+		{spec.DefaultCapabilities, "mount", [6]uint64{}, eperm},
+		{spec.DefaultCapabilities, "bpf", [6]uint64{}, eperm},
+		{spec.DefaultCapabilities, "perf_event_open", [6]uint64{}, eperm},
+		{spec.DefaultCapabilities, "init_module", [6]uint64{}, eperm},
+		{spec.DefaultCapabilities, "reboot", [6]uint64{}, eperm},
+		{spec.DefaultCapabilities, "personality", [6]uint64{0xffffffff}, allow},
+		{spec.DefaultCapabilities, "personality", [6]uint64{0x0008}, allow},
+		{spec.DefaultCapabilities, "personality", [6]uint64{0x0040000}, eperm},
+		{spec.DefaultCapabilities, "personality", [6]uint64{1<<32 | 0x0008}, eperm},
+		{spec.DefaultCapabilities, "clone", [6]uint64{uint64(unix.SIGCHLD)}, allow},
+		{spec.DefaultCapabilities, "clone", [6]uint64{unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND}, allow},
+		{spec.DefaultCapabilities, "clone", [6]uint64{unix.CLONE_NEWUSER | uint64(unix.SIGCHLD)}, eperm},
+		{spec.DefaultCapabilities, "clone", [6]uint64{unix.CLONE_NEWNET}, eperm},
+		{spec.DefaultCapabilities, "clone3", [6]uint64{}, enosys},
+		{spec.DefaultCapabilities, "socket", [6]uint64{unix.AF_UNIX}, allow},
+		{spec.DefaultCapabilities, "socket", [6]uint64{unix.AF_INET6}, allow},
+		{spec.DefaultCapabilities, "socket", [6]uint64{unix.AF_VSOCK}, eperm},
+		{spec.DefaultCapabilities, "socket", [6]uint64{unix.AF_ALG}, eperm},
+		{spec.DefaultCapabilities, "socket", [6]uint64{1<<32 | unix.AF_UNIX}, eperm},
 		{[]string{"CAP_SYS_ADMIN"}, "unshare", [6]uint64{unix.CLONE_NEWUSER}, allow},
 		{[]string{"CAP_SYS_ADMIN"}, "clone", [6]uint64{unix.CLONE_NEWUSER}, allow},
 		{[]string{"CAP_SYS_ADMIN"}, "clone3", [6]uint64{}, allow},
@@ -277,7 +263,7 @@ func TestCompileDockerDecisions(t *testing.T) {
 // the supervisor, close descriptors and execute the command; and what the Go
 // runtime does meanwhile (threads, signals, memory).
 func TestCompileAllowsInit(t *testing.T) {
-	for setName, caps := range capSets {
+	for setName, caps := range testutil.CapabilitySets {
 		if err := checkInitCalls(mustCompile(t, mustDefault(t, caps))); err != nil {
 			t.Errorf("%s: %v", setName, err)
 		}
@@ -485,7 +471,7 @@ func TestCompileLongJumps(t *testing.T) {
 
 // TestCompileIsDeterministic: one profile, one program, byte for byte.
 func TestCompileIsDeterministic(t *testing.T) {
-	s := mustDefault(t, dockerCaps)
+	s := mustDefault(t, spec.DefaultCapabilities)
 	first, _ := mustCompile(t, s).MarshalBinary()
 	for range 5 {
 		again, _ := mustCompile(t, s).MarshalBinary()

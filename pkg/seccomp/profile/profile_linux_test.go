@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crate-run/crate/pkg/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -30,14 +31,14 @@ func TestDefaultFollowsCapabilities(t *testing.T) {
 		// names syscall.
 		unconditional bool
 	}{
-		{dockerCaps, "getpid", true},
-		{dockerCaps, "mount", false},
+		{spec.DefaultCapabilities, "getpid", true},
+		{spec.DefaultCapabilities, "mount", false},
 		{[]string{"CAP_SYS_ADMIN"}, "mount", true},
-		{dockerCaps, "clone", false}, // only without namespace flags
+		{spec.DefaultCapabilities, "clone", false}, // only without namespace flags
 		{[]string{"CAP_SYS_ADMIN"}, "clone", true},
-		{dockerCaps, "reboot", false},
+		{spec.DefaultCapabilities, "reboot", false},
 		{[]string{"CAP_SYS_BOOT"}, "reboot", true},
-		{dockerCaps, "chroot", true}, // CAP_SYS_CHROOT is in Docker's set
+		{spec.DefaultCapabilities, "chroot", true}, // CAP_SYS_CHROOT is in Docker's set
 		{nil, "chroot", false},
 		{[]string{"CAP_SYS_PTRACE"}, "kcmp", true},
 		{nil, "kcmp", false},
@@ -54,7 +55,7 @@ func TestDefaultFollowsCapabilities(t *testing.T) {
 		})
 	}
 
-	s := mustDefault(t, dockerCaps)
+	s := mustDefault(t, spec.DefaultCapabilities)
 	if s.DefaultAction != specs.ActErrno || s.DefaultErrnoRet == nil || *s.DefaultErrnoRet != 1 {
 		t.Errorf("default action %s errno %v, want SCMP_ACT_ERRNO with EPERM", s.DefaultAction, s.DefaultErrnoRet)
 	}
@@ -121,7 +122,7 @@ func TestLoadErrors(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err := Load(path, dockerCaps)
+			_, err := Load(path, spec.DefaultCapabilities)
 			if err == nil {
 				t.Fatal("Load accepted the file")
 			}
