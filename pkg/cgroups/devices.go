@@ -14,9 +14,10 @@ package cgroups
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crate-run/crate/pkg/spec"
 )
 
 // Device numbers the kernel can represent: dev_t holds a 12-bit major and a
@@ -41,7 +42,7 @@ func validateDevice(r specs.LinuxDeviceCgroup) error {
 	if r.Type != "" && r.Type != "a" && r.Type != "b" && r.Type != "c" {
 		return fmt.Errorf("type %q: want c (character), b (block) or a (all)", r.Type)
 	}
-	if !validAccess(r.Access) {
+	if !spec.ValidDeviceAccess(r.Access) {
 		return fmt.Errorf("access %q: want some of r, w and m (read, write, mknod)", r.Access)
 	}
 	for _, n := range []struct {
@@ -65,19 +66,6 @@ func validateDevice(r specs.LinuxDeviceCgroup) error {
 		return fmt.Errorf("a deny rule must deny everything (type a, rwm); the list is an allow-list")
 	}
 	return nil
-}
-
-// validAccess reports whether s is a non-empty set of r, w and m.
-func validAccess(s string) bool {
-	if s == "" || len(s) > 3 {
-		return false
-	}
-	for _, c := range s {
-		if !strings.ContainsRune("rwm", c) || strings.Count(s, string(c)) > 1 {
-			return false
-		}
-	}
-	return true
 }
 
 func isAll(r specs.LinuxDeviceCgroup) bool { return r.Type == "" || r.Type == "a" }

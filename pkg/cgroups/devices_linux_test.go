@@ -19,10 +19,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/crate-run/crate/pkg/testutil"
-
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/crate-run/crate/pkg/testutil"
 )
 
 // The device helper is this test binary, run again as the child: its

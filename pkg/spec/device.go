@@ -32,7 +32,7 @@ func ParseDevice(v string) (Device, error) {
 	case 2:
 		// The second part is permissions if it looks like them: docker run
 		// reads /dev/kvm:rw that way too.
-		if validAccess(parts[1]) {
+		if ValidDeviceAccess(parts[1]) {
 			access = parts[1]
 		} else {
 			dest = parts[1]
@@ -43,7 +43,7 @@ func ParseDevice(v string) (Device, error) {
 	if !path.IsAbs(host) || !path.IsAbs(dest) || path.Clean(dest) == "/dev" || !strings.HasPrefix(path.Clean(dest), "/dev/") {
 		return Device{}, fmt.Errorf("--device %q: want an absolute host path and a container path under /dev/", v)
 	}
-	if !validAccess(access) {
+	if !ValidDeviceAccess(access) {
 		return Device{}, fmt.Errorf("--device %q: permissions %q: want some of r, w and m (read, write, mknod)", v, access)
 	}
 	var st unix.Stat_t
@@ -68,8 +68,9 @@ func ParseDevice(v string) (Device, error) {
 	}, nil
 }
 
-// validAccess reports whether s is a non-empty set of r, w and m.
-func validAccess(s string) bool {
+// ValidDeviceAccess reports whether s is a device rule's access: a non-empty
+// set of r(ead), w(rite) and m(knod).
+func ValidDeviceAccess(s string) bool {
 	if s == "" || len(s) > 3 {
 		return false
 	}
