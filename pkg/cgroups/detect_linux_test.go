@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crate-run/crate/pkg/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -83,7 +84,7 @@ func TestNewV1Hierarchies(t *testing.T) {
 			"pids":    "/sys/fs/cgroup/pids/crate-x",
 		}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpu,cpuacct", "pids"}},
 		{"device rules add the devices hierarchy, last", mountinfoSeparate,
-			Limits{MemoryBytes: 1 << 20, CPUQuotaUs: 50000, CPUPeriodUs: 100000, Devices: dockerDevices()}, map[string]string{
+			Limits{MemoryBytes: 1 << 20, CPUQuotaUs: 50000, CPUPeriodUs: 100000, Devices: spec.DefaultDeviceRules()}, map[string]string{
 				"memory":  "/sys/fs/cgroup/memory/crate-x",
 				"cpu":     "/sys/fs/cgroup/cpu/crate-x",
 				"cpuacct": "/sys/fs/cgroup/cpuacct/crate-x",
@@ -140,10 +141,10 @@ func TestNewMissingController(t *testing.T) {
 		{"v2 memory", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), Limits{MemoryBytes: 1 << 20},
 			"--memory needs the memory cgroup controller"},
 		{"v2 cpu present", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), Limits{CPUQuotaUs: 50000}, ""},
-		{"v1 devices", fakeSystem(unix.TMPFS_MAGIC, onlyCPU), Limits{Devices: dockerDevices()},
+		{"v1 devices", fakeSystem(unix.TMPFS_MAGIC, onlyCPU), Limits{Devices: spec.DefaultDeviceRules()},
 			"the device allow-list needs the devices cgroup controller, which is not available"},
 		// v2 has no devices controller: a BPF program does its work.
-		{"v2 devices need no controller", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), Limits{Devices: dockerDevices()}, ""},
+		{"v2 devices need no controller", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), Limits{Devices: spec.DefaultDeviceRules()}, ""},
 		{"invalid device rule", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""),
 			Limits{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Type: "x", Access: "r"}}}, "invalid device rule 0"},
 	}

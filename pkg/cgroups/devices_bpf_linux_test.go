@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/crate-run/crate/pkg/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -156,7 +157,7 @@ func TestDeviceProgramDecidesLikeTheRules(t *testing.T) {
 		name  string
 		rules []specs.LinuxDeviceCgroup
 	}{
-		{"docker defaults", dockerDevices()},
+		{"docker defaults", spec.DefaultDeviceRules()},
 		{"deny everything", []specs.LinuxDeviceCgroup{}},
 		{"allow everything", []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}},
 		{"OCI form", []specs.LinuxDeviceCgroup{denyAll, dev("c", 1, 3, "r"), dev("c", 1, 3, "w")}},
@@ -203,7 +204,7 @@ func TestDeviceProgramDecidesLikeTheRules(t *testing.T) {
 // allowedByRules and the program were wrong the same way.
 func TestDeviceProgramSpotChecks(t *testing.T) {
 	var code bytes.Buffer
-	if err := deviceProgram(dockerDevices()).Marshal(&code, nativeEndian()); err != nil {
+	if err := deviceProgram(spec.DefaultDeviceRules()).Marshal(&code, nativeEndian()); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {

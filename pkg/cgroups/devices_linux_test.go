@@ -22,6 +22,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/crate-run/crate/pkg/spec"
 	"github.com/crate-run/crate/pkg/testutil"
 )
 
@@ -173,8 +174,8 @@ func TestDeviceRules(t *testing.T) {
 		start bool // born in the cgroup (Start) rather than moved in (Place)
 		steps []step
 	}{
-		{"docker defaults, placed", dockerDevices(), false, defaults},
-		{"docker defaults, born in the cgroup", dockerDevices(), true, defaults},
+		{"docker defaults, placed", spec.DefaultDeviceRules(), false, defaults},
+		{"docker defaults, born in the cgroup", spec.DefaultDeviceRules(), true, defaults},
 		{"read-only null, no mknod", []specs.LinuxDeviceCgroup{dev("c", 1, 3, "r")}, false, []step{
 			{"open /dev/null r", 0},
 			{"open /dev/null rw", eperm},
@@ -214,12 +215,12 @@ func TestDeviceRules(t *testing.T) {
 // TestDeviceRulesWrittenV1 reads the rules back from devices.list.
 func TestDeviceRulesWrittenV1(t *testing.T) {
 	testutil.RequireRoot(t)
-	m := newTestCgroup(t, Limits{Devices: dockerDevices()})
+	m := newTestCgroup(t, Limits{Devices: spec.DefaultDeviceRules()})
 	if m.Mode() != ModeV1 {
 		t.Skip("cgroup v1 only: v2 has no devices.list")
 	}
 	var want []string
-	for _, r := range dockerDevices() {
+	for _, r := range spec.DefaultDeviceRules()[1:] { // after the deny-all, the list devices.list shows
 		want = append(want, formatDevice(r))
 	}
 	if got := readCgroupFile(t, m, "devices", "devices.list"); got != strings.Join(want, "\n") {
@@ -234,7 +235,7 @@ func BenchmarkCreateDestroy(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
 		devices []specs.LinuxDeviceCgroup
-	}{{"no device rules", nil}, {"docker defaults", dockerDevices()}} {
+	}{{"no device rules", nil}, {"docker defaults", spec.DefaultDeviceRules()}} {
 		b.Run(bc.name, func(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				m, err := New(nil, DefaultRoot, fmt.Sprintf("crate-bench-%d-%d", os.Getpid(), i), Limits{Pids: 100, Devices: bc.devices})

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crate-run/crate/pkg/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -24,27 +25,31 @@ func dev(typ string, major, minor int64, access string) specs.LinuxDeviceCgroup 
 // denyAll is the rule the OCI form of a list starts with.
 var denyAll = specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
 
-func TestDefaultDevices(t *testing.T) {
-	rules := dockerDevices()
+// TestDefaultDeviceRules checks that the list crate applies (spec's,
+// Docker's in the OCI form) is one this package accepts, and what it writes.
+func TestDefaultDeviceRules(t *testing.T) {
+	rules := spec.DefaultDeviceRules()
 	if err := validateDevices(rules); err != nil {
 		t.Fatal(err)
 	}
+	if !reflect.DeepEqual(rules[0], denyAll) {
+		t.Fatalf("first rule %+v, want deny everything", rules[0])
+	}
 	var got []string
-	for _, r := range rules {
+	for _, r := range rules[1:] {
 		got = append(got, formatDevice(r))
 	}
 	want := []string{
-		"c *:* m", "b *:* m",
-		"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-		"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+		"c *:* m", "b *:* m", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+		"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("DefaultDevices =\n%q\nwant\n%q", got, want)
+		t.Errorf("DefaultDeviceRules =\n%q\nwant\n%q", got, want)
 	}
 	// A caller that changes its copy does not change the next one.
-	*rules[2].Minor = 99
-	if *dockerDevices()[2].Minor != 3 {
-		t.Error("DefaultDevices shares its numbers between calls")
+	*rules[3].Minor = 99
+	if *spec.DefaultDeviceRules()[3].Minor != 1 {
+		t.Error("DefaultDeviceRules shares its numbers between calls")
 	}
 }
 
@@ -129,40 +134,5 @@ func TestV1NeedsDevices(t *testing.T) {
 	}
 	if ns := v1Needs(Limits{}); len(ns) != 0 {
 		t.Errorf("v1Needs without device rules = %v, want none", ns)
-	}
-}
-
-// dockerDevices is Docker's default allow-list (crate's own, with the
-// deny-all rule the OCI form starts with, is pkg/spec's): any character or block
-// device may be created (images that make their own nodes keep working), but
-// only these may be opened: the minimal /dev (null, zero, full, random,
-// urandom, tty), the console, ptmx and the pseudo-terminals, and tun/tap.
-// Each call returns a new list that the caller may change.
-func dockerDevices() []specs.LinuxDeviceCgroup {
-	rule := func(typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
-		r := specs.LinuxDeviceCgroup{Allow: true, Type: typ, Access: access}
-		if major != -1 {
-			r.Major = &major
-		}
-		if minor != -1 {
-			r.Minor = &minor
-		}
-		return r
-	}
-	return []specs.LinuxDeviceCgroup{
-		rule("c", -1, -1, "m"),    // mknod of any character device
-		rule("b", -1, -1, "m"),    // mknod of any block device (opening one is still denied)
-		rule("c", 1, 3, "rwm"),    // /dev/null
-		rule("c", 1, 5, "rwm"),    // /dev/zero
-		rule("c", 1, 7, "rwm"),    // /dev/full
-		rule("c", 1, 8, "rwm"),    // /dev/random
-		rule("c", 1, 9, "rwm"),    // /dev/urandom
-		rule("c", 5, 0, "rwm"),    // /dev/tty
-		rule("c", 5, 1, "rwm"),    // /dev/console
-		rule("c", 5, 2, "rwm"),    // /dev/ptmx
-		rule("c", 136, -1, "rwm"), // /dev/pts/*
-		// /dev/net/tun: in Docker's list since its first runc; runc dropped it
-		// in 1.2.0 and put it back in 1.2.4 because containers relied on it.
-		rule("c", 10, 200, "rwm"),
 	}
 }

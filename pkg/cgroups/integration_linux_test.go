@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/crate-run/crate/pkg/spec"
 	"github.com/crate-run/crate/pkg/testutil"
 
 	"github.com/hashicorp/go-hclog"
@@ -148,7 +149,7 @@ func TestLimitsWritten(t *testing.T) {
 func TestPlaceKillDestroy(t *testing.T) {
 	testutil.RequireRoot(t)
 	// Device rules too, so that the devices hierarchy is checked on v1.
-	m := newTestCgroup(t, Limits{Pids: 16, Devices: dockerDevices()})
+	m := newTestCgroup(t, Limits{Pids: 16, Devices: spec.DefaultDeviceRules()})
 	// Two children as well, to see that Kill reaches more than the first process.
 	cmd := startInCgroup(t, m, "sleep 1000 & sleep 1000 & wait")
 
@@ -322,7 +323,7 @@ func TestV2EnablesControllers(t *testing.T) {
 // own cgroup afterwards. A pids limit of 1 takes the fallback path.
 func TestStartIsBornInTheCgroup(t *testing.T) {
 	testutil.RequireRoot(t)
-	for _, l := range []Limits{{MemoryBytes: 64 << 20, Pids: 10, Devices: dockerDevices()}, {Pids: 1}} {
+	for _, l := range []Limits{{MemoryBytes: 64 << 20, Pids: 10, Devices: spec.DefaultDeviceRules()}, {Pids: 1}} {
 		t.Run(fmt.Sprintf("pids %d", l.Pids), func(t *testing.T) {
 			m := newTestCgroup(t, l)
 			runtime.LockOSThread()

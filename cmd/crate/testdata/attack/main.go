@@ -327,14 +327,7 @@ func chrootEscape(args []string) string {
 	if err := unix.Chroot("."); err != nil {
 		return outcome("chroot .", err)
 	}
-	var st unix.Stat_t
-	if err := unix.Stat(marker, &st); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return "contained"
-		}
-		return outcome("stat", err)
-	}
-	return "host"
+	return whereAmI(marker)
 }
 
 // uncoverRoot lazily unmounts "/" and re-enters its own mount namespace,
@@ -362,6 +355,12 @@ func uncoverRoot(args []string) string {
 	if err := unix.Setns(ns, unix.CLONE_NEWNS); err != nil {
 		return outcome("setns", err)
 	}
+	return whereAmI(marker)
+}
+
+// whereAmI says whether MARKER, a file on the host, can be seen: "host" if
+// so, "contained" if it does not exist here.
+func whereAmI(marker string) string {
 	var st unix.Stat_t
 	if err := unix.Stat(marker, &st); err != nil {
 		if errors.Is(err, unix.ENOENT) {
