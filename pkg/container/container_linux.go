@@ -275,10 +275,14 @@ func (c *container) start() error {
 		stdin, stdout, stderr = t.slave, t.slave, t.slave
 	}
 
+	// Every descriptor made for init is closed on the way out; those init
+	// has copies of are closed sooner, once it runs, so that the pipes see
+	// EOF (closing one twice is harmless).
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("spec pipe: %w", err)
 	}
+	defer specR.Close()
 	defer specW.Close()
 	// Encoding the spec for the first time costs a few tenths of a
 	// millisecond (encoding/json builds its codecs): write it while this
@@ -289,31 +293,28 @@ func (c *container) start() error {
 
 	netns, err := c.netns.wait()
 	if err != nil {
-		specR.Close()
 		return fmt.Errorf("make the network namespace: %w", err)
 	}
 	// Open before the start, closed once init runs: see protectedInit.
 	initExe, err := protectedInit(c.cfg.InitPath)
 	if err != nil {
-		specR.Close()
 		return fmt.Errorf("open crate-init: %w", err)
 	}
 	defer initExe.Close()
-	logR, logW, err := os.Pipe()
+	logR, logW, err := os.Pipe() // logR goes to the relay below once init runs
 	if err != nil {
-		specR.Close()
 		return fmt.Errorf("log pipe: %w", err)
 	}
+	defer logW.Close()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		specR.Close()
 		logR.Close()
-		logW.Close()
 		return os.NewSyscallError("socketpair", err)
 	}
 	ch := initsync.NewChannel(os.NewFile(uintptr(fds[0]), "sync"))
 	defer ch.Close()
 	childSync := os.NewFile(uintptr(fds[1]), "sync-init")
+	defer childSync.Close()
 
 	cmd := &exec.Cmd{
 		Path: execPath(initExe),
