@@ -1,0 +1,150 @@
+package containerlog
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sink collects what Show prints and lets a test wait until it has printed something,
+// instead of sleeping.
+type sink struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	wrote chan struct{}
+}
+
+func newSink() *sink { return &sink{wrote: make(chan struct{}, 1)} }
+
+func (s *sink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	s.buf.Write(p)
+	s.mu.Unlock()
+	select {
+	case s.wrote <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+	return len(p), nil
+}
+
+func (s *sink) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// waitFor waits until everything printed is want; the timeout only turns a hang into a failure.
+func (s *sink) waitFor(t *testing.T, want string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		got := s.String()
+		if got == want {
+			return
+		}
+		if !strings.HasPrefix(want, got) {
+			t.Fatalf("printed %q, want %q", got, want)
+		}
+		select {
+		case <-s.wrote:
+		case <-timeout:
+			t.Fatalf("printed %q after 10s, want %q", got, want)
+		}
+	}
+}
+
+func waitReturn(t *testing.T, result <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-result:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("Show did not return within 10s")
+		return nil
+	}
+}
+
+func TestFollow(t *testing.T) {
+	path, w := newLog(t)
+	writeEntries(t, w, at{0, Stdout, "before\n"})
+
+	stdout, stderr := newSink(), newSink()
+	done := make(chan struct{})
+	result := make(chan error, 1)
+	go func() {
+		result <- Show(context.Background(), path, stdout, stderr, Options{Follow: true}, done)
+	}()
+	stdout.waitFor(t, "before\n")
+
+	// The container writes through a pipe, as it does to its supervisor.
+	pr, pw := io.Pipe()
+	copied := make(chan error, 1)
+	go func() { copied <- w.Copy(Stdout, pr) }()
+
+	io.WriteString(pw, "one\n")
+	stdout.waitFor(t, "before\none\n")
+
+	if err := w.Copy(Stderr, strings.NewReader("oops\n")); err != nil {
+		t.Fatal(err)
+	}
+	stderr.waitFor(t, "oops\n")
+
+	// An entry appended in two writes is printed once, whole.
+	line := `{"time":"2026-11-28T16:05:24Z","stream":"stdout","log":"in two writes\n"}`
+	appendRaw(t, path, line[:25])
+	appendRaw(t, path, line[25:]+"\n")
+	stdout.waitFor(t, "before\none\nin two writes\n")
+
+	// The container's last output, then it exits: done is closed only after the copier
+	// has returned, and Show must print all of it before it returns.
+	io.WriteString(pw, "two\nthree")
+	pw.Close()
+	if err := <-copied; err != nil {
+		t.Fatal(err)
+	}
+	close(done)
+	if err := waitReturn(t, result); err != nil {
+		t.Fatalf("Show: %v", err)
+	}
+	if got, want := stdout.String(), "before\none\nin two writes\ntwo\nthree"; got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+	if got := stderr.String(); got != "oops\n" {
+		t.Errorf("stderr = %q, want %q", got, "oops\n")
+	}
+}
+
+func TestFollowDoneAlreadyClosed(t *testing.T) {
+	path, w := newLog(t)
+	writeEntries(t, w, at{0, Stdout, "exited long ago\n"})
+	done := make(chan struct{})
+	close(done)
+	out := newSink()
+	result := make(chan error, 1)
+	go func() { result <- Show(context.Background(), path, out, io.Discard, Options{Follow: true}, done) }()
+	if err := waitReturn(t, result); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "exited long ago\n" {
+		t.Errorf("stdout = %q", got)
+	}
+}
+
+func TestFollowCancel(t *testing.T) {
+	path, w := newLog(t)
+	writeEntries(t, w, at{0, Stdout, "running\n"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := newSink()
+	result := make(chan error, 1)
+	go func() { result <- Show(ctx, path, out, io.Discard, Options{Follow: true}, make(chan struct{})) }()
+	out.waitFor(t, "running\n")
+	cancel()
+	if err := waitReturn(t, result); err != nil {
+		t.Errorf("Show after cancel = %v, want nil", err)
+	}
+}

@@ -1,0 +1,151 @@
+// Package state owns crate's run directory (default /run/crate): one
+// directory per container holding its state.json, and the file locks that
+// keep concurrent crate commands (ps, stop, rm, gc, exec and the container's
+// own supervisor) from tripping over each other.
+//
+// Layout of one container, <dir>/<id>/:
+//
+//	state.json       the State, always replaced by an atomic rename
+//	state.lock       flock(LOCK_EX) around every read-modify-write of
+//	                 state.json and around removal of the directory
+//	supervisor.lock  held with flock(LOCK_EX) by the supervisor for its
+//	                 whole life
+//	...              other files the supervisor keeps there (see Dir.File)
+//
+// The locks are flock(2) locks, not PID files, because the kernel drops a
+// flock lock when the last descriptor of its open file goes away, however
+// the holder dies (SIGKILL and OOM kills included). So "supervisor.lock is
+// free" means "the supervisor is gone", with no stale PID that a reused
+// process could answer for.
+//
+// Directories are published and retired by rename, so no command ever sees a
+// half-made or half-removed container: Create builds <dir>/.new-<id>-<random>
+// and renames it to <dir>/<id>; removal renames <dir>/<id> to
+// <dir>/.rm-<id>-<random> before deleting it. Names starting with "." are
+// never containers. /run is a tmpfs, so a reboot empties it; that is intended,
+// since no container survives a reboot either.
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DefaultDir is the run directory used when none is configured.
+const DefaultDir = "/run/crate"
+
+// Status is where a container is in its life.
+type Status string
+
+const (
+	// Created: the id is reserved and the supervisor is up, but init is not
+	// running the command yet (also what OCI `create` leaves behind).
+	Created Status = "created"
+	// Running: init is running the container's command.
+	Running Status = "running"
+	// Exited: the command ended, or the supervisor died.
+	Exited Status = "exited"
+)
+
+// Limits are the resource limits a container was started with.
+type Limits struct {
+	MemoryBytes int64 `json:"memory_bytes,omitempty"`
+	CPUQuotaUs  int64 `json:"cpu_quota_us,omitempty"`
+	CPUPeriodUs int64 `json:"cpu_period_us,omitempty"`
+	Pids        int64 `json:"pids,omitempty"`
+}
+
+// State is what state.json records about one container.
+type State struct {
+	ID            string    `json:"id"`
+	Name          string    `json:"name,omitempty"`
+	Image         string    `json:"image"` // as the user named it
+	ImageID       string    `json:"image_id,omitempty"`
+	Command       []string  `json:"command"`
+	Status        Status    `json:"status"`
+	Detached      bool      `json:"detached,omitempty"`
+	AutoRemove    bool      `json:"auto_remove,omitempty"` // everything goes when it exits (--rm, and every foreground run)
+	SupervisorPID int       `json:"supervisor_pid"`
+	InitPID       int       `json:"init_pid,omitempty"`        // host PID of the container's PID 1
+	InitStartTime uint64    `json:"init_start_time,omitempty"` // field 22 of /proc/PID/stat: tells a reused PID from ours
+	ExitCode      *int      `json:"exit_code,omitempty"`
+	Signal        string    `json:"signal,omitempty"` // e.g. "SIGKILL"
+	OOMKilled     bool      `json:"oom_killed,omitempty"`
+	Reason        string    `json:"reason,omitempty"` // why it ended if not by itself, e.g. "supervisor died"
+	Created       time.Time `json:"created"`
+	Started       time.Time `json:"started,omitzero"`
+	Finished      time.Time `json:"finished,omitzero"`
+	Cgroup        string    `json:"cgroup,omitempty"` // the cgroup's path (v2) or name (v1)
+	Limits        Limits    `json:"limits"`
+	Bundle        string    `json:"bundle,omitempty"` // the container's directory under crate's --root (rootfs, upper dir, output log)
+	Log           string    `json:"log,omitempty"`    // the captured stdout/stderr file, for detached containers
+}
+
+// ReasonSupervisorDied is the Reason given to a created or running container
+// whose supervisor lock is free: nobody is left to record how it ended.
+const ReasonSupervisorDied = "supervisor died"
+
+// clone returns a deep copy, so a caller cannot change a Handle's copy
+// through a shared slice or pointer.
+func (s State) clone() State {
+	s.Command = slices.Clone(s.Command)
+	if s.ExitCode != nil {
+		code := *s.ExitCode
+		s.ExitCode = &code
+	}
+	return s
+}
+
+var (
+	// ErrExists: a container with that id is already in the run directory.
+	ErrExists = errors.New("container exists")
+	// ErrNotFound: no container matches.
+	ErrNotFound = errors.New("no such container")
+	// ErrAmbiguous: an id prefix matches more than one container.
+	ErrAmbiguous = errors.New("ambiguous container reference")
+	// ErrAlive: the container's supervisor still holds its lock.
+	ErrAlive = errors.New("supervisor is running")
+)
+
+// notFoundError reads `no container "ref"` and matches ErrNotFound.
+type notFoundError struct{ ref string }
+
+func (e *notFoundError) Error() string        { return fmt.Sprintf("no container %q", e.ref) }
+func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// Dir is a run directory.
+type Dir struct{ Path string }
+
+// File returns the path of a file in container id's directory, for files the
+// supervisor keeps there (e.g. init.json). They go when the directory goes.
+func (d Dir) File(id, name string) string {
+	return filepath.Join(d.Path, id, name)
+}
+
+// checkRef rejects a reference that could name something other than a
+// container directory: ids and names are validated by the caller, but a
+// reference reaches the filesystem here, so path traversal is refused again.
+func checkRef(ref string) error {
+	switch {
+	case ref == "":
+		return errors.New("empty container reference")
+	case strings.Contains(ref, "/"):
+		return fmt.Errorf("invalid container reference %q: contains \"/\"", ref)
+	case strings.HasPrefix(ref, "."):
+		return fmt.Errorf("invalid container reference %q: starts with \".\"", ref)
+	}
+	return nil
+}
+
+// randomSuffix makes temporary names unique between concurrent commands.
+func randomSuffix() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b)
+}
