@@ -107,6 +107,21 @@ type Stats struct {
 	MemoryPeak uint64        // highest memory usage seen, in bytes
 	CPUTime    time.Duration // user+system CPU time of every process ever in the cgroup
 	PidsPeak   uint64        // highest number of tasks seen (pids.peak; newer kernels only)
+
+	// What a live container uses now, and its limits (0: none), for crate stats.
+	MemoryUsage uint64 // bytes charged to the cgroup now (page cache included, as the limit counts it)
+	MemoryLimit uint64
+	Pids        uint64 // tasks now
+	PidsLimit   uint64
+}
+
+// noLimit reads a v1 limit file's "unlimited" (the largest page-aligned
+// int64) as 0, v2's "max" already does.
+func noLimit(v uint64) uint64 {
+	if v >= 1<<62 {
+		return 0
+	}
+	return v
 }
 
 // Manager owns one container's cgroup.

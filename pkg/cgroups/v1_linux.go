@@ -196,6 +196,13 @@ func (m *v1) Stats() (Stats, error) {
 		if st.MemoryPeak, err = readUintFile(filepath.Join(dir, "memory.max_usage_in_bytes")); err != nil {
 			return st, err
 		}
+		if st.MemoryUsage, err = readUintFile(filepath.Join(dir, "memory.usage_in_bytes")); err != nil {
+			return st, err
+		}
+		if st.MemoryLimit, err = readUintFile(filepath.Join(dir, "memory.limit_in_bytes")); err != nil {
+			return st, err
+		}
+		st.MemoryLimit = noLimit(st.MemoryLimit)
 	}
 	if dir, ok := m.dirs["cpuacct"]; ok {
 		ns, err := readUintFile(filepath.Join(dir, "cpuacct.usage"))
@@ -207,6 +214,12 @@ func (m *v1) Stats() (Stats, error) {
 	if dir, ok := m.dirs["pids"]; ok {
 		var err error
 		if st.PidsPeak, err = readUintFile(filepath.Join(dir, "pids.peak")); err != nil {
+			return st, err
+		}
+		if st.Pids, err = readUintFile(filepath.Join(dir, "pids.current")); err != nil {
+			return st, err
+		}
+		if st.PidsLimit, err = readUintFile(filepath.Join(dir, "pids.max")); err != nil {
 			return st, err
 		}
 	}

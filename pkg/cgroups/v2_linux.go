@@ -147,6 +147,12 @@ func (m *v2) Stats() (Stats, error) {
 	if st.PidsPeak, err = readUintFile(m.file("pids.peak")); err != nil {
 		return st, err
 	}
+	for file, v := range map[string]*uint64{"memory.current": &st.MemoryUsage, "memory.max": &st.MemoryLimit,
+		"pids.current": &st.Pids, "pids.max": &st.PidsLimit} {
+		if *v, err = readUintFile(m.file(file)); err != nil {
+			return st, err
+		}
+	}
 	return st, nil
 }
 
