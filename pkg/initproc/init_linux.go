@@ -73,6 +73,14 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	if err != nil {
 		return "read spec", err
 	}
+	if spec.Exec(s) {
+		// crate exec's process ends with the crate exec that started it,
+		// as the container ends with its supervisor (which asks for this
+		// when it clones init; crate exec cannot, see pkg/container).
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return "set parent death signal", os.NewSyscallError("prctl PR_SET_PDEATHSIG", err)
+		}
+	}
 	log.Debug("init waiting for go", "pid", os.Getpid())
 	if err := sync.WaitGo(); err != nil {
 		return "wait for go", err
@@ -83,15 +91,41 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	// unlocked, because the process ends in execve or in an error.
 	runtime.LockOSThread()
 
+	if spec.Exec(s) {
+		// crate exec: the container exists; join it.
+		if err := joinContainer(); err != nil {
+			return "join container", err
+		}
+		if err := unix.Chdir(s.Process.Cwd); err != nil {
+			return "chdir", &os.PathError{Op: "chdir", Path: s.Process.Cwd, Err: err}
+		}
+		if err := checkWorkdir(); err != nil {
+			return "chdir", err
+		}
+		unix.Umask(0o022)
+		return becomeCommand(log, s, filter, sync, nil)
+	}
+	volumes, step, err := buildContainer(log, s)
+	if err != nil {
+		return step, err
+	}
+	defer volumes.Close()
+	return becomeCommand(log, s, filter, sync, volumes)
+}
+
+// buildContainer makes the container's world from the spec, ending in its
+// working directory: namespaces of its own, mounts, /dev, sysctls, masked
+// paths, hostname, root switch. On failure it names the step.
+func buildContainer(log hclog.Logger, s *specs.Spec) (_ *volumes, step string, err error) {
 	// The network namespace the supervisor made while it prepared.
 	if err := unix.Setns(initsync.NetnsFd, unix.CLONE_NEWNET); err != nil {
-		return "join network namespace", os.NewSyscallError("setns", err)
+		return nil, "join network namespace", os.NewSyscallError("setns", err)
 	}
 
 	// Only now, inside the container's cgroup, does a new cgroup namespace
 	// make that cgroup the container's "/".
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		return "unshare cgroup namespace", os.NewSyscallError("unshare", err)
+		return nil, "unshare cgroup namespace", os.NewSyscallError("unshare", err)
 	}
 	// mknod and mkdir below must get exactly the modes asked for.
 	unix.Umask(0)
@@ -106,38 +140,50 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	// are attached inside the new root by mountAll (volume_linux.go).
 	volumes, err := openVolumes(s.Mounts)
 	if err != nil {
-		return "open volumes", err
+		return nil, "open volumes", err
 	}
-	defer volumes.Close()
+	// The volumes stay open until the command runs (see runAsInit).
+	defer func() {
+		if err != nil {
+			volumes.Close()
+		}
+	}()
 	if err := switchRoot(log, s.Root.Path, rootMount, spec.NoPivot(s)); err != nil {
-		return "switch root", err
+		return nil, "switch root", err
 	}
 	if err := mountAll(log, s.Mounts, volumes); err != nil {
-		return "mount", err
+		return nil, "mount", err
 	}
 	if err := makeDev(s.Linux.Devices); err != nil {
-		return "create /dev", err
+		return nil, "create /dev", err
 	}
 	// Sysctls first: masking makes /proc/sys read-only.
 	if err := writeSysctls(s.Linux.Sysctl); err != nil {
-		return "set sysctls", err
+		return nil, "set sysctls", err
 	}
 	if err := maskPaths(s.Linux.MaskedPaths, s.Linux.ReadonlyPaths); err != nil {
-		return "mask paths", err
+		return nil, "mask paths", err
 	}
 	if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
-		return "set hostname", os.NewSyscallError("sethostname", err)
+		return nil, "set hostname", os.NewSyscallError("sethostname", err)
 	}
 	if err := enterWorkdir(s.Process.Cwd); err != nil {
-		return "chdir", err
+		return nil, "chdir", err
 	}
 	if s.Root.Readonly {
 		// Last, once every mount point and the working directory exist.
 		if err := mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
-			return "make root read-only", err
+			return nil, "make root read-only", err
 		}
 	}
 	unix.Umask(0o022) // what a shell on the host would give the command
+	return volumes, "", nil
+}
+
+// becomeCommand turns init into the command: limits, capabilities, the
+// seccomp filter, the user, then execve (or, with --init, the command as
+// init's child). It returns only on failure, naming the step.
+func becomeCommand(log hclog.Logger, s *specs.Spec, filter seccomp.Program, sync *initsync.Channel, volumes *volumes) (step string, err error) {
 	// While init still holds every capability: raising a hard limit needs
 	// CAP_SYS_RESOURCE.
 	if err := setRlimits(s.Process.Rlimits); err != nil {

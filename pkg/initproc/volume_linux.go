@@ -151,6 +151,9 @@ func (vs *volumes) attach(i int, m specs.Mount) error {
 // Close closes the trees not attached (yet). They are close-on-exec anyway;
 // this is for a start that fails half-way.
 func (vs *volumes) Close() {
+	if vs == nil {
+		return
+	}
 	for i, tree := range vs.trees {
 		tree.Close()
 		delete(vs.trees, i)

@@ -5,12 +5,15 @@
 //	supervisor (crate)                          init (crate-init)
 //	------------------                          -----------------
 //	start init in its cgroup with fds 3 (spec), 4 (sync), 5 (log),
-//	6 (network namespace)
+//	6 (network namespace; for crate exec, a pidfd of the container's
+//	PID 1), and for crate exec 7 (the container's root)
 //	write spec to fd 3, close it  ------------> read spec until EOF
 //	SendGo  ---------------- go ------------->  WaitGo
 //	                                            join the network namespace,
 //	                                            unshare cgroup ns, mounts,
 //	                                            hostname, root switch, chdir
+//	                                            (crate exec: join PID 1's
+//	                                            namespaces and root, chdir)
 //	WaitExec <------ error{step,errno,msg} ---  Fail        (on any failure)
 //	WaitExec <------------- EOF --------------  execve      (fd 4 is close-on-exec)
 //
@@ -37,6 +40,10 @@ const (
 	SyncFd  = 4 // init's end of the sync socket (a socketpair)
 	LogFd   = 5 // write end of a pipe for init's JSON log lines
 	NetnsFd = 6 // the container's network namespace, for init to join
+
+	// For crate exec, init joins a running container instead:
+	PidFd  = 6 // a pidfd of the container's PID 1, whose namespaces init joins
+	RootFd = 7 // the container's root directory, opened through /proc/PID/root
 )
 
 // Kind names a message; one enum for both directions.

@@ -25,6 +25,9 @@ const (
 	// AnnotationInit asks crate-init to stay PID 1, run the command as its
 	// child, reap every zombie and forward signals (--init).
 	AnnotationInit = "run.crate.init"
+	// AnnotationExec tells crate-init it starts one more process in a running
+	// container (crate exec): it joins the container instead of building one.
+	AnnotationExec = "run.crate.exec"
 )
 
 // DefaultPath is the PATH a container gets unless -e sets one, as in Docker.
@@ -321,6 +324,9 @@ func NoPivot(s *specs.Spec) bool { return s.Annotations[AnnotationNoPivot] == "t
 
 // Init reports whether s asks crate-init to stay PID 1 (--init).
 func Init(s *specs.Spec) bool { return s.Annotations[AnnotationInit] == "true" }
+
+// Exec reports whether s is for a process joining a running container.
+func Exec(s *specs.Spec) bool { return s.Annotations[AnnotationExec] == "true" }
 
 // ValidWorkdir checks a -w/--workdir value.
 func ValidWorkdir(dir string) error {
