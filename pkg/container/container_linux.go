@@ -30,6 +30,7 @@ import (
 	"github.com/crate-run/crate/pkg/seccomp"
 	"github.com/crate-run/crate/pkg/seccomp/profile"
 	"github.com/crate-run/crate/pkg/spec"
+	"github.com/crate-run/crate/pkg/state"
 )
 
 // cloneFlags are the namespaces init is born in. Two more are its own later:
@@ -46,7 +47,7 @@ type Config struct {
 	Entrypoint  *string       // --entrypoint: replaces the image's (nil: keep it)
 	Command     []string      // the command and arguments given after IMAGE, if any
 	StateRoot   string        // images and containers live under it
-	Progress    io.Writer     // where a long layer unpack shows a progress bar, if it is a terminal
+	Progress    io.Writer     `json:"-"` // where a long layer unpack shows a progress bar, if it is a terminal
 	CgroupRoot  string        // normally /sys/fs/cgroup
 	InitPath    string        // the crate-init binary
 	StopTimeout time.Duration // SIGINT/SIGTERM, then SIGKILL after this long
@@ -54,8 +55,21 @@ type Config struct {
 	Terminal    bool          // -t: the command's stdio is a new pty, its controlling terminal (tty_linux.go)
 	// SignalsCaught, if set, is closed once the signals Run is given are
 	// caught (signal.Notify takes a while): Run writes nothing before.
-	SignalsCaught <-chan struct{}
-	Spec          spec.Options // Args, Rootfs and Overlay are filled in by Run
+	SignalsCaught <-chan struct{} `json:"-"`
+	Spec          spec.Options    // Args, Rootfs and Overlay are filled in by Run
+
+	// State is where the container is registered while it lives, so that
+	// other crate commands (ps, exec, stop, rm, gc) find it; nil: nowhere.
+	State *state.Dir
+	// Detached: the command's output is captured to a log file in the
+	// container's directory (crate logs) rather than copied to crate's own
+	// stdout and stderr, and its stdin is /dev/null.
+	Detached bool
+	// Keep keeps the container's directory and state after it exits, until
+	// crate rm (crate run -d without --rm); otherwise everything goes.
+	Keep bool
+	// Started, if set, is called once the command runs.
+	Started func() `json:"-"`
 }
 
 // Result is how a container ended.
@@ -81,6 +95,11 @@ type container struct {
 	placed time.Time // when init was born in the cgroup: CPU time counts from here
 	exited chan struct{}
 	stats  cgroups.Stats
+
+	state  *state.Handle   // the container's entry in the state directory, once made
+	output *capturedOutput // a detached container's output, captured to its log
+	join   *joinTarget     // crate exec: the running container init joins
+	ran    bool            // the command started
 }
 
 // Run starts the container, waits for its command to end and cleans up.
@@ -109,10 +128,14 @@ func Run(log hclog.Logger, cfg Config, sigs <-chan os.Signal) (*Result, error) {
 	// Init is reaped and its PID namespace gone, so nothing holds the
 	// pty's slave any more: its output can be read to the end.
 	c.tty.close()
+	c.output.close()
 	if err != nil {
+		c.forget()
 		return nil, err
 	}
-	return c.result(status), nil
+	res := c.result(status)
+	c.recordExit(res)
+	return res, nil
 }
 
 // run does everything up to the reaping of init.
@@ -197,16 +220,26 @@ func (c *container) prepare(ctx context.Context) error {
 	c.spec.Mounts = append(c.spec.Mounts, cgroupMounts(cg)...)
 
 	c.signalsCaught()
+	// Registered first, so that whatever is made next can be found and
+	// removed by crate gc if this supervisor is killed half way.
+	if err := c.register(img.ID.String(), dir, cg, lim); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(containers, 0o700); err != nil {
 		return fmt.Errorf("create state directory: %w (use --root to choose another)", err)
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("container name %q is already in use (%s exists); choose another --name", c.id, dir)
+			return fmt.Errorf("container directory %s exists, left by a container that did not end cleanly: crate gc removes it", dir)
 		}
 		return fmt.Errorf("create container directory: %w", err)
 	}
 	c.dir = dir // from here on cleanup removes it
+	if c.cfg.Detached {
+		if c.output, err = captureOutput(filepath.Join(dir, OutputLog)); err != nil {
+			return err
+		}
+	}
 
 	// The root filesystem's directories and the cgroup do not depend on each
 	// other: made at once, the start waits only for the slower.
@@ -257,6 +290,10 @@ func (c *container) start() error {
 	begin := time.Now()
 	s := c.spec
 	stdin, stdout, stderr := io.Reader(nil), io.Writer(os.Stdout), io.Writer(os.Stderr)
+	if c.output != nil {
+		stdout, stderr = c.output.stdout, c.output.stderr
+	}
+	var out io.Writer
 	if c.cfg.Interactive {
 		stdin = os.Stdin // else os/exec gives /dev/null
 	}
@@ -269,9 +306,12 @@ func (c *container) start() error {
 		}
 		c.tty = t
 		s.Process.Terminal = true
-		s.Mounts = append(s.Mounts, t.consoleMount())
+		if c.join == nil {
+			s.Mounts = append(s.Mounts, t.consoleMount())
+		}
 		// The slave even without -i, as docker run -t: a command that reads
 		// it waits for ever rather than reading EOF.
+		out = stdout // where the terminal's output goes
 		stdin, stdout, stderr = t.slave, t.slave, t.slave
 	}
 
@@ -289,11 +329,20 @@ func (c *container) start() error {
 	// thread is busy starting init. The pipe holds it until init reads; if
 	// init never starts, closing specR ends the write with EPIPE.
 	sent := make(chan error, 1)
-	go func() { sent <- spec.WriteInit(specW, s, c.filter) }()
+	go func() { sent <- c.sendSpec(specW) }()
 
-	netns, err := c.netns.wait()
-	if err != nil {
-		return fmt.Errorf("make the network namespace: %w", err)
+	// The namespaces init joins: the network namespace made for it, or for
+	// crate exec those of the container's PID 1, and its root.
+	var join []*os.File
+	flags := uintptr(cloneFlags)
+	if c.join != nil {
+		join, flags = []*os.File{c.join.pidfd, c.join.root}, 0
+	} else {
+		netns, err := c.netns.wait()
+		if err != nil {
+			return fmt.Errorf("make the network namespace: %w", err)
+		}
+		join = []*os.File{netns}
 	}
 	// Open before the start, closed once init runs: see protectedInit.
 	initExe, err := protectedInit(c.cfg.InitPath)
@@ -325,10 +374,11 @@ func (c *container) start() error {
 		Stdin:  stdin,
 		Stdout: stdout,
 		Stderr: stderr,
-		// Their order is the slot numbers in initsync: SpecFd, SyncFd, LogFd, NetnsFd.
-		ExtraFiles: []*os.File{specR, childSync, logW, netns},
+		// Their order is the slot numbers in initsync: SpecFd, SyncFd, LogFd,
+		// then NetnsFd, or PidFd and RootFd.
+		ExtraFiles: append([]*os.File{specR, childSync, logW}, join...),
 		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: cloneFlags,
+			Cloneflags: flags,
 			// A process group is not bound to a PID namespace: without a
 			// session of its own, kill(0, sig) in the container would reach
 			// crate and everything in the host's process group with it.
@@ -338,22 +388,26 @@ func (c *container) start() error {
 			Setctty: c.tty != nil,
 			Ctty:    0,
 			// If crate dies, the container dies with it rather than running
-			// on unsupervised in a cgroup nobody will remove.
-			Pdeathsig: syscall.SIGKILL,
+			// on unsupervised in a cgroup nobody will remove. (For crate
+			// exec, init asks for it itself: os/exec would check that the
+			// parent is alive with getppid, which reads 0 across the PID
+			// namespace init was born in, and kill init at once.)
+			Pdeathsig: pdeathsig(c.join == nil),
 		},
 	}
 	// The cgroup must hold init before init runs a single instruction of the
 	// container: otherwise a fast command could fork or allocate outside its
 	// limits. init is born in it; the gate (WaitGo) still holds it until the
 	// spec has arrived and the supervisor is ready.
-	err = c.cgroup.Start(cmd)
+	err = c.placement().Start(cmd)
 	// init has its copies now; ours would keep the pipes from ever seeing EOF.
 	specR.Close()
 	childSync.Close()
 	logW.Close()
 	if err == nil && c.tty != nil {
-		c.tty.started(c.log, c.cfg.Interactive)
+		c.tty.started(c.log, c.cfg.Interactive, out)
 	}
+	c.output.started()
 	if err != nil {
 		logR.Close()
 		if cmd.Process != nil { // started, but not placed
@@ -388,8 +442,14 @@ func (c *container) start() error {
 	if err := ch.WaitExec(); err != nil {
 		return err
 	}
+	if c.join != nil {
+		c.log.Info("exec started", "pid", cmd.Process.Pid, "args", s.Process.Args, "duration", time.Since(begin))
+		return nil
+	}
 	c.log.Info("container started", "pid", cmd.Process.Pid, "args", s.Process.Args,
 		"hostname", s.Hostname, "duration", time.Since(begin))
+	c.ran = true
+	c.recordStart()
 	return nil
 }
 
@@ -434,6 +494,13 @@ func (c *container) wait(sigs <-chan os.Signal) syscall.WaitStatus {
 	}
 }
 
+func pdeathsig(set bool) syscall.Signal {
+	if set {
+		return syscall.SIGKILL
+	}
+	return 0
+}
+
 // kill sends SIGKILL to init; the kernel then kills every process of the
 // container's PID namespace.
 func (c *container) kill() {
@@ -460,7 +527,7 @@ func (c *container) cleanup() {
 	// two on every exit (each unlink on the state root's disk and each
 	// cgroup rmdir is a fraction of a millisecond).
 	var removing sync.WaitGroup
-	if c.dir != "" {
+	if c.dir != "" && !c.keep() {
 		removing.Go(func() {
 			if err := removeContainerDir(c.dir); err != nil {
 				c.log.Error("remove container directory", "dir", c.dir, "error", err)
@@ -504,6 +571,10 @@ func (c *container) result(ws syscall.WaitStatus) *Result {
 		"memory_peak_bytes", c.stats.MemoryPeak, "cpu_time", c.stats.CPUTime, "wall_time", time.Since(c.placed)}
 	if r.Signal != 0 {
 		fields = append(fields, "signal", unix.SignalName(r.Signal))
+	}
+	if c.join != nil {
+		c.log.Info("exec exited", fields...)
+		return r
 	}
 	c.log.Info("container exited", fields...)
 	return r

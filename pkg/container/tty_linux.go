@@ -92,10 +92,10 @@ func (t *terminal) consoleMount() specs.Mount {
 // supervisor's, so that the master reads EIO when the container's last
 // holder of the slave is gone, then copies the output, and with interactive
 // puts crate's terminal in raw mode and copies its stdin in.
-func (t *terminal) started(log hclog.Logger, interactive bool) {
+func (t *terminal) started(log hclog.Logger, interactive bool, out io.Writer) {
 	t.slave.Close()
 	t.copied = make(chan struct{})
-	go t.copyOut(log, os.Stdout)
+	go t.copyOut(log, out)
 	if !interactive {
 		return
 	}

@@ -1,0 +1,134 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+
+	"github.com/crate-run/crate/pkg/cgroups"
+	"github.com/crate-run/crate/pkg/state"
+)
+
+// What other crate commands do to a container another crate supervises:
+// signal its PID 1, stop it, read its cgroup, and remove what is left of it.
+// PID 1 is always reached through a pidfd opened against the PID and start
+// time its state records, so that a PID the kernel has since given to
+// another process is never signalled.
+
+// openInit opens a pidfd of the container's PID 1.
+func openInit(st state.State) (*os.File, error) {
+	t, err := openTarget(st.InitPID, st.InitStartTime)
+	if err != nil {
+		return nil, err
+	}
+	t.root.Close()
+	return t.pidfd, nil
+}
+
+// Signal sends sig to the container's PID 1. Without --init a PID 1 ignores
+// every signal it has no handler for, SIGKILL aside.
+func Signal(st state.State, sig unix.Signal) error {
+	pidfd, err := openInit(st)
+	if err != nil {
+		return err
+	}
+	defer pidfd.Close()
+	return sendSignal(pidfd, sig)
+}
+
+func sendSignal(pidfd *os.File, sig unix.Signal) error {
+	err := unix.PidfdSendSignal(int(pidfd.Fd()), sig, nil, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("%w: its PID 1 has exited", ErrNotRunning)
+	}
+	if err != nil {
+		return os.NewSyscallError("pidfd_send_signal", err)
+	}
+	return nil
+}
+
+// Stop sends SIGTERM to the container's PID 1 and, if it has not exited
+// after grace, SIGKILL, which ends the whole container. It returns once PID 1
+// has exited; the supervisor cleans up after that.
+func Stop(log hclog.Logger, st state.State, grace time.Duration) error {
+	pidfd, err := openInit(st)
+	if err != nil {
+		return err
+	}
+	defer pidfd.Close()
+	if err := sendSignal(pidfd, unix.SIGTERM); err != nil {
+		return err
+	}
+	exited, err := waitExit(pidfd, grace)
+	if err != nil || exited {
+		return err
+	}
+	log.Info("container still running after the grace time: killing it", "container_id", st.ID, "grace", grace)
+	if err := sendSignal(pidfd, unix.SIGKILL); err != nil {
+		if errors.Is(err, ErrNotRunning) {
+			return nil
+		}
+		return err
+	}
+	_, err = waitExit(pidfd, -1)
+	return err
+}
+
+// waitExit waits up to timeout (negative: for ever) for the process of
+// pidfd to exit: a pidfd turns readable then.
+func waitExit(pidfd *os.File, timeout time.Duration) (bool, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		ms := -1
+		if timeout >= 0 {
+			ms = int(max(time.Until(deadline), 0).Milliseconds())
+		}
+		fds := []unix.PollFd{{Fd: int32(pidfd.Fd()), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, ms)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return false, os.NewSyscallError("poll pidfd", err)
+		}
+		return n > 0, nil
+	}
+}
+
+// Stats reads the counters of a running container's cgroup.
+func Stats(log hclog.Logger, cgroupRoot string, st state.State) (cgroups.Stats, error) {
+	cg, err := cgroups.New(log, cgroupRoot, "crate-"+st.ID, stateLimits(st.Limits))
+	if err != nil {
+		return cgroups.Stats{}, err
+	}
+	return cg.Stats()
+}
+
+// Remove removes what a container whose supervisor is gone may have left:
+// its cgroup (and anything still in it) and its directory. The caller holds
+// the container's supervisor lock and removes its state last.
+func Remove(log hclog.Logger, cgroupRoot string, st state.State) error {
+	var errs []error
+	cg, err := cgroups.New(log, cgroupRoot, "crate-"+st.ID, stateLimits(st.Limits))
+	if err == nil {
+		if err = cg.Destroy(); err != nil {
+			if kerr := cg.Kill(); kerr != nil {
+				log.Warn("kill what is left in the cgroup", "error", kerr)
+			}
+			err = cg.Destroy()
+		}
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
+	}
+	if st.Bundle != "" {
+		if err := removeContainerDir(st.Bundle); err != nil {
+			errs = append(errs, fmt.Errorf("remove container directory: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
