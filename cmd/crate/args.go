@@ -14,17 +14,20 @@ import (
 // long flags follow a single-word COMMAND directly, they are crate's, up to
 // `--`. So `crate run img ls -l` runs `ls -l`, and
 // `crate run img -- /bin/echo --memory` prints `--memory`.
+// `crate exec [FLAGS] CONTAINER COMMAND...` is split the same way, without
+// the exception.
 func splitRunArgs(root *kong.Node, args []string) ([]string, error) {
 	i := 0
 	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
 		i += 1 + flagValues(root, args[i]) // crate's global flags before the command
 	}
-	if i >= len(args) || args[i] != "run" {
+	if i >= len(args) || (args[i] != "run" && args[i] != "exec") {
 		return args, nil
 	}
+	verb := args[i]
 	var run *kong.Node
 	for _, child := range root.Children {
-		if child.Name == "run" {
+		if child.Name == verb {
 			run = child
 		}
 	}
@@ -56,7 +59,7 @@ func splitRunArgs(root *kong.Node, args []string) ([]string, error) {
 	j++
 
 	// The original form: crate's long flags right after COMMAND.
-	if j < len(rest) && isLongFlag(run, rest[j]) {
+	if verb == "run" && j < len(rest) && isLongFlag(run, rest[j]) {
 		for j < len(rest) {
 			a := rest[j]
 			if a == "--" {

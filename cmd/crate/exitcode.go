@@ -16,6 +16,10 @@ const (
 
 // exitCode maps an error from a command to the exit code crate ends with.
 func exitCode(err error) int {
+	var ce codedError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
 	var ie *initsync.InitError
 	if errors.As(err, &ie) && ie.Step == "exec" {
 		if errors.Is(err, syscall.ENOENT) {

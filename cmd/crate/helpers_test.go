@@ -62,6 +62,7 @@ func TestMain(m *testing.M) {
 type env struct {
 	t       *testing.T
 	root    string // --root
+	runDir  string // --run-dir
 	logFile string // --log-file
 }
 
@@ -69,7 +70,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
-	return &env{t: t, root: filepath.Join(dir, "state"), logFile: filepath.Join(dir, "crate.log")}
+	return &env{t: t, root: filepath.Join(dir, "state"), runDir: filepath.Join(dir, "run"), logFile: filepath.Join(dir, "crate.log")}
 }
 
 // result is how one crate command ended.
@@ -88,7 +89,7 @@ func newName() string {
 
 // command returns a crate command with the test's state root and log file.
 func (e *env) command(args ...string) *exec.Cmd {
-	all := append([]string{"--root", e.root, "--log-file", e.logFile}, args...)
+	all := append([]string{"--root", e.root, "--run-dir", e.runDir, "--log-file", e.logFile}, args...)
 	// A safety net, not a measure: a hung crate fails its test instead of
 	// stalling the whole run until go test's own timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -205,7 +206,8 @@ func (e *env) wait(s *started) result {
 }
 
 // noLeftovers checks that nothing of container name remains: no container
-// directory, no cgroup in any hierarchy, no mount under the state root.
+// directory, no state, no cgroup in any hierarchy, no mount under the state
+// root.
 func (e *env) noLeftovers(name string) {
 	e.t.Helper()
 	if name == "" {
@@ -213,6 +215,9 @@ func (e *env) noLeftovers(name string) {
 	}
 	if _, err := os.Lstat(filepath.Join(e.root, "containers", name)); err == nil {
 		e.t.Errorf("leftover container directory %s", name)
+	}
+	if _, err := os.Lstat(filepath.Join(e.runDir, name)); err == nil {
+		e.t.Errorf("leftover state %s", filepath.Join(e.runDir, name))
 	}
 	cgroups, _ := filepath.Glob("/sys/fs/cgroup/crate-" + name)
 	v1, _ := filepath.Glob("/sys/fs/cgroup/*/crate-" + name)

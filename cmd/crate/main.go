@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/crate-run/crate/pkg/logging"
+	"github.com/crate-run/crate/pkg/state"
 )
 
 // version and commit are set at build time with -ldflags -X.
@@ -26,7 +27,11 @@ type Globals struct {
 	LogFormat string `help:"Format of crate's messages on stderr: text or json." enum:"text,json" default:"text" placeholder:"FORMAT"`
 	LogFile   string `help:"JSON log every run appends to, at debug level (read it with crate log)." default:"/var/log/crate/crate.log" type:"path" placeholder:"FILE"`
 	Root      string `help:"State root: images under ROOT/layers and ROOT/images, containers under ROOT/containers." default:"/var/lib/crate" type:"path" placeholder:"DIR"`
+	RunDir    string `help:"Where live containers are registered (on a tmpfs: a reboot empties it, as it ends every container)." default:"/run/crate" type:"path" placeholder:"DIR"`
 }
+
+// runDir is the directory of live containers.
+func (g *Globals) runDir() *state.Dir { return &state.Dir{Path: g.RunDir} }
 
 // rootLogger checks that crate runs as root, saying why it must if not, and
 // sets up its logging: stderr as the flags say, and the log file.
@@ -42,9 +47,21 @@ type CLI struct {
 	Globals
 
 	Run     RunCmd     `cmd:"" help:"Run a command in a new container."`
+	Ps      PsCmd      `cmd:"" help:"List containers."`
+	Logs    LogsCmd    `cmd:"" help:"Show the output of a detached container."`
+	Exec    ExecCmd    `cmd:"" help:"Run a command in a running container."`
+	Stop    StopCmd    `cmd:"" help:"Stop containers: SIGTERM, then SIGKILL after a grace time."`
+	Kill    KillCmd    `cmd:"" help:"Send a signal to containers' PID 1."`
+	Wait    WaitCmd    `cmd:"" help:"Wait for containers to end and print their exit codes."`
+	Rm      RmCmd      `cmd:"" help:"Remove exited containers (with -f, running ones too)."`
+	Inspect InspectCmd `cmd:"" help:"Show containers' state and spec as JSON."`
+	Stats   StatsCmd   `cmd:"" help:"Show containers' memory, CPU and process use."`
+	Gc      GcCmd      `cmd:"" name:"gc" help:"Remove what containers whose supervisor died left behind."`
 	Image   ImageCmd   `cmd:"" help:"Import, list and remove images."`
 	Log     LogCmd     `cmd:"" help:"Show crate's log, filtered by container, level and age."`
 	Version VersionCmd `cmd:"" help:"Print crate's version."`
+
+	Supervise SuperviseCmd `cmd:"" hidden:"" help:"Supervise a detached container (started by crate run -d)."`
 }
 
 func main() {

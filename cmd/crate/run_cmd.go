@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -47,6 +48,8 @@ type RunCmd struct {
 	Entrypoint  *string       `help:"Run this instead of the image's entrypoint (\"\" for none); the image's default arguments are dropped too." placeholder:"CMD"`
 	User        string        `short:"u" help:"Run as this user: NAME|UID[:GROUP|GID], looked up in the image (default: the image's, else root)." placeholder:"USER"`
 	Platform    string        `help:"Platform to pick from a multi-platform image, os/arch[/variant] (default: this machine's)." placeholder:"PLATFORM"`
+	Detach      bool          `short:"d" help:"Run in the background: print the container id and return; a supervisor of its own keeps the output for crate logs."`
+	Rm          bool          `help:"With -d, remove the container when it exits (a container run in the foreground is always removed)."`
 	Storage     string        `help:"Root filesystem: overlay (shared layers, a private upper directory) or copy (a full copy; for when overlayfs cannot be used). Default: overlay where it works." enum:"overlay,copy," default:"" placeholder:"KIND"`
 
 	Image   string   `arg:"" help:"An image: a file or directory (a root filesystem tar, gzip, zstd or xz compressed; a docker save archive; an OCI image layout), imported on the way; or NAME[:TAG] or ID of an imported image."`
@@ -60,24 +63,7 @@ func (r *RunCmd) Run(g *Globals, code *int) error {
 	// life: mark them all close-on-exec (close_range, Linux 5.11; init
 	// marks its own anyway before it execs).
 	_ = unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
-	// Catch the signals before anything is made, so none is lost and none
-	// kills crate itself: they are forwarded to the container's PID 1.
-	// Registering costs a round trip to the runtime's signal thread for each
-	// signal, so it happens while the flags are checked and the image is
-	// looked up; container.Run waits for it before it creates anything.
-	// There is no signal.Stop: crate exits when Run returns.
-	sigs := make(chan os.Signal, 16)
-	caught := make(chan struct{})
-	go func() {
-		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-			syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
-		// A closed stderr (a terminal gone, a pipe reader dead) must not kill
-		// crate half way: it would leave the container's cgroup and directory
-		// behind. Catching SIGPIPE turns it into EPIPE on the write; a
-		// handler, unlike SIG_IGN, is not inherited by the container's command.
-		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-		close(caught)
-	}()
+	sigs, caught := catchSignals()
 
 	log, closeLog, err := g.rootLogger("crate run needs root (it creates namespaces and cgroups)")
 	if err != nil {
@@ -90,18 +76,55 @@ func (r *RunCmd) Run(g *Globals, code *int) error {
 		log.Error(err.Error())
 		return loggedError{err}
 	}
+	if r.Detach {
+		// The container is started by a supervisor of its own (detach.go).
+		id, err := detach(g, cfg)
+		if err != nil {
+			log.Error(err.Error(), "container_id", cfg.Spec.ID)
+			return loggedError{err}
+		}
+		fmt.Println(id)
+		return nil
+	}
 	cfg.SignalsCaught = caught
+	*code, err = runContainer(log, cfg, sigs)
+	return err
+}
+
+// runContainer runs the container to its end and returns its exit code.
+func runContainer(log hclog.Logger, cfg container.Config, sigs <-chan os.Signal) (int, error) {
 	res, err := container.Run(log, cfg, sigs)
 	if err != nil {
 		log.Error(err.Error(), "container_id", cfg.Spec.ID)
-		return loggedError{err}
+		return 0, loggedError{err}
 	}
 	if res.OOMKilled {
 		log.Error(fmt.Sprintf("container was OOM-killed: it hit its memory limit of %s", humanBytes(cfg.Spec.MemoryBytes)),
 			"container_id", cfg.Spec.ID)
 	}
-	*code = res.ExitCode
-	return nil
+	return res.ExitCode, nil
+}
+
+// catchSignals catches the signals a supervisor forwards to the container's
+// PID 1, before anything is made, so that none is lost and none kills crate
+// itself. Registering costs a round trip to the runtime's signal thread for
+// each signal, so it happens while the flags are checked and the image is
+// looked up; container.Run waits for caught before it creates anything.
+// There is no signal.Stop: crate exits when the container has ended.
+func catchSignals() (sigs chan os.Signal, caught chan struct{}) {
+	sigs = make(chan os.Signal, 16)
+	caught = make(chan struct{})
+	go func() {
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+			syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+		// A closed stderr (a terminal gone, a pipe reader dead) must not kill
+		// crate half way: it would leave the container's cgroup and directory
+		// behind. Catching SIGPIPE turns it into EPIPE on the write; a
+		// handler, unlike SIG_IGN, is not inherited by the container's command.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+		close(caught)
+	}()
+	return sigs, caught
 }
 
 // config validates the flags and builds the container's configuration. It
@@ -123,6 +146,9 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		// As docker run: raw mode and keys typed one by one need a
 		// terminal; -i alone pipes stdin, -t alone needs none.
 		return container.Config{}, errors.New("-it: the input device is not a terminal (use -i alone to pipe stdin)")
+	}
+	if r.Detach && r.Interactive {
+		return container.Config{}, errors.New("-d with -i: a detached container's stdin is /dev/null (crate has no attach); drop -i, or run in the foreground")
 	}
 	if o.ID, err = containerID(r.Name); err != nil {
 		return container.Config{}, err
@@ -232,6 +258,9 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		Interactive: r.Interactive,
 		Terminal:    r.TTY,
 		Spec:        o,
+		State:       g.runDir(),
+		Detached:    r.Detach,
+		Keep:        r.Detach && !r.Rm,
 	}, nil
 }
 

@@ -35,6 +35,14 @@ type ttySession struct {
 // stdin, stdout, stderr and controlling terminal.
 func (e *env) onTerminal(rows, cols uint16, args ...string) *ttySession {
 	e.t.Helper()
+	name := newName()
+	return e.commandOnTerminal(rows, cols, name, append([]string{"run", "--name", name}, args...)...)
+}
+
+// commandOnTerminal starts any crate command on a new pty; name is the
+// container whose leftovers end checks ("" for none).
+func (e *env) commandOnTerminal(rows, cols uint16, name string, args ...string) *ttySession {
+	e.t.Helper()
 	master, slave, err := pty.Open()
 	if err != nil {
 		e.t.Fatal(err)
@@ -43,12 +51,12 @@ func (e *env) onTerminal(rows, cols uint16, args ...string) *ttySession {
 	if err := pty.Setsize(master, &pty.Winsize{Rows: rows, Cols: cols}); err != nil {
 		e.t.Fatal(err)
 	}
-	s := &ttySession{t: e.t, e: e, master: master, name: newName(), chunks: make(chan []byte, 64)}
+	s := &ttySession{t: e.t, e: e, master: master, name: name, chunks: make(chan []byte, 64)}
 	// On a pty master, TCGETS reads the terminal's (the slave's) mode.
 	if s.before, err = unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS); err != nil {
 		e.t.Fatal(err)
 	}
-	s.cmd = e.command(append([]string{"run", "--name", s.name}, args...)...)
+	s.cmd = e.command(args...)
 	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = slave, slave, slave
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := s.cmd.Start(); err != nil {
