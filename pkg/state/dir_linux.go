@@ -70,7 +70,7 @@ func (d Dir) Create(st *State) (*Handle, error) {
 	}
 	// A container directory is never empty (state.lock is made before it is
 	// published), so rename fails on a taken id instead of replacing it.
-	if err := os.Rename(tmp, filepath.Join(d.Path, st.ID)); err != nil {
+	if err := unix.Rename(tmp, filepath.Join(d.Path, st.ID)); err != nil {
 		lock.Close()
 		os.RemoveAll(tmp)
 		if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
@@ -99,7 +99,12 @@ func build(tmp string, st *State) (*os.File, error) {
 		lock.Close()
 		return nil, err
 	}
-	if err := writeState(tmp, st); err != nil {
+	// The directory is not published yet: no reader can see a torn file.
+	data, err := encodeState(st)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(tmp, stateFile), data, 0o600)
+	}
+	if err != nil {
 		lock.Close()
 		return nil, err
 	}
@@ -116,28 +121,49 @@ func (h *Handle) State() State {
 	return h.st.clone()
 }
 
-// Update changes state.json under the state lock: it reads the file (another
-// command may have changed it), applies fn, writes the result atomically and
-// keeps it as h's copy.
+// Update applies fn to h's copy of the state and writes it atomically. While
+// its supervisor lives, the supervisor is a container's only writer (rm and
+// gc touch a container only once Reap has its supervisor lock), so neither
+// the state lock nor a read of the file is needed: both would cost every
+// container's start a few system calls.
 func (h *Handle) Update(fn func(*State)) error {
-	st, err := h.dir.modify("update", h.id, func(st *State) error {
-		fn(st)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.st.clone()
+	fn(&st)
+	if err := writeState(filepath.Join(h.dir.Path, h.id), &st); err != nil {
+		return opError("update", h.id, err)
+	}
 	h.st = st
-	h.mu.Unlock()
 	return nil
 }
 
-// Remove removes the container's whole directory. The supervisor lock stays
-// held until Release, so nobody sees the container as dead while its
-// supervisor is still cleaning up.
+// Remove removes the container's whole directory, renamed out of sight
+// first so that the id is free at once. As for Update, the supervisor needs
+// no state lock for it. The supervisor lock stays held until Release, so
+// nobody sees the container as dead while its supervisor is still cleaning
+// up.
 func (h *Handle) Remove() error {
-	return h.dir.RemoveDir(h.id)
+	trash := filepath.Join(h.dir.Path, rmPrefix+h.id+"-"+randomSuffix())
+	if err := unix.Rename(filepath.Join(h.dir.Path, h.id), trash); err != nil {
+		return opError("remove", h.id, &os.LinkError{Op: "rename", Old: h.id, New: trash, Err: err})
+	}
+	return removeFiles(trash)
+}
+
+// removeFiles removes dir and the files in it: a container's directory holds
+// nothing else, and this takes a fraction of os.RemoveAll's system calls.
+func removeFiles(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := unix.Unlink(filepath.Join(dir, e.Name())); err != nil {
+			return os.RemoveAll(dir) // not a plain file after all
+		}
+	}
+	return os.Remove(dir)
 }
 
 // Release closes the supervisor lock, telling everyone the supervisor is
@@ -523,24 +549,34 @@ func readState(dir string) (State, error) {
 // they must only ever see a whole file. No fsync: the run directory is a
 // tmpfs, and a crash empties it anyway.
 func writeState(dir string, st *State) error {
-	data, err := json.MarshalIndent(st, "", "  ")
+	data, err := encodeState(st)
 	if err != nil {
-		return fmt.Errorf("encode state: %w", err)
+		return err
 	}
 	f, err := os.CreateTemp(dir, stateFile+".tmp-")
 	if err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
-	_, werr := f.Write(append(data, '\n'))
+	_, werr := f.Write(data)
 	if err := errors.Join(werr, f.Close()); err != nil {
 		os.Remove(f.Name())
 		return fmt.Errorf("write state: %w", err)
 	}
-	if err := os.Rename(f.Name(), filepath.Join(dir, stateFile)); err != nil {
+	// unix.Rename, not os.Rename, which first looks at the target.
+	if err := unix.Rename(f.Name(), filepath.Join(dir, stateFile)); err != nil {
 		os.Remove(f.Name())
-		return fmt.Errorf("write state: %w", err)
+		return fmt.Errorf("write state: rename %s: %w", f.Name(), err)
 	}
 	return nil
+}
+
+// encodeState is state.json's content: one line of JSON.
+func encodeState(st *State) ([]byte, error) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("encode state: %w", err)
+	}
+	return append(data, '\n'), nil
 }
 
 // opError wraps err from operation op on container id; a missing file
