@@ -107,9 +107,13 @@ type Stats struct {
 	MemoryPeak uint64        // highest memory usage seen, in bytes
 	CPUTime    time.Duration // user+system CPU time of every process ever in the cgroup
 	PidsPeak   uint64        // highest number of tasks seen (pids.peak; newer kernels only)
+}
 
-	// What a live container uses now, and its limits (0: none), for crate stats.
-	MemoryUsage uint64 // bytes charged to the cgroup now (page cache included, as the limit counts it)
+// Usage is what a live container uses now, and its limits (0: none), for
+// crate stats.
+type Usage struct {
+	CPUTime     time.Duration // user+system CPU time so far
+	MemoryUsage uint64        // bytes charged to the cgroup now (page cache included, as the limit counts it)
 	MemoryLimit uint64
 	Pids        uint64 // tasks now
 	PidsLimit   uint64
@@ -138,6 +142,8 @@ type Manager interface {
 	Place(pid int) error
 	// Stats reads the counters; call it before Destroy.
 	Stats() (Stats, error)
+	// Usage reads what the container uses now.
+	Usage() (Usage, error)
 	// Kill sends SIGKILL to every process left in the cgroup and returns
 	// once the cgroup is empty.
 	Kill() error

@@ -145,6 +145,17 @@ func readUintFile(path string) (uint64, error) {
 	return v, nil
 }
 
+// readUintFiles reads one-number files into the values they point to.
+func readUintFiles(files map[string]*uint64) error {
+	for path, v := range files {
+		var err error
+		if *v, err = readUintFile(path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readKeyValueFile reads a "key value" file; a missing file reads as empty.
 func readKeyValueFile(path string) (map[string]uint64, error) {
 	f, err := os.Open(path)

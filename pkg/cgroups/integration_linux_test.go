@@ -237,6 +237,25 @@ func TestCPUTime(t *testing.T) {
 	}
 }
 
+// TestUsage: a live cgroup's figures, for crate stats: its one process, the
+// limits set. (Whether memory is charged yet depends on how far sh has got;
+// crate stats' own test reads a container that has settled.)
+func TestUsage(t *testing.T) {
+	testutil.RequireRoot(t)
+	m := newTestCgroup(t, Limits{MemoryBytes: 64 << 20, Pids: 10})
+	cmd := startInCgroup(t, m, "exec sleep 1000")
+	u, err := m.Usage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("usage: %+v", u)
+	if u.Pids != 1 || u.PidsLimit != 10 || u.MemoryLimit != 64<<20 || u.MemoryUsage > u.MemoryLimit {
+		t.Errorf("usage %+v: want 1 of 10 pids, 64 MiB of memory", u)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+}
+
 // TestKillWithoutCgroupKill exercises the v2 path for kernels older than 5.14,
 // which have no cgroup.kill file.
 func TestKillWithoutCgroupKill(t *testing.T) {

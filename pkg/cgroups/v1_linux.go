@@ -196,13 +196,6 @@ func (m *v1) Stats() (Stats, error) {
 		if st.MemoryPeak, err = readUintFile(filepath.Join(dir, "memory.max_usage_in_bytes")); err != nil {
 			return st, err
 		}
-		if st.MemoryUsage, err = readUintFile(filepath.Join(dir, "memory.usage_in_bytes")); err != nil {
-			return st, err
-		}
-		if st.MemoryLimit, err = readUintFile(filepath.Join(dir, "memory.limit_in_bytes")); err != nil {
-			return st, err
-		}
-		st.MemoryLimit = noLimit(st.MemoryLimit)
 	}
 	if dir, ok := m.dirs["cpuacct"]; ok {
 		ns, err := readUintFile(filepath.Join(dir, "cpuacct.usage"))
@@ -216,14 +209,31 @@ func (m *v1) Stats() (Stats, error) {
 		if st.PidsPeak, err = readUintFile(filepath.Join(dir, "pids.peak")); err != nil {
 			return st, err
 		}
-		if st.Pids, err = readUintFile(filepath.Join(dir, "pids.current")); err != nil {
-			return st, err
-		}
-		if st.PidsLimit, err = readUintFile(filepath.Join(dir, "pids.max")); err != nil {
-			return st, err
-		}
 	}
 	return st, nil
+}
+
+func (m *v1) Usage() (Usage, error) {
+	var u Usage
+	files := map[string]*uint64{}
+	if dir, ok := m.dirs["memory"]; ok {
+		files[filepath.Join(dir, "memory.usage_in_bytes")] = &u.MemoryUsage
+		files[filepath.Join(dir, "memory.limit_in_bytes")] = &u.MemoryLimit
+	}
+	if dir, ok := m.dirs["pids"]; ok {
+		files[filepath.Join(dir, "pids.current")] = &u.Pids
+		files[filepath.Join(dir, "pids.max")] = &u.PidsLimit
+	}
+	var ns uint64
+	if dir, ok := m.dirs["cpuacct"]; ok {
+		files[filepath.Join(dir, "cpuacct.usage")] = &ns
+	}
+	if err := readUintFiles(files); err != nil {
+		return u, err
+	}
+	u.CPUTime = time.Duration(ns)
+	u.MemoryLimit = noLimit(u.MemoryLimit)
+	return u, nil
 }
 
 // procs lists the processes in every hierarchy. They are normally the same,

@@ -147,13 +147,18 @@ func (m *v2) Stats() (Stats, error) {
 	if st.PidsPeak, err = readUintFile(m.file("pids.peak")); err != nil {
 		return st, err
 	}
-	for file, v := range map[string]*uint64{"memory.current": &st.MemoryUsage, "memory.max": &st.MemoryLimit,
-		"pids.current": &st.Pids, "pids.max": &st.PidsLimit} {
-		if *v, err = readUintFile(m.file(file)); err != nil {
-			return st, err
-		}
-	}
 	return st, nil
+}
+
+func (m *v2) Usage() (Usage, error) {
+	var u Usage
+	cpu, err := readKeyValueFile(m.file("cpu.stat"))
+	if err != nil {
+		return u, err
+	}
+	u.CPUTime = time.Duration(cpu["usage_usec"]) * time.Microsecond
+	return u, readUintFiles(map[string]*uint64{m.file("memory.current"): &u.MemoryUsage, m.file("memory.max"): &u.MemoryLimit,
+		m.file("pids.current"): &u.Pids, m.file("pids.max"): &u.PidsLimit})
 }
 
 func (m *v2) Kill() error {
