@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/cgroups"
+	"github.com/crate-run/crate/pkg/image"
 	"github.com/crate-run/crate/pkg/initsync"
 	"github.com/crate-run/crate/pkg/logging"
 	"github.com/crate-run/crate/pkg/seccomp"
@@ -96,10 +97,15 @@ type container struct {
 	exited chan struct{}
 	stats  cgroups.Stats
 
-	state  *state.Handle   // the container's entry in the state directory, once made
-	output *capturedOutput // a detached container's output, captured to its log
-	join   *joinTarget     // crate exec: the running container init joins
-	ran    bool            // the command started
+	state    *state.Handle   // the container's entry in the state directory, once made
+	output   *capturedOutput // a detached container's output, captured to its log
+	join     *joinTarget     // crate exec: the running container init joins
+	ran      bool            // the command started
+	recorded chan struct{}   // closed once recordStart has written; nil before
+	// initStarted is init's start time (see state.ProcStartTime), which
+	// tells its PID from the same PID given to another process later.
+	initStarted uint64
+	initSpec    []byte // the spec as init got it
 }
 
 // Run starts the container, waits for its command to end and cleans up.
@@ -130,7 +136,9 @@ func Run(log hclog.Logger, cfg Config, sigs <-chan os.Signal) (*Result, error) {
 	c.tty.close()
 	c.output.close()
 	if err != nil {
-		c.forget()
+		if c.state != nil {
+			c.state.Release()
+		}
 		return nil, err
 	}
 	res := c.result(status)
@@ -220,11 +228,23 @@ func (c *container) prepare(ctx context.Context) error {
 	c.spec.Mounts = append(c.spec.Mounts, cgroupMounts(cg)...)
 
 	c.signalsCaught()
-	// Registered first, so that whatever is made next can be found and
-	// removed by crate gc if this supervisor is killed half way.
-	if err := c.register(img.ID.String(), dir, cg, lim); err != nil {
-		return err
+	// The container is registered while its directory, root and cgroup are
+	// made: a tenth of a millisecond off every start. Were this supervisor
+	// killed in between, crate gc would still find the directory without a
+	// state and remove it, with the cgroup of its name.
+	registered := make(chan error, 1)
+	go func() { registered <- c.register(img.ID.String(), dir, cg, lim) }()
+	err = c.make(ctx, store, img, containers, dir, storage, why, cg, lim)
+	if rerr := <-registered; rerr != nil {
+		return rerr // a name in use explains a directory that exists
 	}
+	return err
+}
+
+// make makes the container's directory, root filesystem and cgroup.
+func (c *container) make(ctx context.Context, store *image.Store, img *image.Image, containers, dir string,
+	storage Storage, why string, cg cgroups.Manager, lim cgroups.Limits) error {
+	var err error
 	if err := os.MkdirAll(containers, 0o700); err != nil {
 		return fmt.Errorf("create state directory: %w (use --root to choose another)", err)
 	}
@@ -328,8 +348,18 @@ func (c *container) start() error {
 	// millisecond (encoding/json builds its codecs): write it while this
 	// thread is busy starting init. The pipe holds it until init reads; if
 	// init never starts, closing specR ends the write with EPIPE.
+	// The same goroutine then reads init's start time, once init is
+	// born and waits at the gate (see initStarted).
 	sent := make(chan error, 1)
-	go func() { sent <- c.sendSpec(specW) }()
+	born := make(chan int, 1) // init's PID, once started
+	defer close(born)
+	go func() {
+		err := c.sendSpec(specW)
+		if pid, ok := <-born; ok {
+			c.initStarted, _ = state.ProcStartTime(pid)
+		}
+		sent <- err
+	}()
 
 	// The namespaces init joins: the network namespace made for it, or for
 	// crate exec those of the container's PID 1, and its root.
@@ -407,7 +437,7 @@ func (c *container) start() error {
 	if err == nil && c.tty != nil {
 		c.tty.started(c.log, c.cfg.Interactive, out)
 	}
-	c.output.started()
+	c.output.started(c.tty != nil)
 	if err != nil {
 		logR.Close()
 		if cmd.Process != nil { // started, but not placed
@@ -430,6 +460,7 @@ func (c *container) start() error {
 		close(c.exited)
 	}()
 	c.log.Debug("init started", "pid", cmd.Process.Pid, "init", c.cfg.InitPath)
+	born <- cmd.Process.Pid
 
 	if err := <-sent; err != nil {
 		return fmt.Errorf("send spec to init: %w", err)
@@ -527,6 +558,7 @@ func (c *container) cleanup() {
 	// two on every exit (each unlink on the state root's disk and each
 	// cgroup rmdir is a fraction of a millisecond).
 	var removing sync.WaitGroup
+	removing.Go(c.forget)
 	if c.dir != "" && !c.keep() {
 		removing.Go(func() {
 			if err := removeContainerDir(c.dir); err != nil {

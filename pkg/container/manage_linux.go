@@ -99,13 +99,13 @@ func waitExit(pidfd *os.File, timeout time.Duration) (bool, error) {
 	}
 }
 
-// Stats reads the counters of a running container's cgroup.
-func Stats(log hclog.Logger, cgroupRoot string, st state.State) (cgroups.Stats, error) {
+// Usage reads what a running container uses, from its cgroup.
+func Usage(log hclog.Logger, cgroupRoot string, st state.State) (cgroups.Usage, error) {
 	cg, err := cgroups.New(log, cgroupRoot, "crate-"+st.ID, stateLimits(st.Limits))
 	if err != nil {
-		return cgroups.Stats{}, err
+		return cgroups.Usage{}, err
 	}
-	return cg.Stats()
+	return cg.Usage()
 }
 
 // Remove removes what a container whose supervisor is gone may have left:

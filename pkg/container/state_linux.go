@@ -59,6 +59,9 @@ func (c *container) register(imageID, dir string, cg cgroups.Manager, l cgroups.
 	}
 	h, err := c.cfg.State.Create(st)
 	if errors.Is(err, state.ErrExists) {
+		if old, gerr := c.cfg.State.Get(c.id); gerr == nil && old.Reason != "" {
+			return fmt.Errorf("container name %q is taken by a container whose %s: crate gc removes it", c.id, old.Reason)
+		}
 		return fmt.Errorf("container name %q is already in use; choose another --name, or remove it with crate rm", c.id)
 	}
 	if err != nil {
@@ -68,38 +71,52 @@ func (c *container) register(imageID, dir string, cg cgroups.Manager, l cgroups.
 	return nil
 }
 
-// sendSpec writes the spec to init, and keeps a copy for crate exec.
+// sendSpec writes the spec to init, and keeps it for recordStart to write
+// beside the state for crate exec.
 func (c *container) sendSpec(w io.Writer) error {
 	var buf bytes.Buffer
 	if err := spec.WriteInit(&buf, c.spec, c.filter); err != nil {
 		return err
 	}
-	if c.state != nil && c.join == nil {
-		p := c.cfg.State.File(c.id, InitSpec)
-		if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
-			c.log.Warn("keep the container's spec: crate exec will not work", "error", err)
-		}
-	}
-	_, err := w.Write(buf.Bytes())
+	c.initSpec = buf.Bytes()
+	_, err := w.Write(c.initSpec)
 	return err
 }
 
 // recordStart marks the container running, with its PID 1. The PID's start
 // time goes with it, so that no one ever signals another process that was
-// given the same PID after the container's had gone.
+// given the same PID after the container's had gone. It runs while the
+// command does, off the start's path; recordExit and cleanup wait for it.
 func (c *container) recordStart() {
+	c.recorded = make(chan struct{})
+	go func() {
+		defer close(c.recorded)
+		c.writeStart()
+	}()
+}
+
+// waitRecorded waits for recordStart's write, if there is one.
+func (c *container) waitRecorded() {
+	if c.recorded != nil {
+		<-c.recorded
+	}
+}
+
+func (c *container) writeStart() {
 	if c.state == nil {
+		if c.cfg.Started != nil {
+			c.cfg.Started()
+		}
 		return
 	}
-	pid := c.cmd.Process.Pid
-	started, err := state.ProcStartTime(pid)
-	if err != nil {
-		c.log.Warn("read init's start time", "error", err)
+	// The spec first: a running container must be one crate exec can enter.
+	if err := os.WriteFile(c.cfg.State.File(c.id, InitSpec), c.initSpec, 0o600); err != nil {
+		c.log.Warn("keep the container's spec: crate exec will not work", "error", err)
 	}
-	err = c.state.Update(func(st *state.State) {
+	err := c.state.Update(func(st *state.State) {
 		st.Status = state.Running
-		st.InitPID = pid
-		st.InitStartTime = started
+		st.InitPID = c.cmd.Process.Pid
+		st.InitStartTime = c.initStarted
 		st.Started = time.Now().UTC()
 	})
 	if err != nil {
@@ -121,9 +138,9 @@ func (c *container) recordExit(r *Result) {
 	}
 	defer c.state.Release()
 	if !c.keep() {
-		c.forget()
-		return
+		return // cleanup removed it
 	}
+	c.waitRecorded()
 	err := c.state.Update(func(st *state.State) {
 		st.Status = state.Exited
 		st.ExitCode = &r.ExitCode
@@ -138,15 +155,18 @@ func (c *container) recordExit(r *Result) {
 	}
 }
 
-// forget removes the container's entry: last, once everything else is gone.
+// forget removes the container's entry, unless it is kept. cleanup does it
+// at the same time as it removes the cgroup and the directory: were this
+// supervisor killed half way, crate gc would still find a directory left
+// without its state, and remove it and its cgroup.
 func (c *container) forget() {
-	if c.state == nil {
+	if c.state == nil || c.keep() {
 		return
 	}
+	c.waitRecorded()
 	if err := c.state.Remove(); err != nil {
 		c.log.Error("remove the container's state", "error", err)
 	}
-	c.state.Release()
 }
 
 // placement is the cgroup init is started in: the container's own, or for
@@ -195,12 +215,16 @@ func captureOutput(path string) (*capturedOutput, error) {
 }
 
 // started drops the supervisor's copies of the pipes' write ends, so that
-// the copies end when the container's last process does.
-func (o *capturedOutput) started() {
+// the copies end when the container's last process does. With a terminal
+// the supervisor itself copies the terminal's output into stdout's pipe
+// (see terminal.started): that end stays open until close.
+func (o *capturedOutput) started(terminal bool) {
 	if o == nil {
 		return
 	}
-	o.stdout.Close() // a second Close is harmless
+	if !terminal {
+		o.stdout.Close()
+	}
 	o.stderr.Close()
 }
 
@@ -209,7 +233,8 @@ func (o *capturedOutput) close() {
 	if o == nil {
 		return
 	}
-	o.started() // if init never started
+	o.stdout.Close() // a second Close is harmless
+	o.stderr.Close()
 	for range 2 {
 		<-o.copied
 	}
