@@ -79,6 +79,24 @@ func splitRunArgs(root *kong.Node, args []string) ([]string, error) {
 	return append(append(out, image, "--"), command...), nil
 }
 
+// commandWord is the command args name (run, ps, ...): the first argument
+// that is neither one of crate's global flags nor its value. Every global
+// flag takes a value (TestGlobalsTakeValues), so one without "=" is
+// followed by it.
+func commandWord(args []string) string {
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case !strings.HasPrefix(a, "-"):
+			return a
+		case a == "--" || a == "-h" || a == "--help":
+			return ""
+		case !strings.Contains(a, "="):
+			i++
+		}
+	}
+	return ""
+}
+
 // findFlag finds the flag that arg (like --memory=64, --memory, -e) names
 // among node's flags and its parents'.
 func findFlag(node *kong.Node, arg string) *kong.Flag {

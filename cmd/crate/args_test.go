@@ -7,6 +7,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"syscall"
@@ -256,6 +257,35 @@ func TestNegativeValues(t *testing.T) {
 		}
 		if !slices.Contains(got, "--pids=-1") {
 			t.Errorf("splitRunArgs(%q) = %q, want --pids=-1 kept together", args, got)
+		}
+	}
+}
+
+func TestCommandWord(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "img"}, "run"},
+		{[]string{"--root", "/x", "run", "img"}, "run"},
+		{[]string{"--root=/x", "--log-level", "debug", "ps", "-a"}, "ps"},
+		{[]string{"--root", "run", "ps"}, "ps"},
+		{[]string{"--help", "run"}, ""},
+		{[]string{}, ""},
+	} {
+		if got := commandWord(c.args); got != c.want {
+			t.Errorf("commandWord(%q) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}
+
+// TestGlobalsTakeValues: commandWord counts on every global flag taking a
+// value.
+func TestGlobalsTakeValues(t *testing.T) {
+	typ := reflect.TypeFor[Globals]()
+	for i := range typ.NumField() {
+		if f := typ.Field(i); f.Type.Kind() != reflect.String {
+			t.Errorf("global flag %s is a %v: commandWord must learn to skip it", f.Name, f.Type)
 		}
 	}
 }

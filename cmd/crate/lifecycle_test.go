@@ -169,6 +169,17 @@ func TestDetachedRm(t *testing.T) {
 	e.noLeftovers(name)
 }
 
+// TestDetachedTerminal: with -d -t the terminal's output is captured, as the
+// container's stdout.
+func TestDetachedTerminal(t *testing.T) {
+	e := newEnv(t)
+	name := e.detach("-t", busyboxImage(t), "sh", "-c", "tty; echo hi")
+	e.ok("wait", name)
+	if out := e.ok("logs", name); out != "/dev/console\r\nhi\r\n" {
+		t.Errorf("logs: %q, want the terminal's output", out)
+	}
+}
+
 // TestExec: crate exec runs in every namespace of the container, its root,
 // its cgroup, with its capabilities and seccomp filter; -e, -w, -u and -i
 // work as in docker exec, exit codes come back, and an unknown command is
@@ -422,6 +433,10 @@ func TestSupervisorKilled(t *testing.T) {
 	if ps := e.ok("ps", "-a"); !strings.Contains(ps, "supervisor died") {
 		t.Errorf("ps -a does not say why:\n%s", ps)
 	}
+	r := e.crate("run", "--name", name, busyboxImage(t), "true")
+	if r.code != exitCrateFailed || !strings.Contains(r.stderr, "crate gc") {
+		t.Errorf("run with the dead container's name: exit %d, stderr %q", r.code, r.stderr)
+	}
 	if out := e.ok("gc"); !strings.Contains(out, name) {
 		t.Errorf("gc printed %q, want %s", out, name)
 	}
@@ -429,6 +444,22 @@ func TestSupervisorKilled(t *testing.T) {
 	if out := e.ok("gc"); out != "" {
 		t.Errorf("second gc printed %q", out)
 	}
+}
+
+// TestGcAfterReboot: a reboot empties the run directory but not crate's
+// root; gc removes the container directories nobody registered.
+func TestGcAfterReboot(t *testing.T) {
+	e := newEnv(t)
+	name := e.detach(busyboxImage(t), "sleep", "1000")
+	e.ok("kill", name)
+	e.ok("wait", name)
+	if err := os.RemoveAll(e.runDir); err != nil { // what a reboot does to /run
+		t.Fatal(err)
+	}
+	if out := e.ok("gc"); !strings.Contains(out, name) {
+		t.Errorf("gc printed %q, want %s", out, name)
+	}
+	e.noLeftovers(name)
 }
 
 // TestConcurrentDetached: 20 detached containers started at once, then ps,

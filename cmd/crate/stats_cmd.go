@@ -51,9 +51,9 @@ func (c *StatsCmd) Run(g *Globals) error {
 				if !ok {
 					continue
 				}
-				cpu := float64(now.stats.CPUTime-before.stats.CPUTime) / float64(now.at.Sub(before.at)) * 100
-				rows = append(rows, statsRow{ID: id, CPUPercent: cpu, MemoryUsage: now.stats.MemoryUsage,
-					MemoryLimit: now.stats.MemoryLimit, Pids: now.stats.Pids, PidsLimit: now.stats.PidsLimit})
+				cpu := float64(now.usage.CPUTime-before.usage.CPUTime) / float64(now.at.Sub(before.at)) * 100
+				rows = append(rows, statsRow{ID: id, CPUPercent: cpu, MemoryUsage: now.usage.MemoryUsage,
+					MemoryLimit: now.usage.MemoryLimit, Pids: now.usage.Pids, PidsLimit: now.usage.PidsLimit})
 			}
 			c.print(containers, rows)
 			if c.NoStream || len(cur) == 0 {
@@ -91,7 +91,7 @@ func (c *StatsCmd) pick(dir *state.Dir) ([]state.State, error) {
 }
 
 type sampled struct {
-	stats cgroups.Stats
+	usage cgroups.Usage
 	at    time.Time
 }
 
@@ -99,12 +99,12 @@ type sampled struct {
 func sample(log hclog.Logger, containers []state.State) map[string]sampled {
 	out := map[string]sampled{}
 	for _, st := range containers {
-		s, err := container.Stats(log, cgroupRoot, st)
+		u, err := container.Usage(log, cgroupRoot, st)
 		if err != nil {
 			log.Debug("read container stats", "container_id", st.ID, "error", err)
 			continue
 		}
-		out[st.ID] = sampled{s, time.Now()}
+		out[st.ID] = sampled{u, time.Now()}
 	}
 	return out
 }
