@@ -105,7 +105,8 @@ type container struct {
 	// initStarted is init's start time (see state.ProcStartTime), which
 	// tells its PID from the same PID given to another process later.
 	initStarted uint64
-	initSpec    []byte // the spec as init got it
+	initSpec    []byte    // the spec as init got it
+	started     time.Time // when the command started
 }
 
 // Run starts the container, waits for its command to end and cleans up.
@@ -480,6 +481,7 @@ func (c *container) start() error {
 	c.log.Info("container started", "pid", cmd.Process.Pid, "args", s.Process.Args,
 		"hostname", s.Hostname, "duration", time.Since(begin))
 	c.ran = true
+	c.started = time.Now().UTC()
 	c.recordStart()
 	return nil
 }

@@ -103,11 +103,19 @@ func (c *container) waitRecorded() {
 }
 
 func (c *container) writeStart() {
+	if c.cfg.Started != nil {
+		defer c.cfg.Started()
+	}
 	if c.state == nil {
-		if c.cfg.Started != nil {
-			c.cfg.Started()
-		}
 		return
+	}
+	select {
+	case <-c.exited:
+		// Over already (a quick command): nothing can enter or stop it any
+		// more, and recordExit writes how it ended, so the running state
+		// is not worth the writes.
+		return
+	default:
 	}
 	// The spec first: a running container must be one crate exec can enter.
 	if err := os.WriteFile(c.cfg.State.File(c.id, InitSpec), c.initSpec, 0o600); err != nil {
@@ -117,13 +125,10 @@ func (c *container) writeStart() {
 		st.Status = state.Running
 		st.InitPID = c.cmd.Process.Pid
 		st.InitStartTime = c.initStarted
-		st.Started = time.Now().UTC()
+		st.Started = c.started
 	})
 	if err != nil {
 		c.log.Warn("record the container as running", "error", err)
-	}
-	if c.cfg.Started != nil {
-		c.cfg.Started()
 	}
 }
 
@@ -142,6 +147,7 @@ func (c *container) recordExit(r *Result) {
 	}
 	c.waitRecorded()
 	err := c.state.Update(func(st *state.State) {
+		st.Started = c.started
 		st.Status = state.Exited
 		st.ExitCode = &r.ExitCode
 		if r.Signal != 0 {
