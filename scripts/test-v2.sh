@@ -19,6 +19,8 @@ CGO_ENABLED=0 go test -c -o build/cgroups.test ./pkg/cgroups
 CGO_ENABLED=0 go test -c -o build/crate.test ./cmd/crate
 # The hostile tests' attack program, which they would otherwise build.
 (cd cmd/crate && CGO_ENABLED=0 go build -trimpath -o ../../build/attack ./testdata/attack)
+# A crate-init of another version, which crate must refuse.
+CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=other" -o build/crate-init-other ./cmd/crate-init
 
 # The VM's root is its initramfs, where pivot_root is impossible. As an
 # installed machine's boot does (switch_root), a bind mount of it is moved
@@ -39,6 +41,7 @@ exec "$vm" --timeout 1500 \
 	--env "CRATE_BIN=$project/bin/crate" \
 	--env "CRATE_INIT_BIN=$project/bin/crate-init" \
 	--env "CRATE_ATTACK_BIN=$project/build/attack" \
+	--env "CRATE_OTHER_INIT_BIN=$project/build/crate-init-other" \
 	--env "TMPDIR=/crate-tests" \
 	"$project" -- /bin/sh -c "
 		grep -q '^0::/\$' /proc/self/cgroup && [ \"\$(stat -f -c %T /sys/fs/cgroup)\" = cgroup2fs ] || { echo 'not pure cgroup v2' >&2; exit 1; }

@@ -17,11 +17,9 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/hashicorp/go-hclog"
-
+	"github.com/crate-run/crate/pkg/initlog"
 	"github.com/crate-run/crate/pkg/initproc"
 	"github.com/crate-run/crate/pkg/initsync"
-	"github.com/crate-run/crate/pkg/logging"
 )
 
 // main returns only when the container could not start; the supervisor has
@@ -33,17 +31,25 @@ func main() {
 	os.Exit(1)
 }
 
+// version is set at build time with -ldflags -X, as crate's: crate sends
+// its own with the spec, and init refuses to build a container for another.
+var version = "dev"
+
 func run() error {
+	if len(os.Args) == 2 && os.Args[1] == "--version" {
+		fmt.Printf("crate-init %s\n", version) // for crate version
+		os.Exit(0)
+	}
 	if err := initproc.CheckFds(); err != nil {
 		return err
 	}
 	// crate names the level to log at; by hand, everything.
-	level := hclog.Trace
+	level := initlog.Trace
 	if len(os.Args) > 1 {
-		if l, err := logging.ParseLevel(os.Args[1]); err == nil {
+		if l, err := initlog.ParseLevel(os.Args[1]); err == nil {
 			level = l
 		}
 	}
-	log := logging.NewChild(os.NewFile(initsync.LogFd, "log"), level)
-	return initproc.Run(log)
+	log := initlog.New(os.NewFile(initsync.LogFd, "log"), level)
+	return initproc.Run(log, version)
 }

@@ -61,6 +61,7 @@ func (c *ExecCmd) Run(g *Globals, code *int) error {
 			Spec:        dir.File(st.ID, container.InitSpec),
 			CgroupRoot:  cgroupRoot,
 			InitPath:    initPath,
+			Version:     version,
 			Args:        c.Command,
 			Env:         c.Env,
 			Cwd:         c.Workdir,

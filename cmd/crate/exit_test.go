@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -102,4 +104,31 @@ func TestCommandCannotStart(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestInitOfAnotherVersion: crate refuses to start a container with a
+// crate-init of another version, in one line, with 125 and nothing left;
+// crate version says which init it found and its version.
+func TestInitOfAnotherVersion(t *testing.T) {
+	e := newEnv(t)
+	other := os.Getenv("CRATE_OTHER_INIT_BIN") // prebuilt where there is no Go (the v2 VM)
+	if other == "" {
+		other = filepath.Join(t.TempDir(), "crate-init")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version=other", "-o", other, "../crate-init")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build crate-init: %v\n%s", err, out)
+		}
+	}
+	if out := e.ok("version"); !strings.Contains(out, initBin+" dev\n") {
+		t.Errorf("crate version: %q, want the init's path and version", out)
+	}
+	name := newName()
+	cmd := e.command("run", "--name", name, busyboxImage(t), "true")
+	cmd.Env = append(cmd.Env, "CRATE_INIT="+other)
+	r := e.finish(cmd, name)
+	if r.code != exitCrateFailed || !strings.Contains(r.stderr, "crate-init is version other but crate is dev") {
+		t.Errorf("run with another init: exit %d, stderr %q", r.code, r.stderr)
+	}
+	e.noLeftovers(name)
 }

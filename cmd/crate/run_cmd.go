@@ -254,6 +254,7 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		Progress:    os.Stderr,
 		CgroupRoot:  "/sys/fs/cgroup",
 		InitPath:    initPath,
+		Version:     version,
 		StopTimeout: r.StopTimeout,
 		Interactive: r.Interactive,
 		Terminal:    r.TTY,

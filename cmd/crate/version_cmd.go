@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os/exec"
 	"runtime"
+	"strings"
 
 	"github.com/crate-run/crate/pkg/container"
 )
@@ -13,10 +15,20 @@ type VersionCmd struct{}
 // Run prints crate's version, the Go it was built with and the init it would use.
 func (VersionCmd) Run(g *Globals, code *int) error {
 	fmt.Printf("crate %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	if p, err := container.FindInit(); err != nil {
+	p, err := container.FindInit()
+	if err != nil {
 		fmt.Printf("crate-init: %v\n", err)
-	} else {
-		fmt.Printf("crate-init: %s\n", p)
+		return nil
 	}
+	// Asked, not guessed from the file: crate-init prints what it was built as.
+	out, err := exec.Command(p, "--version").Output()
+	v := strings.TrimPrefix(strings.TrimSpace(string(out)), "crate-init ")
+	switch {
+	case err != nil:
+		v = fmt.Sprintf("version unknown (%v)", err)
+	case v != version:
+		v += fmt.Sprintf(" (crate is %s: containers will not start; install both from the same build)", version)
+	}
+	fmt.Printf("crate-init: %s %s\n", p, v)
 	return nil
 }

@@ -51,6 +51,7 @@ type Config struct {
 	Progress    io.Writer     `json:"-"` // where a long layer unpack shows a progress bar, if it is a terminal
 	CgroupRoot  string        // normally /sys/fs/cgroup
 	InitPath    string        // the crate-init binary
+	Version     string        // crate's version: crate-init refuses a spec from another
 	StopTimeout time.Duration // SIGINT/SIGTERM, then SIGKILL after this long
 	Interactive bool          // -i: the command reads crate's stdin; otherwise /dev/null, as with docker run
 	Terminal    bool          // -t: the command's stdio is a new pty, its controlling terminal (tty_linux.go)
@@ -216,6 +217,7 @@ func (c *container) prepare(ctx context.Context) error {
 		}
 	}
 	c.spec = spec.New(c.cfg.Spec)
+	c.spec.Annotations[spec.AnnotationVersion] = c.cfg.Version
 	if p := c.spec.Linux.Seccomp; p != nil {
 		if c.filter, err = profile.Compile(p); err != nil {
 			return fmt.Errorf("seccomp profile: %w", err)

@@ -38,6 +38,7 @@ type ExecConfig struct {
 	Spec        string      // the container's InitSpec file
 	CgroupRoot  string      // normally /sys/fs/cgroup
 	InitPath    string      // the crate-init binary
+	Version     string      // crate's version (see Config.Version)
 	Args        []string    // the command and its arguments
 	Env         []string    // KEY=VALUE, over the container's environment
 	Cwd         string      // "" for the container's working directory
@@ -126,6 +127,7 @@ func applyExec(p *specs.Process, annotations map[string]string, cfg ExecConfig) 
 	p.Terminal = cfg.Terminal
 	delete(annotations, spec.AnnotationInit)
 	annotations[spec.AnnotationExec] = "true"
+	annotations[spec.AnnotationVersion] = cfg.Version
 }
 
 // mergeEnv sets each KEY=VALUE of over in env, replacing the same KEY.

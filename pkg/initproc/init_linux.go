@@ -17,7 +17,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/hashicorp/go-hclog"
+	"github.com/crate-run/crate/pkg/initlog"
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -45,7 +45,7 @@ func CheckFds() error {
 // failure it tells the supervisor which step failed, and returns an error
 // only if even that was impossible: the supervisor reports failures, init
 // stays quiet on the container's stderr.
-func Run(log hclog.Logger) error {
+func Run(log *initlog.Logger, version string) error {
 	// Until it execs the command, init holds the spec, the sync socket and
 	// the log pipe, and runs in the container's namespaces: nothing there
 	// may ptrace it or read its memory through /proc. execve makes the
@@ -54,7 +54,7 @@ func Run(log hclog.Logger) error {
 		return os.NewSyscallError("prctl PR_SET_DUMPABLE", err)
 	}
 	sync := initsync.NewChannel(os.NewFile(initsync.SyncFd, "sync"))
-	step, err := run(log, sync)
+	step, err := run(log, sync, version)
 	if ferr := sync.Fail(step, err); ferr != nil {
 		return fmt.Errorf("%s: %w (and could not tell the supervisor: %v)", step, err, ferr)
 	}
@@ -62,7 +62,7 @@ func Run(log hclog.Logger) error {
 }
 
 // run does the steps in order and returns the name of the one that failed.
-func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
+func run(log *initlog.Logger, sync *initsync.Channel, version string) (step string, err error) {
 	// Nothing of the host may reach the command: every descriptor beyond the
 	// standard streams closes at execve, the sync socket among them, which is
 	// how the supervisor learns that execve succeeded.
@@ -72,6 +72,11 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 	s, filter, err := readSpec()
 	if err != nil {
 		return "read spec", err
+	}
+	// crate and crate-init are one program in two binaries: a spec from
+	// another version may mean something else.
+	if v := s.Annotations[spec.AnnotationVersion]; v != version {
+		return "check version", fmt.Errorf("crate-init is version %s but crate is %s: install crate and crate-init from the same build", version, v)
 	}
 	if spec.Exec(s) {
 		// crate exec's process ends with the crate exec that started it,
@@ -116,7 +121,7 @@ func run(log hclog.Logger, sync *initsync.Channel) (step string, err error) {
 // buildContainer makes the container's world from the spec, ending in its
 // working directory: namespaces of its own, mounts, /dev, sysctls, masked
 // paths, hostname, root switch. On failure it names the step.
-func buildContainer(log hclog.Logger, s *specs.Spec) (_ *volumes, step string, err error) {
+func buildContainer(log *initlog.Logger, s *specs.Spec) (_ *volumes, step string, err error) {
 	// The network namespace the supervisor made while it prepared.
 	if err := unix.Setns(initsync.NetnsFd, unix.CLONE_NEWNET); err != nil {
 		return nil, "join network namespace", os.NewSyscallError("setns", err)
@@ -183,7 +188,7 @@ func buildContainer(log hclog.Logger, s *specs.Spec) (_ *volumes, step string, e
 // becomeCommand turns init into the command: limits, capabilities, the
 // seccomp filter, the user, then execve (or, with --init, the command as
 // init's child). It returns only on failure, naming the step.
-func becomeCommand(log hclog.Logger, s *specs.Spec, filter seccomp.Program, sync *initsync.Channel, volumes *volumes) (step string, err error) {
+func becomeCommand(log *initlog.Logger, s *specs.Spec, filter seccomp.Program, sync *initsync.Channel, volumes *volumes) (step string, err error) {
 	// While init still holds every capability: raising a hard limit needs
 	// CAP_SYS_RESOURCE.
 	if err := setRlimits(s.Process.Rlimits); err != nil {
@@ -272,7 +277,7 @@ func closeOnExecFrom(lowest int) error {
 // it has no entry). Groups first: after setuid there is no right to change them.
 // The syscall package's calls change every thread of the process, not only
 // this one, so no thread of init keeps root behind the command's back.
-func switchUser(log hclog.Logger, spec string) (home string, err error) {
+func switchUser(log *initlog.Logger, spec string) (home string, err error) {
 	u, err := user.GetExecUserPath(spec, &user.ExecUser{Home: "/"}, "/etc/passwd", "/etc/group")
 	if err != nil {
 		return "", fmt.Errorf("user %q: %w", spec, err)

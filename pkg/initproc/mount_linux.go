@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/hashicorp/go-hclog"
+	"github.com/crate-run/crate/pkg/initlog"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -42,7 +42,7 @@ func mount(source, target, fstype string, flags uintptr, data string) error {
 // switchRoot makes rootfs the container's "/". Every mount here happens in
 // init's own mount namespace, so they all vanish with it and none can leak to
 // the host.
-func switchRoot(log hclog.Logger, rootfs string, rootMount *specs.Mount, noPivot bool) error {
+func switchRoot(log *initlog.Logger, rootfs string, rootMount *specs.Mount, noPivot bool) error {
 	// Mounts are shared with the host by default on systemd machines: make
 	// them private first, or the mounts below would propagate back out.
 	if err := mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -110,7 +110,7 @@ func chrootHere(rootfs string) error {
 // mountAll mounts the spec's file systems. It runs after the root switch, so
 // every destination resolves inside the container: a symlink in the image
 // cannot point a mount at the host.
-func mountAll(log hclog.Logger, mounts []specs.Mount, volumes *volumes) error {
+func mountAll(log *initlog.Logger, mounts []specs.Mount, volumes *volumes) error {
 	for i, m := range mounts {
 		if spec.IsRootMount(m) {
 			continue // mounted by switchRoot

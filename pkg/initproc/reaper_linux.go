@@ -36,7 +36,7 @@ import (
 	"runtime"
 	"syscall"
 
-	"github.com/hashicorp/go-hclog"
+	"github.com/crate-run/crate/pkg/initlog"
 	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/initsync"
@@ -46,7 +46,7 @@ import (
 // ends, then ends init with the command's exit code. It returns only if the
 // command could not be started, with an *ExecError as execCommand's. log is
 // not written to once the command runs: its pipe is closed then.
-func runAsInit(log hclog.Logger, args, env []string, terminal bool, sync *initsync.Channel, vs *volumes) error {
+func runAsInit(log *initlog.Logger, args, env []string, terminal bool, sync *initsync.Channel, vs *volumes) error {
 	// Catch every signal before the command exists: one meant for it, or
 	// its own SIGCHLD, then waits in the channel instead of being lost
 	// between the fork and the loop. The forked child gets the default

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
+	"github.com/crate-run/crate/pkg/initlog"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -334,7 +334,7 @@ func initInChild(noPivot bool) func(dir string) error {
 			bind(srcFile, "/etc/app.conf", "rbind", "rprivate", "ro"),
 			bind(src, "/srv", "rbind", "rprivate", "rw"),
 		}
-		log := hclog.NewNullLogger()
+		var log *initlog.Logger // writes nothing
 		volumes, err := openVolumes(mounts)
 		if err != nil {
 			return fmt.Errorf("open volumes: %w", err)

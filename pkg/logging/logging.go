@@ -99,16 +99,6 @@ func openLogFile(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 }
 
-// NewChild returns the logger crate-init uses: JSON lines at level to w (a pipe that the
-// supervisor reads with ReEmit).
-func NewChild(w io.Writer, level hclog.Level) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{
-		Level:      level,
-		Output:     w,
-		JSONFormat: true,
-	})
-}
-
 // ParseLevel turns a level name (trace, debug, info, warn, error; any case) into an
 // hclog.Level. Unlike hclog.LevelFromString it rejects anything else, such as "off".
 func ParseLevel(s string) (hclog.Level, error) {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crate-run/crate/pkg/initlog"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -223,7 +224,7 @@ func TestReEmit(t *testing.T) {
 // supervisor do over a pipe, and keeps the child's level threshold.
 func TestReEmitFromChild(t *testing.T) {
 	var pipe, out bytes.Buffer
-	child := NewChild(&pipe, hclog.Info)
+	child := initlog.New(&pipe, initlog.Info)
 	child.Debug("too detailed")
 	child.Info("exec", "path", "/bin/sh", "argc", 2)
 	child.Error("setup", "error", errors.New("mount: permission denied"))

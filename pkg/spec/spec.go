@@ -28,6 +28,9 @@ const (
 	// AnnotationExec tells crate-init it starts one more process in a running
 	// container (crate exec): it joins the container instead of building one.
 	AnnotationExec = "run.crate.exec"
+	// AnnotationVersion is the version of the crate that wrote the spec;
+	// crate-init refuses a spec of another version than its own.
+	AnnotationVersion = "run.crate.version"
 )
 
 // DefaultPath is the PATH a container gets unless -e sets one, as in Docker.
