@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/crate-run/crate/pkg/filewatch"
 )
 
 // Options choose what Show prints.
@@ -35,17 +37,17 @@ func Show(ctx context.Context, path string, stdout, stderr io.Writer, o Options,
 	}
 	defer file.Close()
 
-	var watch *modifyWatch
+	var watch *filewatch.Watch
 	waitCtx, stopWaiting := context.WithCancel(ctx)
 	defer stopWaiting()
 	if o.Follow {
 		// Watch before the first read, so that an entry appended after any read leaves an
 		// event behind and none slips in between reading and waiting.
-		watch, err = watchModify(waitCtx, path)
+		watch, err = filewatch.Modify(waitCtx, path)
 		if err != nil {
 			return err
 		}
-		defer watch.close()
+		defer watch.Close()
 		// Closing done wakes the wait the same way cancelling ctx does.
 		go func() {
 			select {
@@ -65,7 +67,7 @@ func Show(ctx context.Context, path string, stdout, stderr io.Writer, o Options,
 		if !o.Follow {
 			return p.finish(path)
 		}
-		err := watch.wait(waitCtx)
+		err := watch.Wait(waitCtx)
 		switch {
 		case ctx.Err() != nil:
 			return p.finish(path)

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/crate-run/crate/pkg/filewatch"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -40,15 +41,15 @@ func Show(ctx context.Context, w io.Writer, path string, f Filter, asJSON, follo
 	}
 	defer file.Close()
 
-	var watch *modifyWatch
+	var watch *filewatch.Watch
 	if follow {
 		// Watch before the first read: then a line appended after any read always
 		// leaves an event behind, and none can slip between reading and waiting.
-		watch, err = watchModify(ctx, path)
+		watch, err = filewatch.Modify(ctx, path)
 		if err != nil {
 			return err
 		}
-		defer watch.close()
+		defer watch.Close()
 	}
 
 	p := &printer{w: w, filter: f, asJSON: asJSON}
@@ -77,7 +78,7 @@ func Show(ctx context.Context, w io.Writer, path string, f Filter, asJSON, follo
 			}
 			return p.finish(path)
 		}
-		if err := watch.wait(ctx); err != nil {
+		if err := watch.Wait(ctx); err != nil {
 			if ctx.Err() != nil {
 				return p.finish(path)
 			}

@@ -1,4 +1,6 @@
-package logging
+// Package filewatch wakes a follower of a file (crate log -f, crate logs -f)
+// when the file is written to, with inotify rather than polling.
+package filewatch
 
 import (
 	"context"
@@ -8,16 +10,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// modifyWatch wakes a follower when the log file is written to.
-type modifyWatch struct {
+// Watch wakes a follower when its file is written to.
+type Watch struct {
 	path string
 	f    *os.File
 	stop func() bool
 }
 
-// watchModify starts an inotify watch for IN_MODIFY on path. When ctx is done the inotify
+// Modify starts an inotify watch for IN_MODIFY on path. When ctx is done the inotify
 // fd is closed, which wakes a pending wait.
-func watchModify(ctx context.Context, path string) (*modifyWatch, error) {
+func Modify(ctx context.Context, path string) (*Watch, error) {
 	// IN_NONBLOCK lets os.File hand the fd to the Go runtime poller: a Read then parks the
 	// goroutine instead of a thread, and Close from another goroutine wakes it.
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
@@ -29,16 +31,16 @@ func watchModify(ctx context.Context, path string) (*modifyWatch, error) {
 		return nil, fmt.Errorf("inotify_add_watch %s IN_MODIFY: %w", path, err)
 	}
 	f := os.NewFile(uintptr(fd), "inotify:"+path)
-	return &modifyWatch{
+	return &Watch{
 		path: path,
 		f:    f,
 		stop: context.AfterFunc(ctx, func() { f.Close() }),
 	}, nil
 }
 
-// wait blocks until the file has been modified since the last wait, or ctx is done
+// Wait blocks until the file has been modified since the last wait, or ctx is done
 // (then it returns ctx's error).
-func (w *modifyWatch) wait(ctx context.Context) error {
+func (w *Watch) Wait(ctx context.Context) error {
 	// The events themselves do not matter, only that at least one arrived: the caller
 	// reads the file up to its end again. One read drains up to 4 KiB of queued events.
 	var buf [4096]byte
@@ -52,7 +54,8 @@ func (w *modifyWatch) wait(ctx context.Context) error {
 	return nil
 }
 
-func (w *modifyWatch) close() {
+// Close ends the watch.
+func (w *Watch) Close() {
 	w.stop()
 	w.f.Close() // may already be closed by the AfterFunc; that error means nothing
 }
