@@ -56,10 +56,21 @@ func (c *StatsCmd) Run(g *Globals) error {
 					MemoryLimit: now.usage.MemoryLimit, Pids: now.usage.Pids, PidsLimit: now.usage.PidsLimit})
 			}
 			c.print(containers, rows)
-			if c.NoStream || len(cur) == 0 {
+			if c.NoStream || (len(cur) == 0 && len(c.Containers) > 0) {
 				return nil
 			}
 			prev = cur
+			if len(c.Containers) == 0 {
+				// Every running container: those started since join in.
+				if containers, err = c.pick(dir); err != nil {
+					return err
+				}
+				for id, s := range sample(log, containers) {
+					if _, ok := prev[id]; !ok {
+						prev[id] = s
+					}
+				}
+			}
 		}
 	})
 }
