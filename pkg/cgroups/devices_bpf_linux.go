@@ -292,3 +292,15 @@ func bpf(cmd uintptr, attr unsafe.Pointer, size uintptr) (int, error) {
 	}
 	return int(r), nil
 }
+
+// CanFilterDevices loads a device program of the kind Create attaches on
+// cgroup v2 (one that allows everything), and unloads it: crate check's way
+// to tell whether this kernel lets crate enforce device rules. Nothing is
+// attached anywhere.
+func CanFilterDevices() error {
+	fd, err := loadDeviceProgram(deviceProgram(nil))
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
+}
