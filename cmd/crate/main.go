@@ -46,20 +46,24 @@ func (g *Globals) rootLogger(whyRoot string) (hclog.Logger, func() error, error)
 type CLI struct {
 	Globals
 
-	Run     RunCmd     `cmd:"" help:"Run a command in a new container."`
-	Ps      PsCmd      `cmd:"" help:"List containers."`
-	Logs    LogsCmd    `cmd:"" help:"Show the output of a detached container."`
-	Exec    ExecCmd    `cmd:"" help:"Run a command in a running container."`
-	Stop    StopCmd    `cmd:"" help:"Stop containers: SIGTERM, then SIGKILL after a grace time."`
-	Kill    KillCmd    `cmd:"" help:"Send a signal to containers' PID 1."`
-	Wait    WaitCmd    `cmd:"" help:"Wait for containers to end and print their exit codes."`
-	Rm      RmCmd      `cmd:"" help:"Remove exited containers (with -f, running ones too)."`
-	Inspect InspectCmd `cmd:"" help:"Show containers' state and spec as JSON."`
-	Stats   StatsCmd   `cmd:"" help:"Show containers' memory, CPU and process use."`
-	Gc      GcCmd      `cmd:"" name:"gc" help:"Remove what containers whose supervisor died left behind."`
-	Image   ImageCmd   `cmd:"" help:"Import, list and remove images."`
-	Log     LogCmd     `cmd:"" help:"Show crate's log, filtered by container, level and age."`
-	Version VersionCmd `cmd:"" help:"Print crate's version."`
+	Run        RunCmd        `cmd:"" help:"Run a command in a new container."`
+	Ps         PsCmd         `cmd:"" help:"List containers."`
+	Logs       LogsCmd       `cmd:"" help:"Show the output of a detached container."`
+	Exec       ExecCmd       `cmd:"" help:"Run a command in a running container."`
+	Stop       StopCmd       `cmd:"" help:"Stop containers: SIGTERM, then SIGKILL after a grace time."`
+	Kill       KillCmd       `cmd:"" help:"Send a signal to containers' PID 1."`
+	Wait       WaitCmd       `cmd:"" help:"Wait for containers to end and print their exit codes."`
+	Rm         RmCmd         `cmd:"" help:"Remove exited containers (with -f, running ones too)."`
+	Inspect    InspectCmd    `cmd:"" help:"Show containers' state and spec as JSON."`
+	Stats      StatsCmd      `cmd:"" help:"Show containers' memory, CPU and process use."`
+	Gc         GcCmd         `cmd:"" name:"gc" help:"Remove what containers whose supervisor died left behind."`
+	Image      ImageCmd      `cmd:"" help:"Import, list and remove images."`
+	Log        LogCmd        `cmd:"" help:"Show crate's log, filtered by container, level and age."`
+	Check      CheckCmd      `cmd:"" help:"Check that this host can run containers, and say what to do where it cannot."`
+	Completion CompletionCmd `cmd:"" help:"Print a shell completion script for crate (bash, zsh, fish)."`
+	Version    VersionCmd    `cmd:"" help:"Print crate's version."`
+
+	Man ManCmd `cmd:"" hidden:"" help:"Write crate's manual pages (crate.1, crate-run.1, ...) to a directory."`
 
 	Supervise SuperviseCmd `cmd:"" hidden:"" help:"Supervise a detached container (started by crate run -d)."`
 }

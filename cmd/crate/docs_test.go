@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/crate-run/crate/pkg/clidoc"
+)
+
+// visibleLeaves are the words of every command a user can run, as
+// kong's model has them: "run", "image import", ...
+func visibleLeaves(t *testing.T) []string {
+	t.Helper()
+	parser, _ := newParser(t)
+	var out []string
+	for _, n := range parser.Model.Node.Leaves(true) {
+		out = append(out, n.Path())
+	}
+	return out
+}
+
+// TestManPagesCoverEveryCommand makes the pages from crate's real model
+// and checks that each visible command has one and no hidden one has.
+func TestManPagesCoverEveryCommand(t *testing.T) {
+	parser, _ := newParser(t)
+	pages, err := clidoc.ManPages(parser.Model, manOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"crate.1"}
+	for _, words := range visibleLeaves(t) {
+		want = append(want, "crate-"+strings.ReplaceAll(words, " ", "-")+".1")
+	}
+	for _, name := range want {
+		if _, ok := pages[name]; !ok {
+			t.Errorf("no page %s", name)
+		}
+	}
+	if len(pages) != len(want) {
+		t.Errorf("%d pages, want %d: %v", len(pages), len(want), want)
+	}
+	for _, hidden := range []string{"crate-man.1", "crate-supervise.1"} {
+		if _, ok := pages[hidden]; ok {
+			t.Errorf("page %s of a hidden command", hidden)
+		}
+	}
+	if !slices.Contains(want, "crate-image-import.1") {
+		t.Errorf("no page for crate image import among %v", want)
+	}
+	run := string(pages["crate-run.1"])
+	for _, w := range []string{`\fB\-\-memory\fR=\fISIZE\fR`, `\fB\-d\fR, \fB\-\-detach\fR`, `One of: \fBoverlay\fR, \fBcopy\fR.`} {
+		if !strings.Contains(run, w) {
+			t.Errorf("crate-run.1 lacks %q", w)
+		}
+	}
+	root := string(pages["crate.1"])
+	for _, w := range []string{".SH \"FILES\"", `\fI/run/crate\fR`, `\fI/var/lib/crate\fR`, `\fI/var/log/crate/crate.log\fR`, ".SH \"EXIT STATUS\"", `\fB125\fR`} {
+		if !strings.Contains(root, w) {
+			t.Errorf("crate.1 lacks %q", w)
+		}
+	}
+}
+
+// TestManCommand runs `crate man DIR` and renders what it wrote.
+func TestManCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "man1")
+	if out, err := exec.Command(crateBin, "man", dir).CombinedOutput(); err != nil {
+		t.Fatalf("crate man: %v\n%s", err, out)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(visibleLeaves(t))+1 {
+		t.Errorf("crate man wrote %d pages, want one per command and crate.1: %v", len(files), files)
+	}
+	groff := requireTool(t, "groff", "groff-base")
+	for _, f := range files {
+		var out bytes.Buffer
+		cmd := exec.Command(groff, "-man", "-Tutf8", "-ww", "-z", f)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil || out.Len() > 0 {
+			t.Errorf("groff %s: %v\n%s", filepath.Base(f), err, out.String())
+		}
+	}
+}
+
+// TestBashCompletionOfCrate sources `crate completion bash` and completes
+// command lines as bash would.
+func TestBashCompletionOfCrate(t *testing.T) {
+	bash := requireTool(t, "bash", "bash")
+	script := filepath.Join(t.TempDir(), "crate.bash")
+	out, err := exec.Command(crateBin, "completion", "bash").Output()
+	if err != nil {
+		t.Fatalf("crate completion bash: %v", err)
+	}
+	if err := os.WriteFile(script, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		words []string // the last is the word at the cursor
+		want  []string
+	}{
+		{[]string{"crate", "r"}, []string{"rm", "run"}},
+		{[]string{"crate", "image", ""}, []string{"import", "ls", "prune", "rm"}},
+		{[]string{"crate", "run", "--log-f"}, []string{"--log-file", "--log-format"}},
+		{[]string{"crate", "run", "--storage", ""}, []string{"copy", "overlay"}},
+		{[]string{"crate", "--log-format", ""}, []string{"json", "text"}},
+		{[]string{"crate", "completion", ""}, []string{"bash", "fish", "zsh"}},
+		{[]string{"crate", "run", "--me"}, []string{"--memory"}},
+		{[]string{"crate", "su"}, nil}, // supervise is hidden
+	}
+	const run = `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _crate; printf '%s\n' "${COMPREPLY[@]}"`
+	for _, tt := range tests {
+		cmd := exec.Command(bash, append([]string{"--norc", "--noprofile", "-c", run, "bash", script}, tt.words...)...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("complete %q: %v", tt.words, err)
+		}
+		got := strings.Fields(string(out))
+		slices.Sort(got)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("complete %q = %q, want %q", tt.words, got, tt.want)
+		}
+	}
+}
+
+// TestCompletionScriptsParse has zsh and fish parse crate's scripts.
+func TestCompletionScriptsParse(t *testing.T) {
+	for _, sh := range []struct{ shell, debianPackage string }{{"zsh", "zsh"}, {"fish", "fish"}} {
+		t.Run(sh.shell, func(t *testing.T) {
+			bin := requireTool(t, sh.shell, sh.debianPackage)
+			script, err := exec.Command(crateBin, "completion", sh.shell).Output()
+			if err != nil {
+				t.Fatalf("crate completion %s: %v", sh.shell, err)
+			}
+			cmd := exec.Command(bin, "-n")
+			cmd.Stdin = bytes.NewReader(script)
+			if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+				t.Errorf("%s -n: %v\n%s", sh.shell, err, out)
+			}
+		})
+	}
+}
+
+// requireTool returns the path of a program a test needs: a missing one
+// skips the test locally, naming its Debian package, but fails it when
+// CI=true, where a skip would hide a check that never ran.
+func requireTool(t *testing.T, name, debianPackage string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed, and CI=true: apt-get install -y %s", name, debianPackage)
+	}
+	t.Skipf("%s is not installed: apt-get install -y %s", name, debianPackage)
+	return ""
+}
