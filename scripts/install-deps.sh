@@ -4,9 +4,11 @@
 set -euo pipefail
 
 # busybox-static: the demo and test image; qemu-system-x86: the cgroup v2 VM;
-# file: checks that busybox is static; xz-utils, zstd: compressed test images.
+# file: checks that busybox is static; xz-utils, zstd: compressed test images;
+# groff-base, mandoc, man-db: render the manual pages; zsh, fish: check the
+# completion scripts; lintian, rpm: check the packages (make test-package).
 need=()
-for pkg in busybox-static qemu-system-x86 file xz-utils zstd; do
+for pkg in busybox-static qemu-system-x86 file xz-utils zstd groff-base mandoc man-db zsh fish lintian rpm; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
