@@ -106,8 +106,9 @@ type container struct {
 	// initStarted is init's start time (see state.ProcStartTime), which
 	// tells its PID from the same PID given to another process later.
 	initStarted uint64
-	initSpec    []byte    // the spec as init got it
-	started     time.Time // when the command started
+	startRead   chan struct{} // closed once initStarted is read
+	initSpec    []byte        // the spec as init got it
+	started     time.Time     // when the command started
 }
 
 // Run starts the container, waits for its command to end and cleans up.
@@ -351,18 +352,8 @@ func (c *container) start() error {
 	// millisecond (encoding/json builds its codecs): write it while this
 	// thread is busy starting init. The pipe holds it until init reads; if
 	// init never starts, closing specR ends the write with EPIPE.
-	// The same goroutine then reads init's start time, once init is
-	// born and waits at the gate (see initStarted).
 	sent := make(chan error, 1)
-	born := make(chan int, 1) // init's PID, once started
-	defer close(born)
-	go func() {
-		err := c.sendSpec(specW)
-		if pid, ok := <-born; ok {
-			c.initStarted, _ = state.ProcStartTime(pid)
-		}
-		sent <- err
-	}()
+	go func() { sent <- c.sendSpec(specW) }()
 
 	// The namespaces init joins: the network namespace made for it, or for
 	// crate exec those of the container's PID 1, and its root.
@@ -457,13 +448,17 @@ func (c *container) start() error {
 		logR.Close()
 		close(logsDone)
 	}()
+	c.startRead = make(chan struct{})
 	go func() {
+		// Before the reaping: until then init's PID, even a zombie's, is
+		// init's, so the start time read is init's (see initStarted).
+		c.initStarted, _ = state.ProcStartTime(cmd.Process.Pid)
+		close(c.startRead)
 		cmd.Wait() // the status stays in cmd.ProcessState
 		<-logsDone // init's last words are logged before its end is
 		close(c.exited)
 	}()
 	c.log.Debug("init started", "pid", cmd.Process.Pid, "init", c.cfg.InitPath)
-	born <- cmd.Process.Pid
 
 	if err := <-sent; err != nil {
 		return fmt.Errorf("send spec to init: %w", err)

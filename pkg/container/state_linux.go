@@ -118,9 +118,10 @@ func (c *container) writeStart() {
 	default:
 	}
 	// The spec first: a running container must be one crate exec can enter.
-	if err := os.WriteFile(c.cfg.State.File(c.id, InitSpec), c.initSpec, 0o600); err != nil {
+	if err := c.state.WriteFile(InitSpec, c.initSpec); err != nil {
 		c.log.Warn("keep the container's spec: crate exec will not work", "error", err)
 	}
+	<-c.startRead
 	err := c.state.Update(func(st *state.State) {
 		st.Status = state.Running
 		st.InitPID = c.cmd.Process.Pid

@@ -10,13 +10,18 @@ import (
 // flock applies operation how (unix.LOCK_*) to f. A blocking wait that a
 // signal interrupts is started again.
 func flock(f *os.File, how int) error {
+	return flockFd(int(f.Fd()), f.Name(), how)
+}
+
+// flockFd is flock on a bare descriptor of the file at path.
+func flockFd(fd int, path string, how int) error {
 	for {
-		err := unix.Flock(int(f.Fd()), how)
+		err := unix.Flock(fd, how)
 		if err == nil {
 			return nil
 		}
 		if !errors.Is(err, unix.EINTR) {
-			return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+			return &os.PathError{Op: "flock", Path: path, Err: err}
 		}
 	}
 }
