@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/crate-run/crate/pkg/clidoc"
+	"github.com/crate-run/crate/pkg/testutil"
 )
 
 // visibleLeaves are the words of every command a user can run, as
@@ -79,7 +80,7 @@ func TestManCommand(t *testing.T) {
 	if len(files) != len(visibleLeaves(t))+1 {
 		t.Errorf("crate man wrote %d pages, want one per command and crate.1: %v", len(files), files)
 	}
-	groff := requireTool(t, "groff", "groff-base")
+	groff := testutil.RequireTool(t, "groff", "groff-base")
 	for _, f := range files {
 		var out bytes.Buffer
 		cmd := exec.Command(groff, "-man", "-Tutf8", "-ww", "-z", f)
@@ -93,7 +94,7 @@ func TestManCommand(t *testing.T) {
 // TestBashCompletionOfCrate sources `crate completion bash` and completes
 // command lines as bash would.
 func TestBashCompletionOfCrate(t *testing.T) {
-	bash := requireTool(t, "bash", "bash")
+	bash := testutil.RequireTool(t, "bash", "bash")
 	script := filepath.Join(t.TempDir(), "crate.bash")
 	out, err := exec.Command(crateBin, "completion", "bash").Output()
 	if err != nil {
@@ -134,7 +135,7 @@ func TestBashCompletionOfCrate(t *testing.T) {
 func TestCompletionScriptsParse(t *testing.T) {
 	for _, sh := range []struct{ shell, debianPackage string }{{"zsh", "zsh"}, {"fish", "fish"}} {
 		t.Run(sh.shell, func(t *testing.T) {
-			bin := requireTool(t, sh.shell, sh.debianPackage)
+			bin := testutil.RequireTool(t, sh.shell, sh.debianPackage)
 			script, err := exec.Command(crateBin, "completion", sh.shell).Output()
 			if err != nil {
 				t.Fatalf("crate completion %s: %v", sh.shell, err)
@@ -146,20 +147,4 @@ func TestCompletionScriptsParse(t *testing.T) {
 			}
 		})
 	}
-}
-
-// requireTool returns the path of a program a test needs: a missing one
-// skips the test locally, naming its Debian package, but fails it when
-// CI=true, where a skip would hide a check that never ran.
-func requireTool(t *testing.T, name, debianPackage string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed, and CI=true: apt-get install -y %s", name, debianPackage)
-	}
-	t.Skipf("%s is not installed: apt-get install -y %s", name, debianPackage)
-	return ""
 }

@@ -44,7 +44,7 @@ func parseV1Mounts(r io.Reader) (map[string]string, error) {
 		if fields[sep+1] != "cgroup" {
 			continue
 		}
-		mountpoint := unescapeOctal(fields[4])
+		mountpoint := UnescapeOctal(fields[4])
 		for _, opt := range strings.Split(fields[sep+3], ",") {
 			if _, seen := mounts[opt]; !seen && slices.Contains(v1Controllers, opt) {
 				mounts[opt] = mountpoint
@@ -57,9 +57,9 @@ func parseV1Mounts(r io.Reader) (map[string]string, error) {
 	return mounts, nil
 }
 
-// unescapeOctal undoes the kernel's \ooo escaping of spaces, tabs, newlines
-// and backslashes in mountinfo paths.
-func unescapeOctal(s string) string {
+// UnescapeOctal undoes the kernel's \ooo escaping of spaces, tabs, newlines
+// and backslashes in mountinfo paths (crate check reads mountinfo too).
+func UnescapeOctal(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}

@@ -1,8 +1,6 @@
 package clidoc
 
 import (
-	"os"
-	"os/exec"
 	"testing"
 
 	"github.com/alecthomas/kong"
@@ -64,21 +62,4 @@ func toyApp(t *testing.T) *kong.Application {
 		t.Fatal(err)
 	}
 	return parser.Model
-}
-
-// requireTool returns the path of a program the test needs. A missing one
-// skips the test locally, saying which Debian package has it, but fails it
-// when CI=true: CI installs them all, and a skip there would hide a check
-// that never ran.
-func requireTool(t *testing.T, name, debianPackage string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed, and CI=true: apt-get install -y %s", name, debianPackage)
-	}
-	t.Skipf("%s is not installed: apt-get install -y %s", name, debianPackage)
-	return ""
 }

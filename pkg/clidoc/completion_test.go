@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/crate-run/crate/pkg/testutil"
 )
 
 // script writes app's completion script for shell to a file and returns its path.
@@ -66,7 +68,7 @@ func sortedLines(s string) []string {
 }
 
 func TestBashCompletion(t *testing.T) {
-	bash := requireTool(t, "bash", "bash")
+	bash := testutil.RequireTool(t, "bash", "bash")
 	s := script(t, "bash")
 	dir := completionFiles(t)
 	tests := []struct {
@@ -107,7 +109,7 @@ func TestBashCompletion(t *testing.T) {
 // TestFishCompletion asks fish itself what it completes: `complete -C LINE`
 // prints each candidate, a tab, and its description.
 func TestFishCompletion(t *testing.T) {
-	fish := requireTool(t, "fish", "fish")
+	fish := testutil.RequireTool(t, "fish", "fish")
 	s := script(t, "fish")
 	dir := completionFiles(t)
 	tests := []struct {
@@ -150,7 +152,7 @@ func TestCompletionSyntax(t *testing.T) {
 	}
 	for _, sh := range shells {
 		t.Run(sh.shell, func(t *testing.T) {
-			bin := requireTool(t, sh.shell, sh.debianPackage)
+			bin := testutil.RequireTool(t, sh.shell, sh.debianPackage)
 			if out, err := exec.Command(bin, "-n", script(t, sh.shell)).CombinedOutput(); err != nil || len(out) > 0 {
 				t.Errorf("%s -n: %v\n%s", sh.shell, err, out)
 			}

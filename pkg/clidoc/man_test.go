@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/crate-run/crate/pkg/testutil"
 )
 
 func TestManPageNames(t *testing.T) {
@@ -174,7 +176,7 @@ func TestManPagesRender(t *testing.T) {
 	}
 	for _, r := range renderers {
 		t.Run(r.name, func(t *testing.T) {
-			tool := requireTool(t, r.tool, r.debianPackage)
+			tool := testutil.RequireTool(t, r.tool, r.debianPackage)
 			for name := range pages {
 				var out bytes.Buffer
 				cmd := exec.Command(tool, append(r.args, filepath.Join(dir, name))...)
@@ -188,7 +190,7 @@ func TestManPagesRender(t *testing.T) {
 
 	// The page as man shows it: the escaped text comes out as written.
 	t.Run("man", func(t *testing.T) {
-		man := requireTool(t, "man", "man-db")
+		man := testutil.RequireTool(t, "man", "man-db")
 		cmd := exec.Command(man, "-l", filepath.Join(dir, "toy-build.1"))
 		cmd.Env = append(os.Environ(), "MANWIDTH=200")
 		out, err := cmd.Output()

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+
+	"github.com/crate-run/crate/pkg/cgroups"
 )
 
 // mount is one line of /proc/self/mountinfo, the parts the checks use.
@@ -54,9 +55,9 @@ func parseMountinfo(data []byte) ([]mount, error) {
 			return nil, fmt.Errorf("mountinfo line %q: too few fields", s.Text())
 		}
 		mounts = append(mounts, mount{
-			point:  unescapeOctal(fields[4]),
+			point:  cgroups.UnescapeOctal(fields[4]),
 			fsType: fields[sep+1],
-			source: unescapeOctal(fields[sep+2]),
+			source: cgroups.UnescapeOctal(fields[sep+2]),
 			super:  strings.Split(fields[sep+3], ","),
 		})
 	}
@@ -95,24 +96,4 @@ func mountAt(mounts []mount, point string) *mount {
 // within reports whether path is dir or lies beneath it.
 func within(path, dir string) bool {
 	return dir == "/" || path == dir || strings.HasPrefix(path, dir+"/")
-}
-
-// unescapeOctal undoes the kernel's \ooo escaping of spaces, tabs, newlines
-// and backslashes in mountinfo paths.
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
