@@ -286,8 +286,11 @@ func checkPivotRoot(mounts []mount) Result {
 	switch {
 	case root == nil:
 		r.Status, r.Detail = Warn, "no / in the mount table"
-	case root.fsType == "rootfs":
-		r.Status, r.Detail = Missing, "/ is the initramfs (rootfs)"
+	case root.id == root.parent:
+		// pivot_root needs a root mount that has a parent to be moved
+		// under: the initramfs itself has none (a bind of it moved over /,
+		// as switch_root leaves things, does).
+		r.Status, r.Detail = Missing, "/ is the mount namespace's own root mount ("+root.fsType+")"
 		r.Fix = "run containers with crate run --no-pivot (chroot)"
 	default:
 		r.Detail = "/ is " + root.fsType

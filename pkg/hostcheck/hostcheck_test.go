@@ -18,6 +18,7 @@ type fakeHost struct {
 	state  string // StateRoot, which exists
 	files  map[string]string
 	mounts []string // mountinfo lines, numbered when written
+	nsRoot bool     // the first line ("/") is the namespace's root mount
 	probes probes
 	init   func() (string, error)
 }
@@ -83,7 +84,11 @@ func (h *fakeHost) run(t *testing.T) []Result {
 	t.Helper()
 	var mountinfo strings.Builder
 	for i, line := range h.mounts {
-		fmt.Fprintf(&mountinfo, "%d 1 0:%d%s\n", 20+i, i, strings.TrimPrefix(line, "-"))
+		parent := 1
+		if i == 0 && h.nsRoot {
+			parent = 20 // itself
+		}
+		fmt.Fprintf(&mountinfo, "%d %d 0:%d%s\n", 20+i, parent, i, strings.TrimPrefix(line, "-"))
 	}
 	h.files["proc/self/mountinfo"] = mountinfo.String()
 	for name, content := range h.files {
@@ -159,10 +164,19 @@ func TestRun(t *testing.T) {
 			want:  map[string]Status{"cgroup mode": Missing},
 		},
 		{
-			name:   "initramfs root",
-			setup:  func(h *fakeHost) { h.mounts[0] = strings.Replace(h.mounts[0], "ext4 ext4", "rootfs rootfs", 1) },
+			name: "initramfs root",
+			setup: func(h *fakeHost) {
+				h.mounts[0] = strings.Replace(h.mounts[0], "ext4 ext4", "rootfs rootfs", 1)
+				h.nsRoot = true
+			},
 			want:   map[string]Status{"pivot_root": Missing},
 			detail: map[string]string{"state root": "rootfs"},
+		},
+		{
+			// switch_root's way, and the v2 VM test harness's.
+			name:   "initramfs bound over /",
+			setup:  func(h *fakeHost) { h.mounts[0] = strings.Replace(h.mounts[0], "ext4 ext4", "rootfs rootfs", 1) },
+			detail: map[string]string{"pivot_root": "/ is rootfs"},
 		},
 		{
 			name:  "old kernel",

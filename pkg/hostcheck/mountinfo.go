@@ -13,6 +13,8 @@ import (
 
 // mount is one line of /proc/self/mountinfo, the parts the checks use.
 type mount struct {
+	id     string   // the mount's id
+	parent string   // its parent's id: its own for the namespace's root mount
 	point  string   // where it is mounted
 	fsType string   // "ext4", "cgroup2", "rootfs"
 	source string   // "/dev/vda", "cgroup"
@@ -55,6 +57,8 @@ func parseMountinfo(data []byte) ([]mount, error) {
 			return nil, fmt.Errorf("mountinfo line %q: too few fields", s.Text())
 		}
 		mounts = append(mounts, mount{
+			id:     fields[0],
+			parent: fields[1],
 			point:  cgroups.UnescapeOctal(fields[4]),
 			fsType: fields[sep+1],
 			source: cgroups.UnescapeOctal(fields[sep+2]),
