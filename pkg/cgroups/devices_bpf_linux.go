@@ -5,14 +5,14 @@ package cgroups
 // every open of a device node by a process inside, and the request goes on
 // only if the program returns 1.
 //
-// The program is assembled with cilium/ebpf's asm package and loaded and
-// attached with two bpf(2) calls of our own, not with the ebpf package,
-// because start time matters. Measured on the development VM (2 vCPUs,
-// Linux 6.18): assembling, loading and attaching Docker's 12 rules takes
-// 0.34 ms in a fresh process this way, and 0.73 ms with ebpf.NewProgram
-// (its feature probes load programs of their own); importing the ebpf
-// package also adds 1.2 MB to crate and 0.11 ms of package init, asm alone
-// 0.2 MB and 0.05 ms.
+// The program is assembled by bpfasm_linux.go and loaded and attached with
+// two bpf(2) calls of our own, not with cilium/ebpf, because start time
+// matters. Measured on the development VM (2 vCPUs, Linux 6.18): assembling,
+// loading and attaching Docker's 12 rules takes 0.34 ms in a fresh process
+// this way, and 0.73 ms with ebpf.NewProgram (its feature probes load
+// programs of their own); importing the ebpf package also adds 1.2 MB to
+// crate and 0.11 ms of package init, its asm package alone 0.2 MB and
+// 0.05 ms plus encoding/xml and go/format.
 //
 // It is attached with BPF_PROG_ATTACH, not as a bpf_link: the attachment then
 // belongs to the cgroup, not to an open file of crate's, so it stays when
@@ -20,7 +20,6 @@ package cgroups
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -28,7 +27,6 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/cilium/ebpf/asm"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -37,13 +35,13 @@ import (
 // struct bpf_cgroup_dev_ctx { u32 access_type; u32 major; u32 minor; },
 // where access_type is (access << 16) | type.
 const (
-	regCtx    = asm.R1 // the context on entry; scratch after the loads
-	regType   = asm.R2 // BPF_DEVCG_DEV_CHAR or BPF_DEVCG_DEV_BLOCK
-	regAccess = asm.R3 // the BPF_DEVCG_ACC_* bits asked for; one or more
-	regMajor  = asm.R4
-	regMinor  = asm.R5
+	regCtx    = r1 // the context on entry; scratch after the loads
+	regType   = r2 // BPF_DEVCG_DEV_CHAR or BPF_DEVCG_DEV_BLOCK
+	regAccess = r3 // the BPF_DEVCG_ACC_* bits asked for; one or more
+	regMajor  = r4
+	regMinor  = r5
 	regDiff   = regCtx // where a rule's checks leave their differences
-	regTmp    = asm.R6
+	regTmp    = r6
 )
 
 // accessRWM is every access bit: mknod, read and write.
@@ -69,14 +67,14 @@ const accessRWM = unix.BPF_DEVCG_ACC_MKNOD | unix.BPF_DEVCG_ACC_READ | unix.BPF_
 // walks every path when the program is loaded: with a jump per test the
 // paths grew with the square of the rules, and Docker's 12 rules took 0.35 ms
 // to load instead of 0.12 ms.
-func deviceProgram(rules []specs.LinuxDeviceCgroup) asm.Instructions {
-	insns := asm.Instructions{
-		asm.LoadMem(regType, regCtx, 0, asm.Word),
-		asm.Mov.Reg32(regAccess, regType),
-		asm.And.Imm32(regType, 0xffff),
-		asm.RSh.Imm32(regAccess, 16),
-		asm.LoadMem(regMajor, regCtx, 4, asm.Word),
-		asm.LoadMem(regMinor, regCtx, 8, asm.Word),
+func deviceProgram(rules []specs.LinuxDeviceCgroup) []bpfInsn {
+	insns := []bpfInsn{
+		loadWord(regType, regCtx, 0),
+		alu32Reg(bpfMov, regAccess, regType),
+		alu32Imm(bpfAnd, regType, 0xffff),
+		alu32Imm(bpfRsh, regAccess, 16),
+		loadWord(regMajor, regCtx, 4),
+		loadWord(regMinor, regCtx, 8),
 	}
 	label := func(i int) string { return "rule_" + strconv.Itoa(i) }
 	rules = allowRules(rules)
@@ -95,28 +93,28 @@ func deviceProgram(rules []specs.LinuxDeviceCgroup) asm.Instructions {
 		allow = label(end)
 	}
 	for i, r := range rules[:end] {
-		var block asm.Instructions
+		var block []bpfInsn
 		checks := deviceChecks(r)
 		for j, c := range checks {
 			dst := regDiff
 			if j > 0 {
 				dst = regTmp
 			}
-			block = append(block, asm.Mov.Reg32(dst, c.reg), c.op.Imm32(dst, c.val))
+			block = append(block, alu32Reg(bpfMov, dst, c.reg), alu32Imm(c.op, dst, c.val))
 			if j > 0 {
-				block = append(block, asm.Or.Reg32(regDiff, regTmp))
+				block = append(block, alu32Reg(bpfOr, regDiff, regTmp))
 			}
 		}
-		block = append(block, asm.JEq.Imm(regDiff, 0, allow))
-		block[0] = block[0].WithSymbol(label(i))
+		block = append(block, jumpIfZero(regDiff, allow))
+		block[0].label = label(i)
 		insns = append(insns, block...)
 	}
 	if allowAll {
-		return append(insns, asm.Mov.Imm(asm.R0, 1).WithSymbol(allow), asm.Return())
+		return append(insns, returnImm(1, allow)...)
 	}
-	insns = append(insns, asm.Mov.Imm(asm.R0, 0).WithSymbol(label(end)), asm.Return()) // deny
+	insns = append(insns, returnImm(0, label(end))...) // deny
 	if end > 0 {
-		insns = append(insns, asm.Mov.Imm(asm.R0, 1).WithSymbol(allow), asm.Return())
+		insns = append(insns, returnImm(1, allow)...)
 	}
 	return insns
 }
@@ -125,8 +123,8 @@ func deviceProgram(rules []specs.LinuxDeviceCgroup) asm.Instructions {
 // of register reg when the request passes: reg ^ val for a number, reg & val
 // for the access, val being the bits the rule does not allow.
 type check struct {
-	reg asm.Register
-	op  asm.ALUOp
+	reg bpfReg
+	op  uint8 // bpfXor or bpfAnd
 	val int32
 }
 
@@ -135,20 +133,20 @@ func deviceChecks(r specs.LinuxDeviceCgroup) []check {
 	var cs []check
 	switch r.Type {
 	case "c":
-		cs = append(cs, check{regType, asm.Xor, unix.BPF_DEVCG_DEV_CHAR})
+		cs = append(cs, check{regType, bpfXor, unix.BPF_DEVCG_DEV_CHAR})
 	case "b":
-		cs = append(cs, check{regType, asm.Xor, unix.BPF_DEVCG_DEV_BLOCK})
+		cs = append(cs, check{regType, bpfXor, unix.BPF_DEVCG_DEV_BLOCK})
 	}
 	if allowed := accessBits(r.Access); allowed != accessRWM {
 		// No bit asked for beyond those allowed: opening read-write needs
 		// a rule that allows both.
-		cs = append(cs, check{regAccess, asm.And, ^allowed & accessRWM})
+		cs = append(cs, check{regAccess, bpfAnd, ^allowed & accessRWM})
 	}
 	if !isWildcard(r.Major) {
-		cs = append(cs, check{regMajor, asm.Xor, int32(*r.Major)})
+		cs = append(cs, check{regMajor, bpfXor, int32(*r.Major)})
 	}
 	if !isWildcard(r.Minor) {
-		cs = append(cs, check{regMinor, asm.Xor, int32(*r.Minor)})
+		cs = append(cs, check{regMinor, bpfXor, int32(*r.Minor)})
 	}
 	return cs
 }
@@ -230,9 +228,9 @@ type bpfProgAttachAttr struct {
 
 // loadDeviceProgram loads insns as a cgroup device program and returns its
 // file descriptor.
-func loadDeviceProgram(insns asm.Instructions) (int, error) {
-	var code bytes.Buffer
-	if err := insns.Marshal(&code, nativeEndian()); err != nil {
+func loadDeviceProgram(insns []bpfInsn) (int, error) {
+	code, err := assemble(insns)
+	if err != nil {
 		return -1, fmt.Errorf("assemble device program: %w", err)
 	}
 	// The license matters only to programs that call GPL-only helpers; this
@@ -240,8 +238,8 @@ func loadDeviceProgram(insns asm.Instructions) (int, error) {
 	license := []byte("Apache-2.0\x00")
 	attr := bpfProgLoadAttr{
 		progType: unix.BPF_PROG_TYPE_CGROUP_DEVICE,
-		insnCnt:  uint32(code.Len() / asm.InstructionSize),
-		insns:    unsafe.Pointer(&code.Bytes()[0]),
+		insnCnt:  uint32(len(insns)),
+		insns:    unsafe.Pointer(&code[0]),
 		license:  unsafe.Pointer(&license[0]),
 	}
 	copy(attr.progName[:unix.BPF_OBJ_NAME_LEN-1], "crate_devices") // bpftool prog shows it
@@ -261,15 +259,6 @@ func loadDeviceProgram(insns asm.Instructions) (int, error) {
 		return -1, fmt.Errorf("%w; verifier log:\n%s", err, msg)
 	}
 	return -1, err
-}
-
-// nativeEndian is the host's byte order, which the kernel reads programs in,
-// as one of the two orders asm knows (binary.NativeEndian is neither).
-func nativeEndian() binary.ByteOrder {
-	if binary.NativeEndian.Uint16([]byte{1, 0}) == 1 {
-		return binary.LittleEndian
-	}
-	return binary.BigEndian
 }
 
 // bpfRetry is bpf, retried while the verifier was interrupted: it gives up

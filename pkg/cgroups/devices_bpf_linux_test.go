@@ -1,7 +1,6 @@
 package cgroups
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"testing"
@@ -58,7 +57,7 @@ func runDeviceProgram(t *testing.T, code []byte, q request) uint64 {
 	const ctxPointer = 0xc7c7
 	var reg [11]uint64
 	reg[1] = ctxPointer
-	bo := nativeEndian()
+	bo := binary.NativeEndian
 	for pc, steps := 0, 0; ; pc, steps = pc+1, steps+1 {
 		if pc < 0 || 8*pc+8 > len(code) || steps > 10000 {
 			t.Fatalf("%v: the program ran off its end or looped (pc %d)", q, pc)
@@ -129,7 +128,7 @@ func unreachable(code []byte) []int {
 			continue
 		}
 		seen[pc] = true
-		op, off := code[8*pc], int(int16(nativeEndian().Uint16(code[8*pc+2:])))
+		op, off := code[8*pc], int(int16(binary.NativeEndian.Uint16(code[8*pc+2:])))
 		switch {
 		case op == 0x95: // exit
 		case op == 0x05: // ja
@@ -177,17 +176,17 @@ func TestDeviceProgramDecidesLikeTheRules(t *testing.T) {
 	}
 	for _, l := range lists {
 		t.Run(l.name, func(t *testing.T) {
-			var code bytes.Buffer
-			if err := deviceProgram(l.rules).Marshal(&code, nativeEndian()); err != nil {
+			code, err := assemble(deviceProgram(l.rules))
+			if err != nil {
 				t.Fatal(err)
 			}
-			if pcs := unreachable(code.Bytes()); len(pcs) > 0 {
+			if pcs := unreachable(code); len(pcs) > 0 {
 				t.Errorf("instructions %v are unreachable", pcs)
 			}
 			allowed := 0
 			for _, q := range reqs {
 				want := allowedByRules(l.rules, q)
-				got := runDeviceProgram(t, code.Bytes(), q)
+				got := runDeviceProgram(t, code, q)
 				if got != 0 && got != 1 || (got == 1) != want {
 					t.Errorf("%v: program returns %d, want allowed=%v", q, got, want)
 				}
@@ -195,7 +194,7 @@ func TestDeviceProgramDecidesLikeTheRules(t *testing.T) {
 					allowed++
 				}
 			}
-			t.Logf("%d instructions; %d of %d requests allowed", code.Len()/8, allowed, len(reqs))
+			t.Logf("%d instructions; %d of %d requests allowed", len(code)/8, allowed, len(reqs))
 		})
 	}
 }
@@ -203,8 +202,8 @@ func TestDeviceProgramDecidesLikeTheRules(t *testing.T) {
 // TestDeviceProgramSpotChecks pins the cases the feature exists for, in case
 // allowedByRules and the program were wrong the same way.
 func TestDeviceProgramSpotChecks(t *testing.T) {
-	var code bytes.Buffer
-	if err := deviceProgram(spec.DefaultDeviceRules()).Marshal(&code, nativeEndian()); err != nil {
+	code, err := assemble(deviceProgram(spec.DefaultDeviceRules()))
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
@@ -218,7 +217,7 @@ func TestDeviceProgramSpotChecks(t *testing.T) {
 		{request{"c", 1, 1, "r"}, 0},     // /dev/mem
 		{request{"c", 10, 229, "rw"}, 0}, // /dev/fuse
 	} {
-		if got := runDeviceProgram(t, code.Bytes(), tt.q); got != tt.want {
+		if got := runDeviceProgram(t, code, tt.q); got != tt.want {
 			t.Errorf("%v: program returns %d, want %d", tt.q, got, tt.want)
 		}
 	}
@@ -244,8 +243,5 @@ func TestBPFAttrLayout(t *testing.T) {
 		if f.got != f.want {
 			t.Errorf("%s = %d, want %d", f.name, f.got, f.want)
 		}
-	}
-	if nativeEndian() != binary.LittleEndian && nativeEndian() != binary.BigEndian {
-		t.Error("nativeEndian is neither order")
 	}
 }
