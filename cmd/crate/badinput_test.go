@@ -110,6 +110,7 @@ func TestBadInputIsRefused(t *testing.T) {
 		{name: "--device that is no device", flags: []string{"--device", "/etc/hostname:/dev/x"}, want: "not a character or block device"},
 		{name: "--device with bad permissions", flags: []string{"--device", "/dev/null:/dev/x:rwx"}, want: "want some of r, w and m"},
 		{name: "negative --stop-timeout", flags: []string{"--stop-timeout=-1s"}, want: "must not be negative"},
+		{name: "-d with -i", flags: []string{"-d", "-i"}, want: "-d with -i"},
 
 		// crate-init.
 		{name: "crate-init missing", env: []string{"CRATE_INIT=/nonexistent"}, want: "crate-init /nonexistent: no such file"},

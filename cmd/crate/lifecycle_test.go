@@ -543,6 +543,30 @@ func TestConcurrentDetached(t *testing.T) {
 	}
 }
 
+// TestLifecycleBadInput: the commands that act on containers say what is
+// wrong in one line, with 125.
+func TestLifecycleBadInput(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stop", "--time=-1", "x"}, "must not be negative"},
+		{[]string{"logs", "--since", "yesterday", "x"}, "--since"},
+		{[]string{"kill", "-s", "0", "x"}, "not a signal number"},
+		{[]string{"logs", "nosuch"}, `no container "nosuch"`},
+		{[]string{"inspect", "nosuch"}, `no container "nosuch"`},
+		{[]string{"stats", "--no-stream", "nosuch"}, `no container "nosuch"`},
+		{[]string{"wait", "nosuch"}, `no container "nosuch"`},
+		{[]string{"exec", "../x", "true"}, `"../x"`},
+	} {
+		r := e.crate(c.args...)
+		if r.code != exitCrateFailed || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("crate %q: exit %d, stderr %q; want 125 and one line saying %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+}
+
 // cgroupV2 reports whether the host runs pure cgroup v2.
 func cgroupV2() bool {
 	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
