@@ -33,8 +33,8 @@ type Handle struct {
 	dir Dir
 	id  string
 
-	mu   sync.Mutex
-	st   State    // the last state written
+	mu    sync.Mutex
+	st    State    // the last state written
 	lock  int      // supervisor.lock's descriptor, held with LOCK_EX; -1 after Release
 	files []string // the files in the container's directory (see Remove)
 }
