@@ -16,6 +16,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/crate-run/crate/pkg/initlog"
 	"github.com/crate-run/crate/pkg/initproc"
@@ -30,6 +31,14 @@ func main() {
 	}
 	os.Exit(1)
 }
+
+// init keeps main on the process's first thread, the one crate started:
+// the kernel's parent-death signal, which ends the container with its
+// supervisor, belongs to that thread, and execve keeps the attributes of
+// the thread that calls it. Had the command been executed from another of
+// the runtime's threads, it would not die with its supervisor. (A locked
+// main goroutine stays on the first thread only if it is locked in init.)
+func init() { runtime.LockOSThread() }
 
 // version is set at build time with -ldflags -X, as crate's: crate sends
 // its own with the spec, and init refuses to build a container for another.

@@ -421,9 +421,21 @@ func TestSupervisorKilled(t *testing.T) {
 	if err := unix.PidfdSendSignal(sup, unix.SIGKILL, nil, 0); err != nil {
 		t.Fatal(err)
 	}
-	for _, fd := range []int{sup, init} { // both end: poll returns when they have
-		if _, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1); err != nil {
+	// Both end: a pidfd turns readable when its process has. The bound is
+	// a safety net, not a measure: the kernel kills init as the
+	// supervisor's last thread exits.
+	for _, p := range []struct {
+		fd   int
+		pid  int
+		what string
+	}{{sup, st.SupervisorPID, "the supervisor"}, {init, st.InitPID, "the container's PID 1"}} {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}, int(time.Minute/time.Millisecond))
+		if err != nil {
 			t.Fatal(err)
+		}
+		if n == 0 {
+			status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+			t.Fatalf("%s (pid %d) is still running a minute after the supervisor was killed:\n%s", p.what, p.pid, status)
 		}
 	}
 	st = e.get(name)
@@ -443,6 +455,25 @@ func TestSupervisorKilled(t *testing.T) {
 	e.noLeftovers(name)
 	if out := e.ok("gc"); out != "" {
 		t.Errorf("second gc printed %q", out)
+	}
+}
+
+// TestParentDeathSignal: the command run as a container's PID 1, and a
+// command crate exec runs, get SIGKILL from the kernel when their
+// supervisor dies (what TestSupervisorKilled relies on). It is an
+// attribute of one thread, so it survives only if crate-init executes the
+// command from the thread crate started it on.
+func TestParentDeathSignal(t *testing.T) {
+	e := newEnv(t)
+	img := attackImage(t)
+	for i := 0; i < 3; i++ { // which thread runs what varies from run to run
+		if out := e.runOK(img, "/attack", "pdeathsig"); out != "pdeathsig: SIGKILL\n" {
+			t.Errorf("PID 1: %q, want SIGKILL", out)
+		}
+	}
+	name := e.detach(img, "/bin/sleep", "1000")
+	if out := e.ok("exec", name, "/attack", "pdeathsig"); out != "pdeathsig: SIGKILL\n" {
+		t.Errorf("crate exec: %q, want SIGKILL", out)
 	}
 }
 

@@ -63,6 +63,19 @@ func Run(log *initlog.Logger, version string) error {
 
 // run does the steps in order and returns the name of the one that failed.
 func run(log *initlog.Logger, sync *initsync.Channel, version string) (step string, err error) {
+	// The container ends with its supervisor (crate exec's process with
+	// crate exec): the kernel sends SIGKILL when the thread that started
+	// init exits, however it exits. The signal is an attribute of one
+	// thread, and execve keeps the calling thread's: crate-init's main
+	// runs locked on its first thread (see cmd/crate-init), and asks for it
+	// again here, on the thread that will execve, because crate exec cannot
+	// ask when it starts init (os/exec checks that the parent lives with
+	// getppid, which reads 0 across a PID namespace, and kills the child).
+	// Were the supervisor gone already, the wait for its go below ends in
+	// EOF and init exits.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return "set parent death signal", os.NewSyscallError("prctl PR_SET_PDEATHSIG", err)
+	}
 	// Nothing of the host may reach the command: every descriptor beyond the
 	// standard streams closes at execve, the sync socket among them, which is
 	// how the supervisor learns that execve succeeded.
@@ -77,14 +90,6 @@ func run(log *initlog.Logger, sync *initsync.Channel, version string) (step stri
 	// another version may mean something else.
 	if v := s.Annotations[spec.AnnotationVersion]; v != version {
 		return "check version", fmt.Errorf("crate-init is version %s but crate is %s: install crate and crate-init from the same build", version, v)
-	}
-	if spec.Exec(s) {
-		// crate exec's process ends with the crate exec that started it,
-		// as the container ends with its supervisor (which asks for this
-		// when it clones init; crate exec cannot, see pkg/container).
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-			return "set parent death signal", os.NewSyscallError("prctl PR_SET_PDEATHSIG", err)
-		}
 	}
 	log.Debug("init waiting for go", "pid", os.Getpid())
 	if err := sync.WaitGo(); err != nil {

@@ -63,8 +63,24 @@ var attacks = map[string]func(args []string) string{
 	"chroot-escape": chrootEscape,
 	"uncover-root":  uncoverRoot,
 
+	// Not an attack: the signal the kernel sends this process when its
+	// parent dies, which must be SIGKILL for a container's PID 1.
+	"pdeathsig": pdeathsig,
+
 	// Does nothing: the child unshare-user starts.
 	"noop": func([]string) string { return "" },
+}
+
+// init keeps main on the first thread, the one the process was executed on:
+// the parent-death signal is that thread's.
+func init() { runtime.LockOSThread() }
+
+func pdeathsig([]string) string {
+	var sig int32
+	if _, _, errno := unix.Syscall(unix.SYS_PRCTL, unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&sig)), 0); errno != 0 {
+		return errno.Error()
+	}
+	return unix.SignalName(syscall.Signal(sig))
 }
 
 func main() {
