@@ -1,20 +1,19 @@
 package hostcheck
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/crate-run/crate/pkg/cgroups"
+	"github.com/moby/sys/mountinfo"
 )
 
 // mount is one line of /proc/self/mountinfo, the parts the checks use.
 type mount struct {
-	id     string   // the mount's id
-	parent string   // its parent's id: its own for the namespace's root mount
+	id     int      // the mount's id
+	parent int      // its parent's id: its own for the namespace's root mount
 	point  string   // where it is mounted
 	fsType string   // "ext4", "cgroup2", "rootfs"
 	source string   // "/dev/vda", "cgroup"
@@ -34,38 +33,24 @@ func readMountinfo(file string) ([]mount, error) {
 	return mounts, nil
 }
 
-// parseMountinfo parses mountinfo text (see proc(5)):
-//
-//	35 31 0:32 / /sys/fs/cgroup/memory rw,relatime shared:9 - cgroup cgroup rw,memory
-//
-// The optional fields before "-" vary in number, so the separator is
-// looked for rather than counted to. pkg/cgroups reads the same file for its
-// v1 mounts only; this reads every mount.
+// parseMountinfo parses mountinfo text (see proc(5)), with moby's parser.
 func parseMountinfo(data []byte) ([]mount, error) {
-	var mounts []mount
-	s := bufio.NewScanner(bytes.NewReader(data))
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 6 || len(fields) < sep+4 {
-			return nil, fmt.Errorf("mountinfo line %q: too few fields", s.Text())
-		}
+	infos, err := mountinfo.GetMountsFromReader(bytes.NewReader(data), nil)
+	if err != nil {
+		return nil, err
+	}
+	mounts := make([]mount, 0, len(infos))
+	for _, m := range infos {
 		mounts = append(mounts, mount{
-			id:     fields[0],
-			parent: fields[1],
-			point:  cgroups.UnescapeOctal(fields[4]),
-			fsType: fields[sep+1],
-			source: cgroups.UnescapeOctal(fields[sep+2]),
-			super:  strings.Split(fields[sep+3], ","),
+			id:     m.ID,
+			parent: m.Parent,
+			point:  m.Mountpoint,
+			fsType: m.FSType,
+			source: m.Source,
+			super:  strings.Split(m.VFSOptions, ","),
 		})
 	}
-	return mounts, s.Err()
+	return mounts, nil
 }
 
 // mountFor returns the mount that holds path (absolute, clean, symbolic
