@@ -11,7 +11,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 IMAGE   := build/busybox.tar.gz
 SOURCES := $(shell find cmd pkg -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build deps image demo test test-host test-v2 bench clean
+.PHONY: all build deps deps-demo image demo test test-host test-v2 bench clean
 .PHONY: deb rpm test-package manpages completions pkgdocs
 
 all: build
@@ -24,16 +24,20 @@ bin/crate: $(SOURCES)
 bin/crate-init: $(SOURCES)
 	$(GOBUILD) -o $@ ./cmd/crate-init
 
-# deps installs what the demo and the tests need from Debian's packages.
+# deps installs what the tests need from Debian's packages, deps-demo only
+# what the demo needs.
 deps:
 	scripts/install-deps.sh
+
+deps-demo:
+	scripts/install-deps.sh demo
 
 image: $(IMAGE)
 
 $(IMAGE): scripts/mkimage-busybox.sh
 	scripts/mkimage-busybox.sh $@
 
-demo: deps build image
+demo: deps-demo build image
 	bin/crate run --hostname demo --memory 64 --cpu 50 --pids 100 $(IMAGE) whoami-container
 
 # test runs the unit and integration tests on this machine, then the

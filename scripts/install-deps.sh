@@ -1,14 +1,20 @@
 #!/bin/bash
-# install-deps.sh - install from Debian's packages what crate's demo and tests
-# need, and fetch the Go modules. Installs only what is missing.
+# install-deps.sh [demo] - install from Debian's packages what crate's tests
+# need (with "demo": only what the demo needs), and fetch the Go modules.
+# Installs only what is missing.
 set -euo pipefail
 
-# busybox-static: the demo and test image; qemu-system-x86: the cgroup v2 VM;
-# file: checks that busybox is static; xz-utils, zstd: compressed test images;
-# groff-base, mandoc, man-db: render the manual pages; zsh, fish: check the
-# completion scripts; lintian, rpm: check the packages (make test-package).
+# busybox-static: the demo and test image; file: checks that busybox is
+# static; xz-utils, zstd: compressed images.
+packages=(busybox-static file xz-utils zstd)
+if [ "${1:-}" != demo ]; then
+	# qemu-system-x86: the cgroup v2 VM; groff-base, mandoc, man-db: render the
+	# manual pages; zsh, fish: check the completion scripts; lintian, rpm:
+	# check the packages (make test-package).
+	packages+=(qemu-system-x86 groff-base mandoc man-db zsh fish lintian rpm)
+fi
 need=()
-for pkg in busybox-static qemu-system-x86 file xz-utils zstd groff-base mandoc man-db zsh fish lintian rpm; do
+for pkg in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
