@@ -146,16 +146,6 @@ func (h *Handle) WriteFile(name string, data []byte) error {
 	return nil
 }
 
-// ID returns the container's id.
-func (h *Handle) ID() string { return h.id }
-
-// State returns the state as last written through h.
-func (h *Handle) State() State {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.st.clone()
-}
-
 // Update applies fn to h's copy of the state and writes it atomically. While
 // its supervisor lives, the supervisor is a container's only writer (rm and
 // gc touch a container only once Reap has its supervisor lock), so neither
@@ -209,37 +199,6 @@ func (h *Handle) Release() {
 		unix.Close(h.lock)
 		h.lock = -1
 	}
-}
-
-// Modify changes container id's state.json under its state lock: fn gets
-// the current state; if fn returns an error nothing is written and the error
-// is returned as it is.
-func (d Dir) Modify(id string, fn func(*State) error) error {
-	if err := checkRef(id); err != nil {
-		return fmt.Errorf("modify: %w", err)
-	}
-	_, err := d.modify("modify", id, fn)
-	return err
-}
-
-func (d Dir) modify(op, id string, fn func(*State) error) (State, error) {
-	lock, err := lockExisting(d.File(id, stateLockFile), unix.LOCK_EX)
-	if err != nil {
-		return State{}, opError(op, id, err)
-	}
-	defer lock.Close()
-	dir := filepath.Join(d.Path, id)
-	st, err := readState(dir)
-	if err != nil {
-		return State{}, opError(op, id, err)
-	}
-	if err := fn(&st); err != nil {
-		return State{}, err
-	}
-	if err := writeState(dir, &st); err != nil {
-		return State{}, opError(op, id, err)
-	}
-	return st.clone(), nil
 }
 
 // Get returns container id's state. A created or running container whose

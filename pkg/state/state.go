@@ -6,8 +6,9 @@
 // Layout of one container, <dir>/<id>/:
 //
 //	state.json       the State, always replaced by an atomic rename
-//	state.lock       flock(LOCK_EX) around every read-modify-write of
-//	                 state.json and around removal of the directory
+//	state.lock       flock(LOCK_EX) around the removal of the directory by
+//	                 rm or gc (the supervisor, while it lives, is the
+//	                 only writer of state.json)
 //	supervisor.lock  held with flock(LOCK_EX) by the supervisor for its
 //	                 whole life
 //	...              other files the supervisor keeps there (see Dir.File)
@@ -36,9 +37,6 @@ import (
 	"strings"
 	"time"
 )
-
-// DefaultDir is the run directory used when none is configured.
-const DefaultDir = "/run/crate"
 
 // Status is where a container is in its life.
 type Status string
