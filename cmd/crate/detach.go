@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 
 	"github.com/crate-run/crate/pkg/container"
@@ -95,40 +96,45 @@ type SuperviseCmd struct{}
 
 // Run reads the config, runs the container and reports once it started.
 func (SuperviseCmd) Run(_ *Globals, code *int) error {
-	report := os.NewFile(superviseReportFd, "report")
+	report := &reporter{f: os.NewFile(superviseReportFd, "report")}
 	sigs, caught := catchSignals()
 	var sc superviseConfig
 	f := os.NewFile(superviseConfigFd, "config")
 	err := json.NewDecoder(f).Decode(&sc)
 	f.Close()
-	if err != nil || report == nil {
+	if err != nil || report.f == nil {
 		return fmt.Errorf("crate supervise is started by crate run -d, not by hand: read config: %v", err)
 	}
 	g := &sc.Globals
 	log, closeLog, err := g.rootLogger("crate supervise needs root")
 	if err != nil {
-		reportTo(report, superviseReport{Error: err.Error(), Code: exitCrateFailed})
+		report.send(superviseReport{Error: err.Error(), Code: exitCrateFailed})
 		return err
 	}
 	defer closeLog()
 	cfg := sc.Container
 	cfg.SignalsCaught = caught
 	cfg.Progress = io.Discard
-	cfg.Started = func() { reportTo(report, superviseReport{ID: cfg.Spec.ID}) }
+	cfg.Started = func() { report.send(superviseReport{ID: cfg.Spec.ID}) }
 	*code, err = runContainer(log, cfg, sigs)
 	if err != nil {
-		reportTo(report, superviseReport{Error: err.Error(), Code: exitCode(err)})
+		report.send(superviseReport{Error: err.Error(), Code: exitCode(err)})
 	}
 	return err
 }
 
-// reportTo sends the report, once: crate run -d reads one and exits.
-func reportTo(f *os.File, rep superviseReport) {
-	if f.Fd() == ^uintptr(0) {
-		return // already sent and closed
-	}
-	json.NewEncoder(f).Encode(rep)
-	f.Close()
+// reporter sends crate run -d its one report: the first, whether the
+// command started or the start failed; crate run -d reads one and exits.
+type reporter struct {
+	f    *os.File
+	once sync.Once
+}
+
+func (r *reporter) send(rep superviseReport) {
+	r.once.Do(func() {
+		json.NewEncoder(r.f).Encode(rep)
+		r.f.Close()
+	})
 }
 
 // codedError is an error with the exit code crate must end with.

@@ -59,7 +59,7 @@ func Exec(log hclog.Logger, cfg ExecConfig, sigs <-chan os.Signal) (*Result, err
 		return nil, err
 	}
 	applyExec(s.Process, s.Annotations, cfg)
-	target, err := openTarget(st.InitPID, st.InitStartTime)
+	target, err := openTarget(st.InitPID, st.InitStartTime, true)
 	if err != nil {
 		return nil, err
 	}
@@ -152,12 +152,12 @@ type joinTarget struct {
 	cgroup cgroups.Manager
 }
 
-// openTarget opens the container's PID 1 as a pidfd, and its root. The
-// start time recorded with the PID tells it from a process that got the
-// same PID later; once the pidfd is open it names that process for good,
-// and a signal 0 through it after the root is opened proves the root is
-// the container's.
-func openTarget(pid int, startTime uint64) (*joinTarget, error) {
+// openTarget opens the container's PID 1 as a pidfd, and with withRoot its
+// root. The start time recorded with the PID tells it from a process that
+// got the same PID later; once the pidfd is open it names that process for
+// good, and a signal 0 through it after the root is opened proves the root
+// is the container's.
+func openTarget(pid int, startTime uint64, withRoot bool) (*joinTarget, error) {
 	notRunning := fmt.Errorf("%w: its PID 1 has exited", ErrNotRunning)
 	if pid <= 0 {
 		return nil, fmt.Errorf("%w: it has not started", ErrNotRunning)
@@ -173,6 +173,9 @@ func openTarget(pid int, startTime uint64) (*joinTarget, error) {
 	if st, err := state.ProcStartTime(pid); err != nil || st != startTime {
 		t.close()
 		return nil, notRunning
+	}
+	if !withRoot {
+		return t, nil
 	}
 	root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY, 0)
 	if err != nil {

@@ -21,11 +21,10 @@ import (
 
 // openInit opens a pidfd of the container's PID 1.
 func openInit(st state.State) (*os.File, error) {
-	t, err := openTarget(st.InitPID, st.InitStartTime)
+	t, err := openTarget(st.InitPID, st.InitStartTime, false)
 	if err != nil {
 		return nil, err
 	}
-	t.root.Close()
 	return t.pidfd, nil
 }
 
