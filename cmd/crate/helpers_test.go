@@ -64,13 +64,19 @@ type env struct {
 	root    string // --root
 	runDir  string // --run-dir
 	logFile string // --log-file
+	// timeout is the safety net of each crate command: a hung crate fails
+	// its test instead of stalling the whole run until go test's own
+	// timeout. Not a measure: a test of something that used to hang
+	// shortens it.
+	timeout time.Duration
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
-	return &env{t: t, root: filepath.Join(dir, "state"), runDir: filepath.Join(dir, "run"), logFile: filepath.Join(dir, "crate.log")}
+	return &env{t: t, root: filepath.Join(dir, "state"), runDir: filepath.Join(dir, "run"), logFile: filepath.Join(dir, "crate.log"),
+		timeout: 3 * time.Minute}
 }
 
 // result is how one crate command ended.
@@ -90,9 +96,7 @@ func newName() string {
 // command returns a crate command with the test's state root and log file.
 func (e *env) command(args ...string) *exec.Cmd {
 	all := append([]string{"--root", e.root, "--run-dir", e.runDir, "--log-file", e.logFile}, args...)
-	// A safety net, not a measure: a hung crate fails its test instead of
-	// stalling the whole run until go test's own timeout.
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
 	e.t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, crateBin, all...)
 	cmd.Env = append(os.Environ(), "CRATE_INIT="+initBin)

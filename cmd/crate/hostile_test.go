@@ -76,6 +76,7 @@ func attack(args ...string) []string { return append([]string{"/attack"}, args..
 // printed want (or, where given, or).
 type hostileCase struct {
 	name  string
+	img   string // the image; the attack image if ""
 	flags []string
 	cmd   []string
 	want  string
@@ -85,9 +86,12 @@ type hostileCase struct {
 // runHostile runs each case in a container of the attack image.
 func runHostile(t *testing.T, e *env, tests []hostileCase) {
 	t.Helper()
-	img := attackImage(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			img := tt.img
+			if img == "" {
+				img = attackImage(t)
+			}
 			r := e.run(append(append(slices.Clone(tt.flags), img), tt.cmd...)...)
 			if r.code == 0 && (r.stdout == tt.want || tt.or != "" && r.stdout == tt.or) {
 				return

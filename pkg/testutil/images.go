@@ -21,6 +21,9 @@ type File struct {
 	Typeflag byte // tar.TypeReg when 0
 	Body     []byte
 	Link     string // symlink target or hardlink name
+	// Xattrs are extended attributes, carried as PAX records the way GNU
+	// tar writes them (SCHILY.xattr.NAME).
+	Xattrs map[string]string
 }
 
 // Tar returns files as an uncompressed tar stream.
@@ -37,6 +40,12 @@ func Tar(t testing.TB, files []File) []byte {
 			ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
 		if typ == tar.TypeReg {
 			hdr.Size = int64(len(f.Body))
+		}
+		for name, value := range f.Xattrs {
+			if hdr.PAXRecords == nil {
+				hdr.PAXRecords = map[string]string{}
+			}
+			hdr.PAXRecords["SCHILY.xattr."+name] = value
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/signal"
 	"runtime"
 	"slices"
 	"strconv"
@@ -67,8 +68,26 @@ var attacks = map[string]func(args []string) string{
 	// parent dies, which must be SIGKILL for a container's PID 1.
 	"pdeathsig": pdeathsig,
 
+	// What this process holds: its capability sets, read with system
+	// calls (no /proc, which the container may have forged).
+	"caps": caps,
+	// Whether PATH exists, as this process's root sees it.
+	"stat": statPath,
+
+	// Processes that join the container (crate exec): MARKER, a host path.
+	"watch-roots": watchRoots,
+
+	// The operator's terminal, given as stdout without -t.
+	"tty-read": ttyRead,
+	"tiocsti":  tiocsti,
+
+	// A PID 1 that chroots into DIR, with a forged /proc inside, and waits.
+	"chroot-forge": chrootForge,
+
 	// Does nothing: the child unshare-user starts.
 	"noop": func([]string) string { return "" },
+	// Prints "ready" and waits for ever: a PID 1 to exec into.
+	"pause": func([]string) string { fmt.Println("ready"); pauseForEver(); return "" },
 }
 
 // init keeps main on the first thread, the one the process was executed on:
@@ -392,4 +411,148 @@ func errnoOrNil(errno syscall.Errno) error {
 		return nil
 	}
 	return errno
+}
+
+// caps prints the capability sets: bounding (probed with PR_CAPBSET_READ up
+// to the kernel's last capability, where the call answers EINVAL), then
+// permitted, effective and inheritable (capget) and ambient, each as a
+// hexadecimal mask.
+func caps([]string) string {
+	var bnd, amb uint64
+	for n := 0; n < 64; n++ {
+		r, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n), 0, 0, 0)
+		if err != nil {
+			break // past the last capability
+		}
+		if r == 1 {
+			bnd |= 1 << n
+		}
+		if r, err := unix.PrctlRetInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, uintptr(n), 0, 0); err == nil && r == 1 {
+			amb |= 1 << n
+		}
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return outcome("capget", err)
+	}
+	mask := func(f func(unix.CapUserData) uint32) uint64 { return uint64(f(data[0])) | uint64(f(data[1]))<<32 }
+	return fmt.Sprintf("bnd=%#x prm=%#x eff=%#x inh=%#x amb=%#x", bnd,
+		mask(func(d unix.CapUserData) uint32 { return d.Permitted }),
+		mask(func(d unix.CapUserData) uint32 { return d.Effective }),
+		mask(func(d unix.CapUserData) uint32 { return d.Inheritable }), amb)
+}
+
+// statPath says whether PATH exists here: "ok" or the errno.
+func statPath(args []string) string {
+	var st unix.Stat_t
+	return outcome("", unix.Stat(arg(args, 0, "PATH"), &st))
+}
+
+// watchRoots watches the container's /proc for processes it has not seen,
+// as fast as it can, and looks at each new one as an attacker holding
+// CAP_SYS_PTRACE would: does its root lead to the host (MARKER, a file the
+// test made on the host, can be seen through /proc/PID/root), and can its
+// executable be opened for writing through /proc/PID/exe (the host's binary,
+// CVE-2019-5736)? It marks each process it has looked at with a file
+// /tmp/seen-PID, for processes that wait to be seen. It prints "ready", then
+// watches until STOPFILE exists, and prints what it saw:
+// "seen=N host=H exe-writable=W".
+func watchRoots(args []string) string {
+	marker, stopFile := arg(args, 0, "MARKER"), arg(args, 1, "STOPFILE")
+	fmt.Println("ready")
+	self := os.Getpid()
+	seen := map[int]bool{}
+	host, writable := 0, 0
+	names := make([]string, 0, 64)
+	for {
+		var st unix.Stat_t
+		if unix.Stat(stopFile, &st) == nil {
+			return fmt.Sprintf("seen=%d host=%d exe-writable=%d", len(seen), host, writable)
+		}
+		d, err := os.Open("/proc")
+		if err != nil {
+			return outcome("open /proc", err)
+		}
+		names, _ = d.Readdirnames(-1)
+		d.Close()
+		for _, name := range names {
+			pid, err := strconv.Atoi(name)
+			if err != nil || pid == self || pid == 1 || seen[pid] {
+				continue
+			}
+			seen[pid] = true
+			var st unix.Stat_t
+			if unix.Stat(fmt.Sprintf("/proc/%d/root%s", pid, marker), &st) == nil {
+				host++
+			}
+			if fd, err := unix.Open(fmt.Sprintf("/proc/%d/exe", pid), unix.O_WRONLY|unix.O_CLOEXEC, 0); err == nil {
+				unix.Close(fd)
+				writable++
+			}
+			os.WriteFile(fmt.Sprintf("/tmp/seen-%d", pid), nil, 0o644)
+		}
+	}
+}
+
+// ttyRead reads, without waiting, from its stdout, which a terminal given
+// as stdout also is open for: "ok DATA" if it read what the operator typed.
+func ttyRead([]string) string {
+	if err := unix.SetNonblock(1, true); err != nil {
+		return outcome("nonblock", err)
+	}
+	buf := make([]byte, 256)
+	n, err := unix.Read(1, buf)
+	if err != nil {
+		return outcome("", err)
+	}
+	return "ok " + strings.TrimSpace(string(buf[:n]))
+}
+
+// tiocsti pushes a character into the input of the terminal on its stdout,
+// as if the operator had typed it (with CAP_SYS_ADMIN: the terminal is not
+// its controlling terminal).
+func tiocsti([]string) string {
+	c := byte('#')
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, 1, unix.TIOCSTI, uintptr(unsafe.Pointer(&c)))
+	return outcome("", errnoOrNil(errno))
+}
+
+// chrootForge is a hostile PID 1: it makes DIR with itself inside and a
+// forged /proc/sys/kernel/cap_last_cap of -1, chroots into DIR (which needs
+// only CAP_SYS_CHROOT, a default capability), prints "ready" and waits. A
+// runtime that reads the kernel's facts from the root of PID 1 is fooled.
+func chrootForge(args []string) string {
+	dir := arg(args, 0, "DIR")
+	if err := os.MkdirAll(dir+"/proc/sys/kernel", 0o755); err != nil {
+		return outcome("mkdir", err)
+	}
+	if err := os.WriteFile(dir+"/proc/sys/kernel/cap_last_cap", []byte("-1\n"), 0o644); err != nil {
+		return outcome("forge", err)
+	}
+	self, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		return outcome("read self", err)
+	}
+	if err := os.WriteFile(dir+"/attack", self, 0o755); err != nil {
+		return outcome("copy self", err)
+	}
+	if err := unix.Chroot(dir); err != nil {
+		return outcome("chroot", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return outcome("chdir", err)
+	}
+	fmt.Println("ready")
+	pauseForEver()
+	return ""
+}
+
+// pauseForEver waits until SIGTERM or SIGINT, and exits 0 then: as PID 1
+// it would otherwise ignore both (crate stop).
+func pauseForEver() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
+	<-sigs
+	os.Exit(0)
 }
