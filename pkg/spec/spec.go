@@ -119,14 +119,16 @@ func New(o Options) *specs.Spec {
 			Cwd:             cwd,
 			NoNewPrivileges: o.NoNewPrivileges,
 			Rlimits:         o.Rlimits,
-			// Root keeps the set in every set but ambient; a non-root user
-			// keeps them only in the bounding and inheritable sets, which
-			// grants nothing at execve: its effective set is empty.
+			// Root keeps the set in its bounding, permitted and effective
+			// sets; a non-root user keeps it only in the bounding set, which
+			// grants nothing at execve: its effective set is empty. The
+			// inheritable set is empty, as Docker's is since CVE-2022-24769:
+			// a user switched to in the container (su, gosu) keeps it, and a
+			// file with inheritable file capabilities would give it back.
 			Capabilities: &specs.LinuxCapabilities{
-				Bounding:    o.Capabilities,
-				Effective:   o.Capabilities,
-				Permitted:   o.Capabilities,
-				Inheritable: o.Capabilities,
+				Bounding:  o.Capabilities,
+				Effective: o.Capabilities,
+				Permitted: o.Capabilities,
 			},
 		},
 		Mounts: slices.Concat(rootMounts(o), DefaultMounts(), tmpfsMounts(o.Tmpfs), o.Volumes),
