@@ -356,11 +356,11 @@ func (c *container) start() error {
 	go func() { sent <- c.sendSpec(specW) }()
 
 	// The namespaces init joins: the network namespace made for it, or for
-	// crate exec those of the container's PID 1, and its root.
+	// crate exec those of the container's PID 1.
 	var join []*os.File
 	flags := uintptr(cloneFlags)
 	if c.join != nil {
-		join, flags = []*os.File{c.join.pidfd, c.join.root}, 0
+		join, flags = []*os.File{c.join.pidfd}, 0
 	} else {
 		netns, err := c.netns.wait()
 		if err != nil {
@@ -399,7 +399,7 @@ func (c *container) start() error {
 		Stdout: stdout,
 		Stderr: stderr,
 		// Their order is the slot numbers in initsync: SpecFd, SyncFd, LogFd,
-		// then NetnsFd, or PidFd and RootFd.
+		// then NetnsFd, or PidFd.
 		ExtraFiles: append([]*os.File{specR, childSync, logW}, join...),
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: flags,
@@ -412,11 +412,9 @@ func (c *container) start() error {
 			Setctty: c.tty != nil,
 			Ctty:    0,
 			// If crate dies, the container dies with it rather than running
-			// on unsupervised in a cgroup nobody will remove. (For crate
-			// exec, init asks for it itself: os/exec would check that the
-			// parent is alive with getppid, which reads 0 across the PID
-			// namespace init was born in, and kill init at once.)
-			Pdeathsig: pdeathsig(c.join == nil),
+			// on unsupervised in a cgroup nobody will remove; for crate
+			// exec, the process it started.
+			Pdeathsig: syscall.SIGKILL,
 		},
 	}
 	// The cgroup must hold init before init runs a single instruction of the
@@ -522,13 +520,6 @@ func (c *container) wait(sigs <-chan os.Signal) syscall.WaitStatus {
 			deadline = nil
 		}
 	}
-}
-
-func pdeathsig(set bool) syscall.Signal {
-	if set {
-		return syscall.SIGKILL
-	}
-	return 0
 }
 
 // kill sends SIGKILL to init; the kernel then kills every process of the

@@ -25,9 +25,12 @@ import (
 // capabilities, seccomp filter and limits. It is started the way the
 // container's PID 1 was: crate-init, executed from the protected copy (see
 // protectedInit) so the container never gets to run or touch a host binary,
-// is born in the container's cgroup and PID namespace, then joins the rest
-// (pkg/initproc, join_linux.go) and becomes the command with the spec the
-// container's own init had, its process part replaced.
+// is born in the container's cgroup but outside its PID namespace, joins
+// its namespaces and root, takes the spec the container's own init had, its
+// process part replaced, and starts the command as its child, inside the
+// container (pkg/initproc, join_linux.go and spawn_linux.go). Nothing of the
+// exec is visible in the container before it is in the container's root,
+// holding no more than the container does.
 
 // ErrNotRunning is returned for a container whose PID 1 has exited.
 var ErrNotRunning = errors.New("container is not running")
@@ -59,7 +62,7 @@ func Exec(log hclog.Logger, cfg ExecConfig, sigs <-chan os.Signal) (*Result, err
 		return nil, err
 	}
 	applyExec(s.Process, s.Annotations, cfg)
-	target, err := openTarget(st.InitPID, st.InitStartTime, true)
+	target, err := openTarget(st.InitPID, st.InitStartTime)
 	if err != nil {
 		return nil, err
 	}
@@ -77,13 +80,10 @@ func Exec(log hclog.Logger, cfg ExecConfig, sigs <-chan os.Signal) (*Result, err
 		join:   target,
 		exited: make(chan struct{}),
 	}
-	// The thread that starts init joins the container's PID namespace, so
-	// that init is born in it. Having joined, the thread serves nothing else:
-	// it stays locked until crate exits (Pdeathsig, too, is tied to it).
+	// Pdeathsig fires when the thread that started init exits: keep this
+	// goroutine on one thread until init has been reaped, as Run does.
 	runtime.LockOSThread()
-	if err := unix.Setns(int(target.pidfd.Fd()), unix.CLONE_NEWPID); err != nil {
-		return nil, os.NewSyscallError("setns CLONE_NEWPID", err)
-	}
+	defer runtime.UnlockOSThread()
 	defer func() { c.tty.restore() }()
 	err = c.start()
 	var res *Result
@@ -148,16 +148,13 @@ func mergeEnv(env, over []string) []string {
 // joinTarget is the running container crate-init joins.
 type joinTarget struct {
 	pidfd  *os.File // of the container's PID 1
-	root   *os.File // its root directory, O_PATH
 	cgroup cgroups.Manager
 }
 
-// openTarget opens the container's PID 1 as a pidfd, and with withRoot its
-// root. The start time recorded with the PID tells it from a process that
-// got the same PID later; once the pidfd is open it names that process for
-// good, and a signal 0 through it after the root is opened proves the root
-// is the container's.
-func openTarget(pid int, startTime uint64, withRoot bool) (*joinTarget, error) {
+// openTarget opens the container's PID 1 as a pidfd. The start time
+// recorded with the PID tells it from a process that got the same PID
+// later; once the pidfd is open it names that process for good.
+func openTarget(pid int, startTime uint64) (*joinTarget, error) {
 	notRunning := fmt.Errorf("%w: its PID 1 has exited", ErrNotRunning)
 	if pid <= 0 {
 		return nil, fmt.Errorf("%w: it has not started", ErrNotRunning)
@@ -174,28 +171,10 @@ func openTarget(pid int, startTime uint64, withRoot bool) (*joinTarget, error) {
 		t.close()
 		return nil, notRunning
 	}
-	if !withRoot {
-		return t, nil
-	}
-	root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY, 0)
-	if err != nil {
-		t.close()
-		return nil, fmt.Errorf("open the container's root: %w", err)
-	}
-	t.root = root
-	if err := unix.PidfdSendSignal(fd, 0, nil, 0); err != nil {
-		t.close()
-		return nil, notRunning
-	}
 	return t, nil
 }
 
-func (t *joinTarget) close() {
-	t.pidfd.Close()
-	if t.root != nil {
-		t.root.Close()
-	}
-}
+func (t *joinTarget) close() { t.pidfd.Close() }
 
 // stateLimits are the cgroup limits a container was created with, as its
 // state records them; they decide which v1 hierarchies its cgroup is in.

@@ -21,7 +21,7 @@ import (
 
 // openInit opens a pidfd of the container's PID 1.
 func openInit(st state.State) (*os.File, error) {
-	t, err := openTarget(st.InitPID, st.InitStartTime, false)
+	t, err := openTarget(st.InitPID, st.InitStartTime)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,8 @@
 package initproc
 
 import (
+	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -20,12 +18,9 @@ import (
 // not keep, and clears the ambient set. Nothing run in the container can get
 // a dropped capability back, not even through a setuid-root binary. It runs
 // as root, before the user switch, since dropping needs CAP_SETPCAP.
-func limitBoundingSet(c *specs.LinuxCapabilities) error {
+// last is the kernel's last capability (see lastCapability).
+func limitBoundingSet(c *specs.LinuxCapabilities, last int) error {
 	keep, err := capabilityNumbers(c.Bounding)
-	if err != nil {
-		return err
-	}
-	last, err := lastCapability()
 	if err != nil {
 		return err
 	}
@@ -85,6 +80,53 @@ func setCapabilities(c *specs.LinuxCapabilities) error {
 	return nil
 }
 
+// verifyCapabilities reads back, from the kernel, what the command will
+// inherit, and fails if it holds any capability the spec does not give it:
+// in the bounding set, the permitted, effective or inheritable set, or the
+// ambient set. It is the last word before the command runs, so that a
+// mistake in the steps above (or a kernel fact misread) can never start a
+// command with more than it was meant to have.
+func verifyCapabilities(c *specs.LinuxCapabilities, last int) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var held [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &held[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	sets := []struct {
+		name  string
+		names []string
+		held  func(n int) (bool, error)
+	}{
+		{"bounding", c.Bounding, func(n int) (bool, error) {
+			r, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n), 0, 0, 0)
+			return r == 1, err
+		}},
+		{"permitted", c.Permitted, func(n int) (bool, error) { return held[n/32].Permitted&(1<<(n%32)) != 0, nil }},
+		{"effective", c.Effective, func(n int) (bool, error) { return held[n/32].Effective&(1<<(n%32)) != 0, nil }},
+		{"inheritable", c.Inheritable, func(n int) (bool, error) { return held[n/32].Inheritable&(1<<(n%32)) != 0, nil }},
+		{"ambient", c.Ambient, func(n int) (bool, error) {
+			r, err := unix.PrctlRetInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, uintptr(n), 0, 0)
+			return r == 1, err
+		}},
+	}
+	for _, set := range sets {
+		keep, err := capabilityNumbers(set.names)
+		if err != nil {
+			return err
+		}
+		for n := 0; n <= last; n++ {
+			has, err := set.held(n)
+			if err != nil {
+				return fmt.Errorf("read the %s set: %w", set.name, err)
+			}
+			if has && !keep[n] {
+				return fmt.Errorf("capability %s is still in the %s set after the drop: refusing to run the command", capabilityName(n), set.name)
+			}
+		}
+	}
+	return nil
+}
+
 // capabilityNumbers turns CAP_X names into a set of numbers.
 func capabilityNumbers(names []string) (map[int]bool, error) {
 	set := map[int]bool{}
@@ -98,12 +140,58 @@ func capabilityNumbers(names []string) (map[int]bool, error) {
 	return set, nil
 }
 
-// lastCapability is the highest capability this kernel knows; a newer kernel
-// may know more than crate's list, and those are dropped too.
+// capabilityName names capability n, even one newer than crate's list.
+func capabilityName(n int) string {
+	if n < len(spec.Capabilities) {
+		return spec.Capabilities[n]
+	}
+	return fmt.Sprintf("number %d", n)
+}
+
+// lastCapability is the highest capability this kernel knows, asked of the
+// kernel itself: PR_CAPBSET_READ answers EINVAL past it. (It is also in
+// /proc/sys/kernel/cap_last_cap, but the /proc a process sees belongs to
+// whoever controls its root and mounts: a container's PID 1 that chroots
+// into a directory of forged files would decide which capabilities crate
+// exec drops.) A newer kernel may know more capabilities than crate's list;
+// those are dropped too.
 func lastCapability() (int, error) {
-	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	known := func(n int) (bool, error) {
+		_, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n), 0, 0, 0)
+		if errors.Is(err, unix.EINVAL) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("prctl PR_CAPBSET_READ %d: %w", n, err)
+		}
+		return true, nil
+	}
+	// Start from the last capability crate knows, which is this kernel's
+	// more often than not, and walk up or down to the kernel's. Capability
+	// numbers are bits of a 64-bit mask: there cannot be more than 64.
+	n := len(spec.Capabilities) - 1
+	ok, err := known(n)
 	if err != nil {
 		return 0, err
 	}
-	return strconv.Atoi(strings.TrimSpace(string(data)))
+	if ok {
+		for n < 63 {
+			next, err := known(n + 1)
+			if err != nil {
+				return 0, err
+			}
+			if !next {
+				break
+			}
+			n++
+		}
+		return n, nil
+	}
+	for n > 0 {
+		n--
+		if ok, err := known(n); err != nil || ok {
+			return n, err
+		}
+	}
+	return 0, errors.New("the kernel knows no capability (PR_CAPBSET_READ 0: EINVAL)")
 }

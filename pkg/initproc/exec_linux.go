@@ -99,7 +99,9 @@ func diagnoseExec(path string, execErr error) error {
 		return fail("not executable (mode %s); chmod +x it in the image", fi.Mode().Perm())
 	}
 	head := make([]byte, 256)
-	f, err := os.Open(path)
+	// Not os.Open: the file may have been swapped for a FIFO since (a
+	// volume another container shares), whose open would wait for ever.
+	f, _, err := openRegular(path)
 	if err != nil {
 		return fail("%v", err)
 	}

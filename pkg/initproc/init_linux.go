@@ -7,8 +7,10 @@
 package initproc
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"runtime"
@@ -18,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/crate-run/crate/pkg/initlog"
+	"github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -102,7 +105,8 @@ func run(log *initlog.Logger, sync *initsync.Channel, version string) (step stri
 	runtime.LockOSThread()
 
 	if spec.Exec(s) {
-		// crate exec: the container exists; join it.
+		// crate exec: the container exists; join it, then start the
+		// command in it as init's child (spawn_linux.go).
 		if err := joinContainer(); err != nil {
 			return "join container", err
 		}
@@ -124,8 +128,10 @@ func run(log *initlog.Logger, sync *initsync.Channel, version string) (step stri
 }
 
 // buildContainer makes the container's world from the spec, ending in its
-// working directory: namespaces of its own, mounts, /dev, sysctls, masked
-// paths, hostname, root switch. On failure it names the step.
+// working directory: namespaces of its own, the root switch, the
+// container's own file systems, /dev, sysctls, masked paths, hostname, and
+// only then the volumes, which hold what others put there. On failure it
+// names the step.
 func buildContainer(log *initlog.Logger, s *specs.Spec) (_ *volumes, step string, err error) {
 	// The network namespace the supervisor made while it prepared.
 	if err := unix.Setns(initsync.NetnsFd, unix.CLONE_NEWNET); err != nil {
@@ -147,7 +153,7 @@ func buildContainer(log *initlog.Logger, s *specs.Spec) (_ *volumes, step string
 		}
 	}
 	// Volumes' host paths are opened while init still sees the host; they
-	// are attached inside the new root by mountAll (volume_linux.go).
+	// are attached inside the new root, last (volume_linux.go).
 	volumes, err := openVolumes(s.Mounts)
 	if err != nil {
 		return nil, "open volumes", err
@@ -161,23 +167,28 @@ func buildContainer(log *initlog.Logger, s *specs.Spec) (_ *volumes, step string
 	if err := switchRoot(log, s.Root.Path, rootMount, spec.NoPivot(s)); err != nil {
 		return nil, "switch root", err
 	}
-	if err := mountAll(log, s.Mounts, volumes); err != nil {
+	fs, err := mountFileSystems(log, s.Mounts)
+	if err != nil {
 		return nil, "mount", err
 	}
-	if err := makeDev(s.Linux.Devices); err != nil {
+	defer fs.Close()
+	if err := makeDev(fs, s.Linux.Devices); err != nil {
 		return nil, "create /dev", err
 	}
 	// Sysctls first: masking makes /proc/sys read-only.
-	if err := writeSysctls(s.Linux.Sysctl); err != nil {
+	if err := writeSysctls(fs, s.Linux.Sysctl); err != nil {
 		return nil, "set sysctls", err
 	}
-	if err := maskPaths(s.Linux.MaskedPaths, s.Linux.ReadonlyPaths); err != nil {
+	if err := maskPaths(fs, s.Linux.MaskedPaths, s.Linux.ReadonlyPaths); err != nil {
 		return nil, "mask paths", err
 	}
 	if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
 		return nil, "set hostname", os.NewSyscallError("sethostname", err)
 	}
-	if err := enterWorkdir(s.Process.Cwd); err != nil {
+	if err := attachVolumes(log, s.Mounts, volumes); err != nil {
+		return nil, "mount", err
+	}
+	if err := enterWorkdir(fs.root, s.Process.Cwd); err != nil {
 		return nil, "chdir", err
 	}
 	if s.Root.Readonly {
@@ -199,8 +210,13 @@ func becomeCommand(log *initlog.Logger, s *specs.Spec, filter seccomp.Program, s
 	if err := setRlimits(s.Process.Rlimits); err != nil {
 		return "set ulimits", err
 	}
-	if caps := s.Process.Capabilities; caps != nil {
-		if err := limitBoundingSet(caps); err != nil {
+	caps := s.Process.Capabilities
+	lastCap, err := lastCapability()
+	if err != nil {
+		return "drop capabilities", err
+	}
+	if caps != nil {
+		if err := limitBoundingSet(caps, lastCap); err != nil {
 			return "drop capabilities", err
 		}
 	}
@@ -225,8 +241,11 @@ func becomeCommand(log *initlog.Logger, s *specs.Spec, filter seccomp.Program, s
 			s.Process.Env = append(s.Process.Env, "HOME="+home)
 		}
 	}
-	if caps := s.Process.Capabilities; caps != nil {
+	if caps != nil {
 		if err := setCapabilities(caps); err != nil {
+			return "set capabilities", err
+		}
+		if err := verifyCapabilities(caps, lastCap); err != nil {
 			return "set capabilities", err
 		}
 	}
@@ -238,7 +257,13 @@ func becomeCommand(log *initlog.Logger, s *specs.Spec, filter seccomp.Program, s
 		}
 	}
 
-	if spec.Init(s) {
+	switch {
+	case spec.Exec(s):
+		// crate exec: init stays outside the container's PID namespace and
+		// the command becomes its child, inside it (spawn_linux.go).
+		log.Debug("init starting the command in the container", "args", s.Process.Args, "cwd", s.Process.Cwd)
+		return "exec", runJoined(log, s.Process.Args, s.Process.Env, s.Process.Terminal, sync)
+	case spec.Init(s):
 		// --init: init stays PID 1, the command becomes its child (reaper_linux.go).
 		log.Debug("init starting command as its child", "args", s.Process.Args, "cwd", s.Process.Cwd)
 		return "exec", runAsInit(log, s.Process.Args, s.Process.Env, s.Process.Terminal, sync, volumes)
@@ -283,7 +308,15 @@ func closeOnExecFrom(lowest int) error {
 // The syscall package's calls change every thread of the process, not only
 // this one, so no thread of init keeps root behind the command's back.
 func switchUser(log *initlog.Logger, spec string) (home string, err error) {
-	u, err := user.GetExecUserPath(spec, &user.ExecUser{Home: "/"}, "/etc/passwd", "/etc/group")
+	passwd, err := userFile("/etc/passwd")
+	if err != nil {
+		return "", err
+	}
+	group, err := userFile("/etc/group")
+	if err != nil {
+		return "", err
+	}
+	u, err := user.GetExecUser(spec, &user.ExecUser{Home: "/"}, passwd, group)
 	if err != nil {
 		return "", fmt.Errorf("user %q: %w", spec, err)
 	}
@@ -300,16 +333,23 @@ func switchUser(log *initlog.Logger, spec string) (home string, err error) {
 	return u.Home, nil
 }
 
-// writeSysctls sets the container's namespaced sysctls (the supervisor let
-// through only those) in its own /proc/sys.
-func writeSysctls(sysctls map[string]string) error {
-	for key, value := range sysctls {
-		p := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
-		if err := os.WriteFile(p, []byte(value), 0); err != nil {
-			return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
-		}
+// maxUserFile bounds /etc/passwd and /etc/group: a real one of a hundred
+// thousand users is a few megabytes. It is the bound moby/sys/user parses
+// them within, so that a file above it is refused here, by name.
+const maxUserFile = 10 << 20
+
+// userFile reads the image's /etc/passwd or /etc/group for switchUser: nil
+// if the image has none (a numeric user needs none), an error if it is not
+// a regular file or is larger than maxUserFile (see openRegular).
+func userFile(p string) (io.Reader, error) {
+	data, err := readRegular(p, maxUserFile)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, nil
 	}
-	return nil
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(data), nil
 }
 
 // setRlimits sets the --ulimit values, which execve hands on to the command.
@@ -336,13 +376,15 @@ var rlimitResources = map[string]int{
 }
 
 // enterWorkdir changes to the command's working directory, creating it if the
-// image lacks it, as docker run does. The root switch is done, so the path
-// resolves inside the container whatever its symlinks say.
-func enterWorkdir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+// image lacks it, as docker run does. It is resolved in root, the
+// container's, and never out of it, whatever its symlinks say.
+func enterWorkdir(root *os.File, dir string) error {
+	d, err := pathrs.MkdirAllHandle(root, dir, 0o755)
+	if err != nil {
+		return fmt.Errorf("working directory %s: %w", dir, err)
 	}
-	if err := unix.Chdir(dir); err != nil {
+	defer d.Close()
+	if err := unix.Fchdir(int(d.Fd())); err != nil {
 		return &os.PathError{Op: "chdir", Path: dir, Err: err}
 	}
 	return checkWorkdir()

@@ -8,8 +8,8 @@ package initproc
 //     host path is cloned with open_tree(2) into a detached mount tree, held
 //     by a file descriptor, and given its attributes (read-only, private)
 //     with mount_setattr(2).
-//   - volumes.attach, after the switch, called by mountAll in the spec's
-//     order (a volume may sit on a tmpfs mounted just before it): the
+//   - attachVolumes, after the switch and after every other mount, in the
+//     spec's order (a volume may sit on a tmpfs, or on another volume): the
 //     container path is resolved inside the root and never out of it, the
 //     directory (or file) it names is opened, and the tree is attached to
 //     that open descriptor with move_mount(2).
@@ -33,6 +33,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/crate-run/crate/pkg/initlog"
 	"github.com/crate-run/crate/pkg/spec"
 )
 
@@ -131,8 +132,27 @@ func bindAttrs(options []string) (recursive bool, set uint64, err error) {
 	return recursive, set, nil
 }
 
+// attachVolumes attaches the volumes, opened by openVolumes, in the order of
+// mounts. It runs after the root switch, so "/" is the container's, and
+// after every step that reads or writes through the container's own file
+// systems (mountFileSystems and what follows it): a volume holds what the
+// host's users or another container put there, and nothing of it may stand
+// where init decides anything.
+func attachVolumes(log *initlog.Logger, mounts []specs.Mount, vs *volumes) error {
+	for i, m := range mounts {
+		if !spec.IsBindMount(m) || spec.IsRootMount(m) {
+			continue
+		}
+		if err := vs.attach(i, m); err != nil {
+			return err
+		}
+		log.Trace("volume attached", "source", m.Source, "target", m.Destination)
+	}
+	return nil
+}
+
 // attach attaches the tree opened for mounts[i] = m at m's destination in
-// the current root. It runs after the root switch, so "/" is the container's.
+// the current root.
 func (vs *volumes) attach(i int, m specs.Mount) error {
 	tree, ok := vs.trees[i]
 	if !ok {
@@ -170,51 +190,51 @@ func attachTree(rootPath string, tree *os.File, dest string) error {
 	if err := unix.Fstat(int(tree.Fd()), &st); err != nil {
 		return &os.PathError{Op: "fstat", Path: tree.Name(), Err: err}
 	}
-	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	root, err := os.OpenFile(rootPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	target, inRoot, err := openMountPoint(root, dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return moveMount(tree, target, inRoot)
+}
 
+// openMountPoint opens (O_PATH) the directory, or with isDir false the file,
+// dest names in root, as if root were "/", creating it if it is missing,
+// and returns it with where it lies in the root.
+func openMountPoint(root *os.File, dest string, isDir bool) (*os.File, string, error) {
 	// SecureJoin says where dest lands, following the image's symlinks
 	// within the root, dangling ones too (an image's /var/run -> /run with no
 	// /run yet), so that what is missing is created where the symlink
 	// points, inside the root. It only reads; the handle-based calls below
 	// do the work and resolve the path again within the root, so a symlink
 	// swapped in after the join can only lead somewhere else in the root.
+	rootPath := root.Name()
 	joined, err := securejoin.SecureJoin(rootPath, dest)
 	if err != nil {
-		return fmt.Errorf("resolve %s in the root: %w", dest, err)
+		return nil, "", fmt.Errorf("resolve %s in the root: %w", dest, err)
 	}
 	rel, err := filepath.Rel(rootPath, joined)
 	if err != nil {
-		return fmt.Errorf("resolve %s in the root: %w", dest, err)
+		return nil, "", fmt.Errorf("resolve %s in the root: %w", dest, err)
 	}
 	if rel == "." {
-		return fmt.Errorf("container path %s resolves to the root itself", dest)
+		return nil, "", fmt.Errorf("container path %s resolves to the root itself", dest)
 	}
-	inRoot := "/" + rel // where the volume lands, as the container sees it
-
-	root, err := os.OpenFile(rootPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	inRoot := "/" + rel // where the mount lands, as the container sees it
+	if !isDir {
+		target, err := makeFileIn(root, rel)
+		return target, inRoot, err
+	}
+	target, err := pathrs.MkdirAllHandle(root, rel, 0o755)
 	if err != nil {
-		return err
+		return nil, "", fmt.Errorf("make directory %s: %w", inRoot, err)
 	}
-	defer root.Close()
-	var target *os.File
-	if isDir {
-		target, err = pathrs.MkdirAllHandle(root, rel, 0o755)
-		if err != nil {
-			err = fmt.Errorf("make directory %s: %w", inRoot, err)
-		}
-	} else {
-		target, err = makeFileIn(root, rel)
-	}
-	if err != nil {
-		return err
-	}
-	defer target.Close()
-
-	flags := unix.MOVE_MOUNT_F_EMPTY_PATH | unix.MOVE_MOUNT_T_EMPTY_PATH
-	if err := unix.MoveMount(int(tree.Fd()), "", int(target.Fd()), "", flags); err != nil {
-		return &MountError{Op: "move_mount", Source: tree.Name(), Target: inRoot, Flags: uintptr(flags), Err: err}
-	}
-	return nil
+	return target, inRoot, nil
 }
 
 // makeFileIn opens (creating it empty if missing) the regular file rel inside

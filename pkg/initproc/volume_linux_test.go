@@ -318,7 +318,7 @@ func initImage(t *testing.T, root string) {
 }
 
 // initInChild runs init's own sequence with a few volumes: openVolumes, the
-// root switch, mountAll; then checks what the container sees. The tmpfs
+// root switch, mountFileSystems, attachVolumes; then checks what the container sees. The tmpfs
 // comes first in the spec and the volume at /mnt/vol lands on it: order is
 // kept.
 func initInChild(noPivot bool) func(dir string) error {
@@ -343,8 +343,13 @@ func initInChild(noPivot bool) func(dir string) error {
 		if err := switchRoot(log, root, nil, noPivot); err != nil {
 			return fmt.Errorf("switch root: %w", err)
 		}
-		if err := mountAll(log, mounts, volumes); err != nil {
+		fs, err := mountFileSystems(log, mounts)
+		if err != nil {
 			return fmt.Errorf("mount: %w", err)
+		}
+		defer fs.Close()
+		if err := attachVolumes(log, mounts, volumes); err != nil {
+			return fmt.Errorf("attach volumes: %w", err)
 		}
 		for _, p := range []string{"/mnt/vol/" + marker, "/ro/" + marker, "/data/" + marker} {
 			if err := wantContent(p, markerText); err != nil {

@@ -6,21 +6,24 @@
 //	------------------                          -----------------
 //	start init in its cgroup with fds 3 (spec), 4 (sync), 5 (log),
 //	6 (network namespace; for crate exec, a pidfd of the container's
-//	PID 1), and for crate exec 7 (the container's root)
+//	PID 1)
 //	write spec to fd 3, close it  ------------> read spec until EOF
 //	SendGo  ---------------- go ------------->  WaitGo
 //	                                            join the network namespace,
 //	                                            unshare cgroup ns, mounts,
 //	                                            hostname, root switch, chdir
 //	                                            (crate exec: join PID 1's
-//	                                            namespaces and root, chdir)
+//	                                            namespaces, its mount
+//	                                            namespace's root, chdir,
+//	                                            and fork the command)
 //	WaitExec <------ error{step,errno,msg} ---  Fail        (on any failure)
 //	WaitExec <------------- EOF --------------  execve      (fd 4 is close-on-exec)
 //
 // Every message is a 4-byte big-endian length followed by that many bytes of
 // JSON. EOF where WaitExec expects a message means execve succeeded: the kernel
 // closed init's end of the socket, and nothing else could have. (With --init,
-// init closes it itself once its child has exec'ed the command.)
+// and for crate exec, init closes it itself once its child has exec'ed the
+// command.)
 package initsync
 
 import (
@@ -42,8 +45,7 @@ const (
 	NetnsFd = 6 // the container's network namespace, for init to join
 
 	// For crate exec, init joins a running container instead:
-	PidFd  = 6 // a pidfd of the container's PID 1, whose namespaces init joins
-	RootFd = 7 // the container's root directory, opened through /proc/PID/root
+	PidFd = 6 // a pidfd of the container's PID 1, whose namespaces init joins
 )
 
 // Kind names a message; one enum for both directions.

@@ -11,22 +11,27 @@ import (
 )
 
 // initCalls are what crate-init does once it has installed the filter: drop
-// capabilities, switch user, set no_new_privs, read /etc/passwd, report to
-// the supervisor, close descriptors and execute the command; and what the Go
-// runtime does meanwhile (threads, signals, memory). A profile that refuses
+// capabilities and check what is left, switch user, set no_new_privs, read
+// /etc/passwd, report to the supervisor, close descriptors and execute the
+// command, or for crate exec and --init fork it and wait for it; and what the
+// Go runtime does meanwhile (threads, signals, memory). A profile that refuses
 // one of them would kill init before the command runs, with nothing to say
 // why: Load refuses such a profile instead (checkInitCalls).
 var initCalls = []struct {
 	name string
 	args [6]uint64
 }{
-	{"prctl", [6]uint64{unix.PR_CAPBSET_DROP}}, {"prctl", [6]uint64{unix.PR_CAP_AMBIENT}}, {"prctl", [6]uint64{unix.PR_SET_NO_NEW_PRIVS}},
+	{"prctl", [6]uint64{unix.PR_CAPBSET_DROP}}, {"prctl", [6]uint64{unix.PR_CAPBSET_READ}}, {"prctl", [6]uint64{unix.PR_CAP_AMBIENT}},
+	{"prctl", [6]uint64{unix.PR_SET_NO_NEW_PRIVS}}, {"prctl", [6]uint64{unix.PR_SET_PDEATHSIG}},
 	{"capget", [6]uint64{}}, {"capset", [6]uint64{}},
 	{"setgroups", [6]uint64{}}, {"setgid", [6]uint64{}}, {"setuid", [6]uint64{}}, {"setresgid", [6]uint64{}}, {"setresuid", [6]uint64{}},
-	{"openat", [6]uint64{}}, {"read", [6]uint64{}}, {"fstat", [6]uint64{}}, {"newfstatat", [6]uint64{}}, {"faccessat2", [6]uint64{}},
+	{"openat", [6]uint64{}}, {"openat2", [6]uint64{}}, {"read", [6]uint64{}}, {"fstat", [6]uint64{}}, {"newfstatat", [6]uint64{}}, {"faccessat2", [6]uint64{}},
 	{"write", [6]uint64{}}, {"sendmsg", [6]uint64{}}, {"fcntl", [6]uint64{}}, {"close", [6]uint64{}}, {"close_range", [6]uint64{}},
 	{"execve", [6]uint64{}}, {"execveat", [6]uint64{}}, {"exit_group", [6]uint64{}},
 	{"clone", [6]uint64{unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_SYSVSEM | unix.CLONE_THREAD}},
+	{"clone", [6]uint64{uint64(unix.SIGCHLD)}}, {"clone", [6]uint64{unix.CLONE_VM | unix.CLONE_VFORK | uint64(unix.SIGCHLD)}},
+	{"pipe2", [6]uint64{}}, {"wait4", [6]uint64{}}, {"kill", [6]uint64{}}, {"setpgid", [6]uint64{}},
+	{"getpid", [6]uint64{}}, {"getppid", [6]uint64{}}, {"ioctl", [6]uint64{0, unix.TIOCSPGRP}},
 	{"futex", [6]uint64{}}, {"mmap", [6]uint64{}}, {"madvise", [6]uint64{}},
 	{"rt_sigaction", [6]uint64{}}, {"rt_sigprocmask", [6]uint64{}}, {"rt_sigreturn", [6]uint64{}}, {"sigaltstack", [6]uint64{}},
 	{"tgkill", [6]uint64{}}, {"gettid", [6]uint64{}}, {"sched_yield", [6]uint64{}}, {"nanosleep", [6]uint64{}},
