@@ -11,12 +11,15 @@ import (
 	"archive/tar"
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -406,4 +409,118 @@ func TestHostileUserFiles(t *testing.T) {
 			"yes 'x:x:0:0:x:/:/bin/sh' | head -c 40000000 >> /etc/passwd && echo ready && exec sleep 1000")
 		refused(t, e.crate("exec", "-u", "nobody", name, "id"), "/etc/passwd")
 	})
+}
+
+// TestInterruptedStart: a start that is stuck before the command runs ends
+// on SIGTERM or SIGINT, within the stop timeout, or at once on a second
+// one, leaving nothing. crate-init is stopped (SIGSTOP) by the test as soon
+// as it exists, before it has executed the command.
+func TestInterruptedStart(t *testing.T) {
+	e := newEnv(t)
+	e.timeout = time.Minute
+	img := busyboxImage(t)
+	tests := []struct {
+		name        string
+		stopTimeout string
+		signals     []syscall.Signal
+	}{
+		{"SIGTERM, then the stop timeout", "1s", []syscall.Signal{syscall.SIGTERM}},
+		{"SIGINT, then the stop timeout", "1s", []syscall.Signal{syscall.SIGINT}},
+		// Two different signals: two of one kind may arrive as one.
+		{"SIGTERM, then SIGINT", "1h", []syscall.Signal{syscall.SIGTERM, syscall.SIGINT}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// --cpu 1 slows crate-init down, so that the test finds it
+			// before it has executed the command; if it has not, the test
+			// tries again with a new container.
+			for attempt := 0; ; attempt++ {
+				name := newName()
+				cmd := e.command("run", "--name", name, "--cpu", "1", "--stop-timeout", tt.stopTimeout, img, "sleep", "1000")
+				var stderr strings.Builder
+				cmd.Stderr = &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				caught := stopInitBeforeExec(t, cmd.Process.Pid)
+				if !caught && attempt < 5 {
+					cmd.Process.Kill()
+					cmd.Wait()
+					e.crate("gc")
+					continue
+				}
+				if !caught {
+					t.Fatal("crate-init executed the command before the test could stop it, five times")
+				}
+				for _, sig := range tt.signals {
+					cmd.Process.Signal(sig)
+				}
+				var ee *exec.ExitError
+				if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != exitCrateFailed || !strings.Contains(stderr.String(), "interrupted") {
+					t.Errorf("crate run: %v, stderr %q; want exit 125, interrupted", err, stderr.String())
+				}
+				e.noLeftovers(name)
+				return
+			}
+		})
+	}
+}
+
+// stopInitBeforeExec finds the crate-init that the crate of pid starts, and
+// stops it with SIGSTOP; it reports whether it stopped it before it had
+// executed the command (its name is still crate-init once it is stopped).
+func stopInitBeforeExec(t *testing.T, pid int) bool {
+	t.Helper()
+	for {
+		children := childrenOf(pid)
+		if children == nil {
+			t.Fatalf("crate (pid %d) exited before it started crate-init", pid)
+		}
+		for _, child := range children {
+			switch command(child) {
+			case "", crateBin:
+				continue // forked, not yet executed: crate's own copy
+			case "crate-init":
+			default:
+				return false
+			}
+			syscall.Kill(child, syscall.SIGSTOP)
+			for {
+				stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+				if err != nil {
+					return false
+				}
+				// "PID (COMM) STATE ...": T once the stop has taken effect.
+				if _, after, ok := strings.Cut(string(stat), ") "); ok && strings.HasPrefix(after, "T") {
+					return command(child) == "crate-init"
+				}
+			}
+		}
+	}
+}
+
+// childrenOf lists the children of pid's threads; nil once pid is gone.
+func childrenOf(pid int) []int {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil
+	}
+	children := []int{}
+	for _, task := range tasks {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		for _, f := range strings.Fields(string(data)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				children = append(children, n)
+			}
+		}
+	}
+	return children
+}
+
+// command is argv[0] of pid: crate-init's until it executes the command.
+// (Its comm is the name it was executed by: a descriptor's number.)
+func command(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	arg0, _, _ := strings.Cut(string(b), "\x00")
+	return arg0
 }

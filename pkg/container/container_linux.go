@@ -109,6 +109,9 @@ type container struct {
 	startRead   chan struct{} // closed once initStarted is read
 	initSpec    []byte        // the spec as init got it
 	started     time.Time     // when the command started
+	// stopDeadline ends the stop timeout of a SIGINT or SIGTERM that came
+	// before the command started (see waitExec); nil if none did.
+	stopDeadline <-chan time.Time
 }
 
 // Run starts the container, waits for its command to end and cleans up.
@@ -182,7 +185,7 @@ func (c *container) run(sigs <-chan os.Signal) (syscall.WaitStatus, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := c.start(); err != nil {
+	if err := c.start(sigs); err != nil {
 		return 0, err
 	}
 	return c.wait(sigs), nil
@@ -309,8 +312,9 @@ func (c *container) signalsCaught() {
 }
 
 // start starts crate-init inside the cgroup, hands it the spec, lets it go
-// and waits until it has executed the command or failed.
-func (c *container) start() error {
+// and waits until it has executed the command or failed (see waitExec for
+// the signals from sigs meanwhile).
+func (c *container) start(sigs <-chan os.Signal) error {
 	begin := time.Now()
 	s := c.spec
 	stdin, stdout, stderr := io.Reader(nil), io.Writer(os.Stdout), io.Writer(os.Stderr)
@@ -466,7 +470,7 @@ func (c *container) start() error {
 	if err := ch.SendGo(); err != nil {
 		return err
 	}
-	if err := ch.WaitExec(); err != nil {
+	if err := c.waitExec(ch, sigs); err != nil {
 		return err
 	}
 	if c.join != nil {
@@ -481,24 +485,65 @@ func (c *container) start() error {
 	return nil
 }
 
+// waitExec waits until init has executed the command, or failed. Signals
+// that come meanwhile are held: the command may have started an instant
+// before, and then gets them once that is known, as it would have in wait;
+// a SIGINT or SIGTERM starts the stop timeout at once. If init is still
+// stuck when the stop timeout ends, or a second SIGINT or SIGTERM comes, it
+// is killed, however it is stuck (a FIFO in the image, a volume on a file
+// system that does not answer), and the start fails, leaving nothing behind.
+func (c *container) waitExec(ch *initsync.Channel, sigs <-chan os.Signal) error {
+	done := make(chan error, 1)
+	go func() { done <- ch.WaitExec() }()
+	var held []os.Signal
+	var stopped os.Signal // the SIGINT or SIGTERM that started the stop timeout
+	stop := func(s os.Signal) bool { return s == unix.SIGINT || s == unix.SIGTERM }
+	interrupted := func(why string, s os.Signal) error {
+		c.log.Warn(why+": killing init", "signal", s)
+		c.kill()
+		<-done
+		return fmt.Errorf("interrupted by %v before the command started", s)
+	}
+	for {
+		select {
+		case err := <-done:
+			for _, s := range held {
+				if err == nil {
+					c.forward(s)
+				}
+			}
+			return err
+		case s := <-sigs:
+			switch {
+			case s == unix.SIGWINCH && c.tty != nil:
+				c.resize()
+			case stop(s) && c.stopDeadline != nil:
+				return interrupted("second stop signal before the command started", s)
+			default:
+				if stop(s) {
+					stopped, c.stopDeadline = s, time.After(c.cfg.StopTimeout)
+				}
+				held = append(held, s)
+			}
+		case <-c.stopDeadline:
+			return interrupted("the command has not started by the stop timeout", stopped)
+		}
+	}
+}
+
 // wait forwards signals to the container's PID 1 until it exits. A PID 1
 // ignores any signal it has no handler for, so after SIGINT or SIGTERM the
 // container gets StopTimeout to end before it is killed; a second SIGINT or
 // SIGTERM kills it at once.
 func (c *container) wait(sigs <-chan os.Signal) syscall.WaitStatus {
-	var deadline <-chan time.Time
+	deadline := c.stopDeadline // a stop signal may have come during the start
 	for {
 		select {
 		case <-c.exited:
 			return c.cmd.ProcessState.Sys().(syscall.WaitStatus)
 		case s := <-sigs:
 			if s == unix.SIGWINCH && c.tty != nil {
-				// The host terminal was resized: resizing the pty makes the
-				// kernel signal the container's foreground process group,
-				// which is the one that draws on the terminal.
-				if err := c.tty.resize(); err != nil {
-					c.log.Warn("resize the container's terminal", "error", err)
-				}
+				c.resize()
 				continue
 			}
 			stop := s == unix.SIGINT || s == unix.SIGTERM
@@ -507,10 +552,7 @@ func (c *container) wait(sigs <-chan os.Signal) syscall.WaitStatus {
 				c.kill()
 				continue
 			}
-			c.log.Debug("forwarding signal", "signal", s)
-			if err := c.cmd.Process.Signal(s); err != nil && !errors.Is(err, os.ErrProcessDone) {
-				c.log.Warn("forward signal", "signal", s, "error", err)
-			}
+			c.forward(s)
 			if stop {
 				deadline = time.After(c.cfg.StopTimeout)
 			}
@@ -519,6 +561,24 @@ func (c *container) wait(sigs <-chan os.Signal) syscall.WaitStatus {
 			c.kill()
 			deadline = nil
 		}
+	}
+}
+
+// forward sends s to init: the container's PID 1, or (--init, crate exec)
+// the process that hands it on to the command.
+func (c *container) forward(s os.Signal) {
+	c.log.Debug("forwarding signal", "signal", s)
+	if err := c.cmd.Process.Signal(s); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		c.log.Warn("forward signal", "signal", s, "error", err)
+	}
+}
+
+// resize follows a resize of the host terminal: resizing the pty makes the
+// kernel signal the container's foreground process group, which is the one
+// that draws on the terminal.
+func (c *container) resize() {
+	if err := c.tty.resize(); err != nil {
+		c.log.Warn("resize the container's terminal", "error", err)
 	}
 }
 

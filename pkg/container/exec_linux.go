@@ -85,7 +85,7 @@ func Exec(log hclog.Logger, cfg ExecConfig, sigs <-chan os.Signal) (*Result, err
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer func() { c.tty.restore() }()
-	err = c.start()
+	err = c.start(sigs)
 	var res *Result
 	if err == nil {
 		res = c.result(c.wait(sigs))
