@@ -368,6 +368,39 @@ func TestHostileInheritableCaps(t *testing.T) {
 	})
 }
 
+// TestHostileTerminalWithoutTTY: crate run's stdout is the operator's
+// terminal, without -t. A terminal is open for reading and writing, so the
+// container could read what the operator types ahead for the next command,
+// and with CAP_SYS_ADMIN push keystrokes into it (TIOCSTI) that the host's
+// shell runs once crate exits. crate relays a terminal through pipes then.
+func TestHostileTerminalWithoutTTY(t *testing.T) {
+	e := newEnv(t)
+	img := attackImage(t)
+	t.Run("read type-ahead", func(t *testing.T) {
+		s := e.onTerminal(24, 80, img, "/attack", "tty-read")
+		s.send("typed ahead\n")
+		s.expect("tty-read: ")
+		if code, out := s.end(); code != 0 || !strings.HasPrefix(out, "EBADF") {
+			t.Errorf("exit %d, tty-read: %q; want 0 and EBADF (the terminal must not be the container's)", code, out)
+		}
+	})
+	t.Run("TIOCSTI", func(t *testing.T) {
+		s := e.onTerminal(24, 80, "--cap-add", "SYS_ADMIN", img, "/attack", "tiocsti")
+		s.expect("tiocsti: ")
+		if code, out := s.end(); code != 0 || !strings.HasPrefix(out, "ENOTTY") {
+			t.Errorf("exit %d, tiocsti: %q; want 0 and ENOTTY", code, out)
+		}
+	})
+	t.Run("-i still reads the terminal", func(t *testing.T) {
+		s := e.onTerminal(24, 80, "-i", img, "/bin/sh", "-c", `[ -t 0 ] || echo stdin-is-no-tty; read line; echo "got $line"`)
+		s.send("hello\n")
+		s.expect("got hello\n")
+		if code, out := s.end(); code != 0 {
+			t.Errorf("exit %d, output %q", code, out)
+		}
+	})
+}
+
 // TestHostileUserFiles: the image's (or, for exec, the running container's)
 // /etc/passwd and /etc/group are read to switch user. A FIFO there would
 // hang the start for good, a link to /dev/urandom would be read for ever;

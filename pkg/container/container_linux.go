@@ -94,6 +94,7 @@ type container struct {
 	netns  *pendingNetns
 	cmd    *exec.Cmd // crate-init, once started
 	tty    *terminal // the pty, with -t
+	relay  *relay    // crate's terminals relayed through pipes, without -t
 	placed time.Time // when init was born in the cgroup: CPU time counts from here
 	exited chan struct{}
 	stats  cgroups.Stats
@@ -140,6 +141,7 @@ func Run(log hclog.Logger, cfg Config, sigs <-chan os.Signal) (*Result, error) {
 	// Init is reaped and its PID namespace gone, so nothing holds the
 	// pty's slave any more: its output can be read to the end.
 	c.tty.close()
+	c.relay.close()
 	c.output.close()
 	if err != nil {
 		if c.state != nil {
@@ -317,13 +319,18 @@ func (c *container) signalsCaught() {
 func (c *container) start(sigs <-chan os.Signal) error {
 	begin := time.Now()
 	s := c.spec
-	stdin, stdout, stderr := io.Reader(nil), io.Writer(os.Stdout), io.Writer(os.Stderr)
-	if c.output != nil {
+	var stdin io.Reader // nil: os/exec gives /dev/null
+	var stdout, stderr, out io.Writer
+	switch {
+	case c.output != nil:
 		stdout, stderr = c.output.stdout, c.output.stderr
-	}
-	var out io.Writer
-	if c.cfg.Interactive {
-		stdin = os.Stdin // else os/exec gives /dev/null
+	case !c.cfg.Terminal:
+		var err error
+		if stdin, stdout, stderr, c.relay, err = relayTerminals(c.log, c.cfg.Interactive); err != nil {
+			return fmt.Errorf("relay the terminal: %w", err)
+		}
+	default:
+		stdout, stderr = os.Stdout, os.Stderr
 	}
 	if c.cfg.Terminal {
 		// Opened before the spec is sent: the spec names the slave, which
@@ -430,6 +437,7 @@ func (c *container) start(sigs <-chan os.Signal) error {
 	specR.Close()
 	childSync.Close()
 	logW.Close()
+	c.relay.started()
 	if err == nil && c.tty != nil {
 		c.tty.started(c.log, c.cfg.Interactive, out)
 	}

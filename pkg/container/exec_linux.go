@@ -92,6 +92,7 @@ func Exec(log hclog.Logger, cfg ExecConfig, sigs <-chan os.Signal) (*Result, err
 	}
 	c.cleanup()
 	c.tty.close()
+	c.relay.close()
 	return res, err
 }
 
