@@ -161,7 +161,8 @@ func forkExec(path *byte, argv, envv **byte, errFd int, foreground bool) (pid in
 	var err1 syscall.Errno
 	var pgrp int32
 	var code uint32 // execve's errno, as the parent reads it
-	if runtime.GOARCH == "s390x" { // clone's first two arguments swapped
+	// On s390x, clone's first two arguments are the other way round.
+	if runtime.GOARCH == "s390x" {
 		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, 0, uintptr(syscall.SIGCHLD), 0, 0, 0, 0)
 	} else {
 		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
