@@ -12,12 +12,12 @@ import (
 	"strings"
 )
 
-// Kernel versions crate needs or benefits from.
-var (
-	minKernel      = kernelVersion{5, 6}  // openat2, which confines image extraction to its directory
-	volatileKernel = kernelVersion{5, 10} // overlayfs "volatile": no syncs for throwaway upper dirs
-	setattrKernel  = kernelVersion{5, 12} // mount_setattr: recursive read-only mounts in one call
-)
+// minKernel is the oldest kernel crate runs containers on: openat2 (5.6),
+// which confines image extraction to its directory, and mount_setattr
+// (5.12), with which crate-init makes /proc's read-only paths from
+// descriptors, never paths (with the new mount API, 5.2, and setns through
+// a pidfd, 5.8, for crate exec; overlayfs's "volatile", 5.10).
+var minKernel = kernelVersion{5, 12}
 
 // namespaces are the namespaces every container gets: their name, their
 // file in /proc/PID/ns, and the kernel option that provides them.
@@ -81,11 +81,7 @@ func checkKernel(release string, readErr error) Result {
 	case err != nil:
 		r.Status, r.Detail, r.Fix = Warn, err.Error(), "crate needs Linux "+minKernel.String()+" or later"
 	case v.less(minKernel):
-		r.Status, r.Fix = Missing, "upgrade to Linux "+minKernel.String()+" or later (crate needs openat2)"
-	case v.less(volatileKernel):
-		r.Status, r.Fix = Warn, "upgrade to Linux "+volatileKernel.String()+" for volatile overlays (no syncs)"
-	case v.less(setattrKernel):
-		r.Status, r.Fix = Warn, "upgrade to Linux "+setattrKernel.String()+" for mount_setattr (recursive read-only mounts)"
+		r.Status, r.Fix = Missing, "upgrade to Linux "+minKernel.String()+" or later (crate needs openat2 and mount_setattr)"
 	}
 	return r
 }

@@ -12,10 +12,8 @@ func TestCheckKernel(t *testing.T) {
 	}{
 		{"6.18.44-fc-v657", OK},
 		{"5.12.0", OK},
-		{"5.11.22-generic", Warn}, // no mount_setattr
-		{"5.10.0-28-amd64", Warn}, // volatile overlays, but no mount_setattr
-		{"5.8.0", Warn},           // no volatile overlays
-		{"5.6.0", Warn},
+		{"5.11.22-generic", Missing},   // no mount_setattr
+		{"5.10.0-28-amd64", Missing},   // no mount_setattr
 		{"5.4.0-150-generic", Missing}, // no openat2
 		{"4.19.0-27-amd64", Missing},
 		{"banana", Warn},
