@@ -262,7 +262,7 @@ func becomeCommand(log *initlog.Logger, s *specs.Spec, filter seccomp.Program, s
 		// crate exec: init stays outside the container's PID namespace and
 		// the command becomes its child, inside it (spawn_linux.go).
 		log.Debug("init starting the command in the container", "args", s.Process.Args, "cwd", s.Process.Cwd)
-		return "exec", runJoined(log, s.Process.Args, s.Process.Env, s.Process.Terminal, sync)
+		return runJoined(log, s.Process.Args, s.Process.Env, s.Process.Terminal, sync)
 	case spec.Init(s):
 		// --init: init stays PID 1, the command becomes its child (reaper_linux.go).
 		log.Debug("init starting command as its child", "args", s.Process.Args, "cwd", s.Process.Cwd)

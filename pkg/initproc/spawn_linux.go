@@ -27,6 +27,7 @@ package initproc
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime"
@@ -42,19 +43,24 @@ import (
 // runJoined starts the command as init's child, inside the container, and
 // watches over it until it ends, forwarding every signal init gets to it;
 // then it ends init with the command's exit code, as runAsInit does. It
-// returns only if the command could not be started, with an *ExecError as
-// execCommand's.
-func runJoined(log *initlog.Logger, args, env []string, terminal bool, sync *initsync.Channel) error {
+// returns only if the command could not be started: at step "exec" with an
+// *ExecError as execCommand's, or, if the fork itself failed (the pids
+// limit), at a step of its own.
+func runJoined(log *initlog.Logger, args, env []string, terminal bool, sync *initsync.Channel) (step string, err error) {
 	// Caught before the command exists, as in runAsInit.
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
 	path, err := lookPath(args[0], env)
 	if err != nil {
-		return err
+		return "exec", err
 	}
 	pid, err := spawn(path, args, env, terminal)
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return "exec", diagnoseExec(path, errno)
+	}
 	if err != nil {
-		return diagnoseExec(path, err)
+		return "start the command", err
 	}
 	log.Debug("init started the command in the container", "pid", pid)
 	letGo(sync, nil)
@@ -66,7 +72,8 @@ func runJoined(log *initlog.Logger, args, env []string, terminal bool, sync *ini
 
 // spawn forks the calling thread (see the top of this file) and executes
 // path in the child. It returns the child's PID once execve has succeeded,
-// or execve's errno.
+// or execve's errno as a bare syscall.Errno (any other error is not
+// execve's).
 func spawn(path string, argv, envv []string, foreground bool) (int, error) {
 	path0, err := syscall.BytePtrFromString(path)
 	if err != nil {
@@ -97,7 +104,9 @@ func spawn(path string, argv, envv []string, foreground bool) (int, error) {
 	unix.Close(p[1])
 	defer unix.Close(p[0])
 	if errno != 0 {
-		return 0, os.NewSyscallError("fork", errno)
+		// Not the command's fault: no bare errno, which would read as
+		// execve's.
+		return 0, fmt.Errorf("fork: %v", errno)
 	}
 	var buf [4]byte
 	n, err := readFull(p[0], buf[:])
