@@ -12,10 +12,14 @@ import (
 )
 
 // capEff reads a CapEff line's hexadecimal mask.
-func capEff(t *testing.T, status string) uint64 {
+func capEff(t *testing.T, status string) uint64 { return capField(t, status, "CapEff") }
+
+// capField reads the hexadecimal mask of field name (CapEff, CapBnd, ...)
+// in the text of a /proc/PID/status.
+func capField(t *testing.T, status, name string) uint64 {
 	t.Helper()
 	for _, line := range strings.Split(status, "\n") {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
 			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
 			if err != nil {
 				t.Fatal(err)
@@ -23,7 +27,7 @@ func capEff(t *testing.T, status string) uint64 {
 			return n
 		}
 	}
-	t.Fatalf("no CapEff in %q", status)
+	t.Fatalf("no %s in %q", name, status)
 	return 0
 }
 

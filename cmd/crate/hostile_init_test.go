@@ -45,20 +45,7 @@ func hostCaps(t *testing.T) (bnd, eff uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	field := func(name string) uint64 {
-		for _, line := range strings.Split(string(status), "\n") {
-			if v, ok := strings.CutPrefix(line, name+":"); ok {
-				n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return n
-			}
-		}
-		t.Fatalf("no %s in /proc/self/status", name)
-		return 0
-	}
-	return field("CapBnd"), field("CapEff")
+	return capField(t, string(status), "CapBnd"), capField(t, string(status), "CapEff")
 }
 
 // wantCaps is the line `/attack caps` prints for a process of root that

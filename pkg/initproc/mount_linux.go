@@ -281,39 +281,35 @@ var mountOptions = map[string]struct {
 // mountFlags splits spec mount options into mount(2) flags and the data
 // string the file system parses itself (mode=, size=, ...).
 func mountFlags(options []string) (uintptr, string) {
-	var flags uintptr
-	var data []string
-	for _, o := range options {
-		f, ok := mountOptions[o]
-		switch {
-		case !ok:
-			data = append(data, o)
-		case f.clear:
-			flags &^= f.flag
-		default:
-			flags |= f.flag
-		}
-	}
-	return flags, strings.Join(data, ",")
+	flags, _, params := splitOptions(options)
+	return flags, strings.Join(params, ",")
 }
 
 // mountAttrs splits spec mount options into fsmount(2) attributes and the
 // file system's own parameters.
 func mountAttrs(options []string) (uint64, []string) {
-	var attrs uint64
-	var params []string
+	_, attrs, params := splitOptions(options)
+	return attrs, params
+}
+
+// splitOptions reads spec mount options in order, a later one undoing an
+// earlier one (ro, rw): the mount's flags, as mount(2) and as fsmount(2)
+// take them, and the file system's own parameters.
+func splitOptions(options []string) (flags uintptr, attrs uint64, params []string) {
 	for _, o := range options {
 		f, ok := mountOptions[o]
 		switch {
 		case !ok:
 			params = append(params, o)
 		case f.clear:
+			flags &^= f.flag
 			attrs &^= f.attr
 		default:
+			flags |= f.flag
 			attrs |= f.attr
 		}
 	}
-	return attrs, params
+	return flags, attrs, params
 }
 
 // makeDev fills the container's /dev with the spec's device nodes and the
