@@ -297,3 +297,17 @@ func TestTerminalWithoutHostTerminal(t *testing.T) {
 		})
 	}
 }
+
+// TestExecLeavesAChildOnTheTerminal: without -t, crate exec relays its
+// terminal through a pipe; a child the command leaves behind in the
+// container still holds that pipe, and crate exec must end with the command
+// all the same, with all the command wrote.
+func TestExecLeavesAChildOnTheTerminal(t *testing.T) {
+	e := newEnv(t)
+	name := e.detach(busyboxImage(t), "sleep", "1000")
+	s := e.commandOnTerminal(24, 80, "", "exec", name, "sh", "-c", "sleep 1000 & echo left a child; exit 3")
+	s.expect("left a child\n")
+	if code, _ := s.end(); code != 3 {
+		t.Errorf("exit %d, want 3", code)
+	}
+}
