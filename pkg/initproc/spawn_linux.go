@@ -15,7 +15,8 @@ package initproc
 //  3. a process group of its own, the terminal's foreground one with -t;
 //  4. every signal back to its default action, then none blocked (init
 //     blocked them all across the fork);
-//  5. execve, or write its errno to the error pipe and exit.
+//  5. execve; on a failure at any step, write the step and the errno to
+//     the error pipe and exit.
 //
 // The child is a copy of a Go program that only has one thread, so it must
 // not run Go's runtime: forkExec is nosplit (no stack growth), allocates
@@ -108,8 +109,8 @@ func spawn(path string, argv, envv []string, foreground bool) (int, error) {
 		// execve's.
 		return 0, fmt.Errorf("fork: %v", errno)
 	}
-	var buf [4]byte
-	n, err := readFull(p[0], buf[:])
+	var report [8]byte // the step that failed, then its errno (see childStep)
+	n, err := readFull(p[0], report[:])
 	if n == 0 && err == nil {
 		return pid, nil
 	}
@@ -120,10 +121,29 @@ func spawn(path string, argv, envv []string, foreground bool) (int, error) {
 			break
 		}
 	}
-	if err != nil || n != len(buf) {
+	if err != nil || n != len(report) {
 		return 0, errors.New("the command's process ended before it could exec (killed?)")
 	}
-	return 0, syscall.Errno(binary.NativeEndian.Uint32(buf[:]))
+	step, errno := childStep(binary.NativeEndian.Uint32(report[:4])), syscall.Errno(binary.NativeEndian.Uint32(report[4:]))
+	if step != stepExec {
+		return 0, fmt.Errorf("%s: %v", childSteps[step], errno)
+	}
+	return 0, errno
+}
+
+// childStep is the step of forkExec's child that failed, as it reports it.
+type childStep uint32
+
+const (
+	stepExec childStep = iota
+	stepSetpgid
+	stepForeground
+)
+
+var childSteps = map[childStep]string{
+	stepExec:       "execve",
+	stepSetpgid:    "setpgid",
+	stepForeground: "make the command's group the terminal's foreground group",
 }
 
 // readFull reads into buf until it is full, EOF or an error.
@@ -169,7 +189,7 @@ func forkExec(path *byte, argv, envv **byte, errFd int, foreground bool) (pid in
 	var r1 uintptr
 	var err1 syscall.Errno
 	var pgrp int32
-	var code uint32 // execve's errno, as the parent reads it
+	var report [2]uint32 // what failed, and its errno, for the parent
 	// On s390x, clone's first two arguments are the other way round.
 	if runtime.GOARCH == "s390x" {
 		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, 0, uintptr(syscall.SIGCHLD), 0, 0, 0, 0)
@@ -196,10 +216,12 @@ func forkExec(path *byte, argv, envv **byte, errFd int, foreground bool) (pid in
 	// 3. A process group of its own: its kill(0, sig) must not reach init,
 	// which shares its session. With a terminal, the foreground group,
 	// while SIGTTOU is still blocked.
+	report[0] = uint32(stepSetpgid)
 	if _, _, err1 = syscall.RawSyscall(syscall.SYS_SETPGID, 0, 0, 0); err1 != 0 {
 		goto fail
 	}
 	if foreground {
+		report[0] = uint32(stepForeground)
 		r1, _, _ = syscall.RawSyscall(syscall.SYS_GETPID, 0, 0, 0)
 		pgrp = int32(r1)
 		if _, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, 0, syscall.TIOCSPGRP, uintptr(unsafe.Pointer(&pgrp))); err1 != 0 {
@@ -212,11 +234,12 @@ func forkExec(path *byte, argv, envv **byte, errFd int, foreground bool) (pid in
 	}
 	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&noSignals)), 0, 8, 0, 0)
 	// 5. The command.
+	report[0] = uint32(stepExec)
 	_, _, err1 = syscall.RawSyscall(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(argv)),
 		uintptr(unsafe.Pointer(envv)))
 fail:
-	code = uint32(err1)
-	syscall.RawSyscall(syscall.SYS_WRITE, uintptr(errFd), uintptr(unsafe.Pointer(&code)), 4)
+	report[1] = uint32(err1)
+	syscall.RawSyscall(syscall.SYS_WRITE, uintptr(errFd), uintptr(unsafe.Pointer(&report)), 8)
 	for {
 		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 127, 0, 0)
 	}
