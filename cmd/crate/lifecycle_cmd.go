@@ -94,7 +94,6 @@ func (c *PsCmd) Run(g *Globals) error {
 		if err != nil {
 			return err
 		}
-		enc := json.NewEncoder(os.Stdout)
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 		if c.Format == "table" {
 			fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPID")
@@ -105,7 +104,7 @@ func (c *PsCmd) Run(g *Globals) error {
 				continue
 			}
 			if c.Format == "json" {
-				if err := enc.Encode(st); err != nil {
+				if err := writeJSON(os.Stdout, st, ""); err != nil {
 					return err
 				}
 				continue
@@ -114,7 +113,9 @@ func (c *PsCmd) Run(g *Globals) error {
 			if st.Status == state.Running {
 				pid = strconv.Itoa(st.InitPID)
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t%s\n", st.ID, st.Image, shorten(strings.Join(st.Command, " "), 30),
+			// The command may be the image's: quoted, so that its control
+			// characters cannot act on the terminal.
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t%s\n", st.ID, st.Image, quoteShort(strings.Join(st.Command, " "), 30),
 				ago(now.Sub(st.Created)), describeStatus(st, now), pid)
 		}
 		return w.Flush()
@@ -154,14 +155,6 @@ func ago(d time.Duration) string {
 		return fmt.Sprintf("%d hours", int(d.Hours()))
 	}
 	return fmt.Sprintf("%d days", int(d.Hours()/24))
-}
-
-// shorten cuts s to n characters, marking the cut.
-func shorten(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }
 
 // LogsCmd is `crate logs`.
@@ -391,9 +384,7 @@ func (c *InspectCmd) Run(g *Globals) error {
 			}
 			out = append(out, in)
 		}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(os.Stdout, out, "  ")
 	})
 }
 

@@ -17,9 +17,11 @@ import (
 	"testing"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/state"
+	"github.com/crate-run/crate/pkg/testutil"
 )
 
 // detach starts `crate run -d --name NAME ARGS...` and returns NAME; the
@@ -602,4 +604,62 @@ func TestLifecycleBadInput(t *testing.T) {
 func cgroupV2() bool {
 	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
 	return err == nil
+}
+
+// TestPsQuotesImageStrings: the command comes from the image (its Cmd), so
+// it may hold control characters meant for the operator's terminal (clear
+// the screen, set the title, 8-bit CSI). crate ps quotes it, as docker ps
+// does; the JSON of ps and inspect keeps the exact strings but writes every
+// control character as an escape.
+func TestPsQuotesImageStrings(t *testing.T) {
+	e := newEnv(t)
+	hostile := "\x1b[2J\x1b]0;owned\a\u009b31m\x7f"
+	img := filepath.Join(t.TempDir(), "hostile.tar")
+	testutil.DockerSave(t, img, "hostile:latest", ocispec.ImageConfig{
+		Cmd: []string{"sh", "-c", "sleep 1000", hostile},
+		Env: []string{"PATH=/bin", "HOSTILE=" + hostile},
+	}, testutil.Tar(t, busyboxFiles(t)))
+	name := e.detach(img)
+	command := []string{"sh", "-c", "sleep 1000", hostile}
+
+	// A terminal acts on C0 controls, DEL and C1 controls (U+0080 to U+009F).
+	controls := func(s string) []rune {
+		var found []rune
+		for _, r := range s {
+			if r != '\n' && r != '\t' && (r < 0x20 || r >= 0x7f && r <= 0x9f) {
+				found = append(found, r)
+			}
+		}
+		return found
+	}
+
+	table := e.ok("ps")
+	if c := controls(table); len(c) > 0 {
+		t.Errorf("crate ps prints control characters %q:\n%s", c, table)
+	}
+	if want := `"sh -c sleep 1000 \x1b[2J\x1b]…"`; !strings.Contains(table, want) {
+		t.Errorf("crate ps:\n%s\nwant the command as %s", table, want)
+	}
+
+	psJSON := e.ok("ps", "--format", "json")
+	if c := controls(psJSON); len(c) > 0 {
+		t.Errorf("crate ps --format json prints control characters %q", c)
+	}
+	if st := e.get(name); !slices.Equal(st.Command, command) {
+		t.Errorf("crate ps --format json command %q, want %q", st.Command, command)
+	}
+
+	inspect := e.ok("inspect", name)
+	if c := controls(inspect); len(c) > 0 {
+		t.Errorf("crate inspect prints control characters %q", c)
+	}
+	var in []struct {
+		Spec struct{ Process struct{ Args, Env []string } }
+	}
+	if err := json.Unmarshal([]byte(inspect), &in); err != nil {
+		t.Fatal(err)
+	}
+	if len(in) != 1 || !slices.Equal(in[0].Spec.Process.Args, command) || !slices.Contains(in[0].Spec.Process.Env, "HOSTILE="+hostile) {
+		t.Errorf("crate inspect: %+v, want the image's exact command and environment", in)
+	}
 }
