@@ -162,6 +162,7 @@ type LogsCmd struct {
 	Follow     bool   `short:"f" help:"Keep printing new output until the container exits."`
 	Since      string `help:"Only output since this long ago (10m, 1h30m) or this time (RFC 3339)." placeholder:"TIME"`
 	Timestamps bool   `short:"t" help:"Prefix every line with the time it was written."`
+	Raw        bool   `help:"Pass the output through as the container wrote it, even to a terminal (by default its control characters are shown as escapes there, such as \\x1b; colours pass)."`
 
 	Container string `arg:"" help:"Container name, id or id prefix."`
 }
@@ -188,8 +189,17 @@ func (c *LogsCmd) Run(g *Globals) error {
 				close(done)
 			}()
 		}
-		err = containerlog.Show(context.Background(), st.Log, os.Stdout, os.Stderr,
-			containerlog.Options{Since: since, Timestamps: c.Timestamps, Follow: c.Follow}, done)
+		opts := containerlog.Options{Since: since, Timestamps: c.Timestamps, Follow: c.Follow}
+		if !c.Raw {
+			// A terminal acts on the control characters it is sent, and the
+			// container chose these: escaped, they cannot rewrite what the
+			// operator sees. A pipe or a file gets the bytes as they were.
+			opts.Escape = map[containerlog.Stream]bool{
+				containerlog.Stdout: isTerminal(os.Stdout),
+				containerlog.Stderr: isTerminal(os.Stderr),
+			}
+		}
+		err = containerlog.Show(context.Background(), st.Log, os.Stdout, os.Stderr, opts, done)
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("container %s has no output log any more (removed)", st.ID)
 		}

@@ -6,9 +6,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -17,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
@@ -180,6 +185,105 @@ func TestDetachedTerminal(t *testing.T) {
 	if out := e.ok("logs", name); out != "/dev/console\r\nhi\r\n" {
 		t.Errorf("logs: %q, want the terminal's output", out)
 	}
+	// A terminal's line ends are no control to escape.
+	if r := e.onTerminals(true, false, "logs", name); r.stdout != "/dev/console\r\nhi\r\n" {
+		t.Errorf("logs on a terminal: %q, want the terminal's output", r.stdout)
+	}
+}
+
+// TestLogsOnTerminal: crate logs writes a container's control characters out
+// visibly to a terminal, so that a detached container cannot move the
+// operator's cursor, clear the screen, set the window title or answer back;
+// colours pass, and so does everything with --raw or to a pipe or a file.
+// Each of crate's outputs is judged on its own: the container's stderr goes
+// to crate's stderr.
+func TestLogsOnTerminal(t *testing.T) {
+	e := newEnv(t)
+	// printf's octal escapes: ESC, BEL, CR, U+009B (8-bit CSI) in UTF-8, and
+	// a byte that is not UTF-8.
+	name := e.detach(busyboxImage(t), "sh", "-c",
+		`printf 'a\033[1;31mred\033[0m\tb\033]0;title\007c\033[2J\rd\302\233e\377\n'; printf 'err\033[Kx\n' >&2`)
+	e.ok("wait", name)
+	const (
+		rawOut     = "a\x1b[1;31mred\x1b[0m\tb\x1b]0;title\x07c\x1b[2J\rd\u009be\xff\n"
+		escapedOut = "a\x1b[1;31mred\x1b[0m\tb" + `\x1b]0;title\ac\x1b[2J\rd\u009be\xff` + "\n"
+		rawErr     = "err\x1b[Kx\n"
+		escapedErr = `err\x1b[Kx` + "\n"
+	)
+	for _, c := range []struct {
+		what                 string
+		args                 []string
+		stdoutTTY, stderrTTY bool
+		stdout, stderr       string
+	}{
+		{"stdout a terminal", []string{"logs", name}, true, false, escapedOut, rawErr},
+		{"stderr a terminal", []string{"logs", name}, false, true, rawOut, escapedErr},
+		{"both, following", []string{"logs", "-f", name}, true, true, escapedOut, escapedErr},
+		{"--raw", []string{"logs", "--raw", name}, true, true, rawOut, rawErr},
+		{"pipes", []string{"logs", name}, false, false, rawOut, rawErr},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			r := e.onTerminals(c.stdoutTTY, c.stderrTTY, c.args...)
+			if r.code != 0 || r.stdout != c.stdout || r.stderr != c.stderr {
+				t.Errorf("crate %q: exit %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
+					c.args, r.code, r.stdout, c.stdout, r.stderr, c.stderr)
+			}
+		})
+	}
+}
+
+// onTerminals runs a crate command to its end with its stdout, its stderr or
+// both on a terminal of their own (a pty without output processing, so that
+// what crate writes arrives as it is), the others on pipes.
+func (e *env) onTerminals(stdoutTTY, stderrTTY bool, args ...string) result {
+	e.t.Helper()
+	cmd := e.command(args...)
+	var stdout, stderr bytes.Buffer
+	var slaves []*os.File
+	var reading sync.WaitGroup
+	for _, out := range []struct {
+		tty bool
+		buf *bytes.Buffer
+		to  *io.Writer
+	}{{stdoutTTY, &stdout, &cmd.Stdout}, {stderrTTY, &stderr, &cmd.Stderr}} {
+		if !out.tty {
+			*out.to = out.buf
+			continue
+		}
+		master, slave, err := pty.Open()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.t.Cleanup(func() { master.Close() })
+		tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		tio.Oflag &^= unix.OPOST // no \n to \r\n
+		if err := unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, tio); err != nil {
+			e.t.Fatal(err)
+		}
+		*out.to = slave
+		slaves = append(slaves, slave)
+		// The master reads EIO once no one holds the slave any more.
+		reading.Go(func() { io.Copy(out.buf, master) })
+	}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, s := range slaves {
+		s.Close() // crate holds them now
+	}
+	err := cmd.Wait()
+	reading.Wait()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatal(err)
+	}
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
 // TestExec: crate exec runs in every namespace of the container, its root,
