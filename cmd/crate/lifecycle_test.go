@@ -42,6 +42,22 @@ func (e *env) detach(args ...string) string {
 	return name
 }
 
+// follow starts `crate logs -f NAME` and returns the lines of its stdout;
+// it is stopped when the test ends, if it has not ended with the container.
+func (e *env) follow(name string) *bufio.Scanner {
+	e.t.Helper()
+	logs := e.command("logs", "-f", name)
+	stdout, err := logs.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := logs.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { logs.Process.Kill(); logs.Wait() })
+	return bufio.NewScanner(stdout)
+}
+
 // ok runs a crate command that must exit 0 and returns its stdout.
 func (e *env) ok(args ...string) string {
 	e.t.Helper()
@@ -388,7 +404,12 @@ func TestStop(t *testing.T) {
 		}
 	})
 	t.Run("handles SIGTERM", func(t *testing.T) {
-		name := e.detach(img, "sh", "-c", `trap 'exit 3' TERM; sleep 1000 & wait`)
+		name := e.detach(img, "sh", "-c", `trap 'exit 3' TERM; echo ready; sleep 1000 & wait`)
+		// crate run -d returns once sh runs, maybe before the trap is set:
+		// a SIGTERM then would be ignored, as by any PID 1 without a handler.
+		if lines := e.follow(name); !lines.Scan() || lines.Text() != "ready" {
+			t.Fatalf("first line %q, want ready", lines.Text())
+		}
 		e.ok("stop", "-t", "600", name)
 		if st := e.get(name); *st.ExitCode != 3 {
 			t.Errorf("after stop: exit %d, want 3 (from the trap)", *st.ExitCode)
@@ -407,15 +428,7 @@ func TestStop(t *testing.T) {
 func TestKill(t *testing.T) {
 	e := newEnv(t)
 	name := e.detach(busyboxImage(t), "sh", "-c", `trap 'echo got USR1' USR1; echo ready; while :; do sleep 1000 & wait; done`)
-	logs := e.command("logs", "-f", name)
-	stdout, err := logs.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := logs.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stdout)
+	lines := e.follow(name)
 	if !lines.Scan() || lines.Text() != "ready" {
 		t.Fatalf("first line %q, want ready", lines.Text())
 	}
@@ -427,7 +440,6 @@ func TestKill(t *testing.T) {
 	if code := strings.TrimSpace(e.ok("wait", name)); code != "137" {
 		t.Errorf("after kill: exit %s, want 137", code)
 	}
-	logs.Wait()
 	if r := e.crate("kill", "-s", "NOSUCH", name); r.code != exitCrateFailed || !strings.Contains(r.stderr, "unknown signal") {
 		t.Errorf("kill -s NOSUCH: exit %d, stderr %q", r.code, r.stderr)
 	}
