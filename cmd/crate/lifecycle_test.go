@@ -8,11 +8,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -290,15 +288,8 @@ func (e *env) onTerminals(stdoutTTY, stderrTTY bool, args ...string) result {
 	for _, s := range slaves {
 		s.Close() // crate holds them now
 	}
-	err := cmd.Wait()
+	code := exitStatus(e.t, cmd, cmd.Wait())
 	reading.Wait()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatal(err)
-	}
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 

@@ -99,31 +99,11 @@ func TestShowEscapes(t *testing.T) {
 	stdoutEscaped := "\x1b[1mbold\x1b[0m \\x1b[2J\r\n" + "split \x1b[31mred 日 \\x1b[Kend\r\n" + `cut off \xe6`
 	stdoutRaw := "\x1b[1mbold\x1b[0m \x1b[2J\r\n" + "split \x1b[31mred 日 \x1b[Kend\r\n" + "cut off \xe6"
 	ts := func(sec int) string { return t0.Add(time.Duration(sec)*time.Second).Format(timeFormat) + " " }
-	tests := []struct {
-		name           string
-		opts           Options
-		stdout, stderr string
-	}{
+	checkShow(t, entries, []showCase{
 		{"stdout", Options{Escape: map[Stream]bool{Stdout: true}}, stdoutEscaped, "\x1b]0;title\a\n"},
 		{"stderr", Options{Escape: map[Stream]bool{Stderr: true}}, stdoutRaw, `\x1b]0;title\a` + "\n"},
 		{"none", Options{}, stdoutRaw, "\x1b]0;title\a\n"},
 		{"timestamps stay outside", Options{Escape: map[Stream]bool{Stderr: true}, Timestamps: true, Since: t0.Add(time.Second)},
 			ts(2) + "split \x1b[31mred 日 \x1b[Kend\r\n" + ts(7) + "cut off \xe6", ts(1) + `\x1b]0;title\a` + "\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path, w := newLog(t)
-			writeEntries(t, w, entries...)
-			stdout, stderr, err := show(t, path, tt.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if stdout != tt.stdout {
-				t.Errorf("stdout = %q, want %q", stdout, tt.stdout)
-			}
-			if stderr != tt.stderr {
-				t.Errorf("stderr = %q, want %q", stderr, tt.stderr)
-			}
-		})
-	}
+	})
 }
