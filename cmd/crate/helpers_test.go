@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -124,16 +125,23 @@ func (e *env) finish(cmd *exec.Cmd, name string) result {
 	e.t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			e.t.Fatalf("run %v: %v", cmd.Args, err)
-		}
-		code = ee.ExitCode()
-	}
+	code := exitStatus(e.t, cmd, cmd.Run())
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String(), name: name}
+}
+
+// exitStatus is the exit code of cmd, which ended with err (from Run or Wait);
+// an error that is no exit status fails the test.
+func exitStatus(t *testing.T, cmd *exec.Cmd, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	t.Fatalf("run %v: %v", cmd.Args, err)
+	return 0
 }
 
 // runOK runs a container that must exit 0 and returns its stdout.
@@ -198,13 +206,7 @@ func (e *env) wait(s *started) result {
 	for line := s.next(); line != ""; line = s.next() {
 		rest = append(rest, line)
 	}
-	err := s.cmd.Wait()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatal(err)
-	}
+	code := exitStatus(e.t, s.cmd, s.cmd.Wait())
 	e.noLeftovers(s.name)
 	return result{code: code, stdout: strings.Join(rest, "\n"), stderr: s.stderr.String(), name: s.name}
 }

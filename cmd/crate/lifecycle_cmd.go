@@ -94,7 +94,6 @@ func (c *PsCmd) Run(g *Globals) error {
 		if err != nil {
 			return err
 		}
-		enc := json.NewEncoder(os.Stdout)
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 		if c.Format == "table" {
 			fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPID")
@@ -105,7 +104,7 @@ func (c *PsCmd) Run(g *Globals) error {
 				continue
 			}
 			if c.Format == "json" {
-				if err := enc.Encode(st); err != nil {
+				if err := writeJSON(os.Stdout, st, ""); err != nil {
 					return err
 				}
 				continue
@@ -114,7 +113,9 @@ func (c *PsCmd) Run(g *Globals) error {
 			if st.Status == state.Running {
 				pid = strconv.Itoa(st.InitPID)
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t%s\n", st.ID, st.Image, shorten(strings.Join(st.Command, " "), 30),
+			// The command may be the image's: quoted, so that its control
+			// characters cannot act on the terminal.
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t%s\n", st.ID, st.Image, quoteShort(strings.Join(st.Command, " "), 30),
 				ago(now.Sub(st.Created)), describeStatus(st, now), pid)
 		}
 		return w.Flush()
@@ -156,19 +157,12 @@ func ago(d time.Duration) string {
 	return fmt.Sprintf("%d days", int(d.Hours()/24))
 }
 
-// shorten cuts s to n characters, marking the cut.
-func shorten(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
-}
-
 // LogsCmd is `crate logs`.
 type LogsCmd struct {
 	Follow     bool   `short:"f" help:"Keep printing new output until the container exits."`
 	Since      string `help:"Only output since this long ago (10m, 1h30m) or this time (RFC 3339)." placeholder:"TIME"`
 	Timestamps bool   `short:"t" help:"Prefix every line with the time it was written."`
+	Raw        bool   `help:"Pass the output through as the container wrote it, even to a terminal (by default its control characters are shown as escapes there, such as \\x1b; colours pass)."`
 
 	Container string `arg:"" help:"Container name, id or id prefix."`
 }
@@ -195,8 +189,17 @@ func (c *LogsCmd) Run(g *Globals) error {
 				close(done)
 			}()
 		}
-		err = containerlog.Show(context.Background(), st.Log, os.Stdout, os.Stderr,
-			containerlog.Options{Since: since, Timestamps: c.Timestamps, Follow: c.Follow}, done)
+		opts := containerlog.Options{Since: since, Timestamps: c.Timestamps, Follow: c.Follow}
+		if !c.Raw {
+			// A terminal acts on the control characters it is sent, and the
+			// container chose these: escaped, they cannot rewrite what the
+			// operator sees. A pipe or a file gets the bytes as they were.
+			opts.Escape = map[containerlog.Stream]bool{
+				containerlog.Stdout: isTerminal(os.Stdout),
+				containerlog.Stderr: isTerminal(os.Stderr),
+			}
+		}
+		err = containerlog.Show(context.Background(), st.Log, os.Stdout, os.Stderr, opts, done)
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("container %s has no output log any more (removed)", st.ID)
 		}
@@ -391,9 +394,7 @@ func (c *InspectCmd) Run(g *Globals) error {
 			}
 			out = append(out, in)
 		}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(os.Stdout, out, "  ")
 	})
 }
 

@@ -6,8 +6,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,9 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/state"
+	"github.com/crate-run/crate/pkg/testutil"
 )
 
 // detach starts `crate run -d --name NAME ARGS...` and returns NAME; the
@@ -33,6 +38,22 @@ func (e *env) detach(args ...string) string {
 	}
 	e.t.Cleanup(func() { e.crate("rm", "-f", name) })
 	return name
+}
+
+// follow starts `crate logs -f NAME` and returns the lines of its stdout;
+// it is stopped when the test ends, if it has not ended with the container.
+func (e *env) follow(name string) *bufio.Scanner {
+	e.t.Helper()
+	logs := e.command("logs", "-f", name)
+	stdout, err := logs.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := logs.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { logs.Process.Kill(); logs.Wait() })
+	return bufio.NewScanner(stdout)
 }
 
 // ok runs a crate command that must exit 0 and returns its stdout.
@@ -178,6 +199,98 @@ func TestDetachedTerminal(t *testing.T) {
 	if out := e.ok("logs", name); out != "/dev/console\r\nhi\r\n" {
 		t.Errorf("logs: %q, want the terminal's output", out)
 	}
+	// A terminal's line ends are no control to escape.
+	if r := e.onTerminals(true, false, "logs", name); r.stdout != "/dev/console\r\nhi\r\n" {
+		t.Errorf("logs on a terminal: %q, want the terminal's output", r.stdout)
+	}
+}
+
+// TestLogsOnTerminal: crate logs writes a container's control characters out
+// visibly to a terminal, so that a detached container cannot move the
+// operator's cursor, clear the screen, set the window title or answer back;
+// colours pass, and so does everything with --raw or to a pipe or a file.
+// Each of crate's outputs is judged on its own: the container's stderr goes
+// to crate's stderr.
+func TestLogsOnTerminal(t *testing.T) {
+	e := newEnv(t)
+	// printf's octal escapes: ESC, BEL, CR, U+009B (8-bit CSI) in UTF-8, and
+	// a byte that is not UTF-8.
+	name := e.detach(busyboxImage(t), "sh", "-c",
+		`printf 'a\033[1;31mred\033[0m\tb\033]0;title\007c\033[2J\rd\302\233e\377\n'; printf 'err\033[Kx\n' >&2`)
+	e.ok("wait", name)
+	const (
+		rawOut     = "a\x1b[1;31mred\x1b[0m\tb\x1b]0;title\x07c\x1b[2J\rd\u009be\xff\n"
+		escapedOut = "a\x1b[1;31mred\x1b[0m\tb" + `\x1b]0;title\ac\x1b[2J\rd\u009be\xff` + "\n"
+		rawErr     = "err\x1b[Kx\n"
+		escapedErr = `err\x1b[Kx` + "\n"
+	)
+	for _, c := range []struct {
+		what                 string
+		args                 []string
+		stdoutTTY, stderrTTY bool
+		stdout, stderr       string
+	}{
+		{"stdout a terminal", []string{"logs", name}, true, false, escapedOut, rawErr},
+		{"stderr a terminal", []string{"logs", name}, false, true, rawOut, escapedErr},
+		{"both, following", []string{"logs", "-f", name}, true, true, escapedOut, escapedErr},
+		{"--raw", []string{"logs", "--raw", name}, true, true, rawOut, rawErr},
+		{"pipes", []string{"logs", name}, false, false, rawOut, rawErr},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			r := e.onTerminals(c.stdoutTTY, c.stderrTTY, c.args...)
+			if r.code != 0 || r.stdout != c.stdout || r.stderr != c.stderr {
+				t.Errorf("crate %q: exit %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
+					c.args, r.code, r.stdout, c.stdout, r.stderr, c.stderr)
+			}
+		})
+	}
+}
+
+// onTerminals runs a crate command to its end with its stdout, its stderr or
+// both on a terminal of their own (a pty without output processing, so that
+// what crate writes arrives as it is), the others on pipes.
+func (e *env) onTerminals(stdoutTTY, stderrTTY bool, args ...string) result {
+	e.t.Helper()
+	cmd := e.command(args...)
+	var stdout, stderr bytes.Buffer
+	var slaves []*os.File
+	var reading sync.WaitGroup
+	for _, out := range []struct {
+		tty bool
+		buf *bytes.Buffer
+		to  *io.Writer
+	}{{stdoutTTY, &stdout, &cmd.Stdout}, {stderrTTY, &stderr, &cmd.Stderr}} {
+		if !out.tty {
+			*out.to = out.buf
+			continue
+		}
+		master, slave, err := pty.Open()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.t.Cleanup(func() { master.Close() })
+		tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		tio.Oflag &^= unix.OPOST // no \n to \r\n
+		if err := unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, tio); err != nil {
+			e.t.Fatal(err)
+		}
+		*out.to = slave
+		slaves = append(slaves, slave)
+		// The master reads EIO once no one holds the slave any more.
+		reading.Go(func() { io.Copy(out.buf, master) })
+	}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, s := range slaves {
+		s.Close() // crate holds them now
+	}
+	code := exitStatus(e.t, cmd, cmd.Wait())
+	reading.Wait()
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
 // TestExec: crate exec runs in every namespace of the container, its root,
@@ -282,7 +395,12 @@ func TestStop(t *testing.T) {
 		}
 	})
 	t.Run("handles SIGTERM", func(t *testing.T) {
-		name := e.detach(img, "sh", "-c", `trap 'exit 3' TERM; sleep 1000 & wait`)
+		name := e.detach(img, "sh", "-c", `trap 'exit 3' TERM; echo ready; sleep 1000 & wait`)
+		// crate run -d returns once sh runs, maybe before the trap is set:
+		// a SIGTERM then would be ignored, as by any PID 1 without a handler.
+		if lines := e.follow(name); !lines.Scan() || lines.Text() != "ready" {
+			t.Fatalf("first line %q, want ready", lines.Text())
+		}
 		e.ok("stop", "-t", "600", name)
 		if st := e.get(name); *st.ExitCode != 3 {
 			t.Errorf("after stop: exit %d, want 3 (from the trap)", *st.ExitCode)
@@ -301,15 +419,7 @@ func TestStop(t *testing.T) {
 func TestKill(t *testing.T) {
 	e := newEnv(t)
 	name := e.detach(busyboxImage(t), "sh", "-c", `trap 'echo got USR1' USR1; echo ready; while :; do sleep 1000 & wait; done`)
-	logs := e.command("logs", "-f", name)
-	stdout, err := logs.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := logs.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stdout)
+	lines := e.follow(name)
 	if !lines.Scan() || lines.Text() != "ready" {
 		t.Fatalf("first line %q, want ready", lines.Text())
 	}
@@ -321,7 +431,6 @@ func TestKill(t *testing.T) {
 	if code := strings.TrimSpace(e.ok("wait", name)); code != "137" {
 		t.Errorf("after kill: exit %s, want 137", code)
 	}
-	logs.Wait()
 	if r := e.crate("kill", "-s", "NOSUCH", name); r.code != exitCrateFailed || !strings.Contains(r.stderr, "unknown signal") {
 		t.Errorf("kill -s NOSUCH: exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -602,4 +711,62 @@ func TestLifecycleBadInput(t *testing.T) {
 func cgroupV2() bool {
 	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
 	return err == nil
+}
+
+// TestPsQuotesImageStrings: the command comes from the image (its Cmd), so
+// it may hold control characters meant for the operator's terminal (clear
+// the screen, set the title, 8-bit CSI). crate ps quotes it, as docker ps
+// does; the JSON of ps and inspect keeps the exact strings but writes every
+// control character as an escape.
+func TestPsQuotesImageStrings(t *testing.T) {
+	e := newEnv(t)
+	hostile := "\x1b[2J\x1b]0;owned\a\u009b31m\x7f"
+	img := filepath.Join(t.TempDir(), "hostile.tar")
+	testutil.DockerSave(t, img, "hostile:latest", ocispec.ImageConfig{
+		Cmd: []string{"sh", "-c", "sleep 1000", hostile},
+		Env: []string{"PATH=/bin", "HOSTILE=" + hostile},
+	}, testutil.Tar(t, busyboxFiles(t)))
+	name := e.detach(img)
+	command := []string{"sh", "-c", "sleep 1000", hostile}
+
+	// A terminal acts on C0 controls, DEL and C1 controls (U+0080 to U+009F).
+	controls := func(s string) []rune {
+		var found []rune
+		for _, r := range s {
+			if r != '\n' && r != '\t' && (r < 0x20 || r >= 0x7f && r <= 0x9f) {
+				found = append(found, r)
+			}
+		}
+		return found
+	}
+
+	table := e.ok("ps")
+	if c := controls(table); len(c) > 0 {
+		t.Errorf("crate ps prints control characters %q:\n%s", c, table)
+	}
+	if want := `"sh -c sleep 1000 \x1b[2J\x1b]…"`; !strings.Contains(table, want) {
+		t.Errorf("crate ps:\n%s\nwant the command as %s", table, want)
+	}
+
+	psJSON := e.ok("ps", "--format", "json")
+	if c := controls(psJSON); len(c) > 0 {
+		t.Errorf("crate ps --format json prints control characters %q", c)
+	}
+	if st := e.get(name); !slices.Equal(st.Command, command) {
+		t.Errorf("crate ps --format json command %q, want %q", st.Command, command)
+	}
+
+	inspect := e.ok("inspect", name)
+	if c := controls(inspect); len(c) > 0 {
+		t.Errorf("crate inspect prints control characters %q", c)
+	}
+	var in []struct {
+		Spec struct{ Process struct{ Args, Env []string } }
+	}
+	if err := json.Unmarshal([]byte(inspect), &in); err != nil {
+		t.Fatal(err)
+	}
+	if len(in) != 1 || !slices.Equal(in[0].Spec.Process.Args, command) || !slices.Contains(in[0].Spec.Process.Env, "HOSTILE="+hostile) {
+		t.Errorf("crate inspect: %+v, want the image's exact command and environment", in)
+	}
 }

@@ -7,7 +7,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"reflect"
@@ -121,14 +120,7 @@ func (s *ttySession) end() (int, string) {
 	for chunk := range s.chunks {
 		s.seen.Write(bytes.ReplaceAll(chunk, []byte("\r"), nil))
 	}
-	err := s.cmd.Wait()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		s.t.Fatal(err)
-	}
+	code := exitStatus(s.t, s.cmd, s.cmd.Wait())
 	after, err := unix.IoctlGetTermios(int(s.master.Fd()), unix.TCGETS)
 	if err != nil {
 		s.t.Fatal(err)

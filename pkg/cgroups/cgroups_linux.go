@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -198,12 +199,86 @@ func procsTree(dir string) ([]int, error) {
 	return all, err
 }
 
-// killAll sends SIGKILL to every pid. A pid that is already gone is fine.
-func killAll(pids []int) error {
-	for _, pid := range pids {
-		if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("kill %d: %w", pid, err)
+// killListed sends SIGKILL to the processes list names, and returns a pidfd
+// of each one it signalled, for the caller to wait on (waitExited) and
+// close, and how many processes list named first (0: the cgroup is empty).
+//
+// kill(2) of a PID read from cgroup.procs can hit a stranger: the process may
+// exit between the read and the kill, and the kernel give its PID to a new
+// process of the host. A pidfd stays with the one process it was opened on,
+// so each PID listed is opened first, the cgroup is listed again, and only the
+// pidfds whose PID is still listed are signalled. A PID in the second list
+// belongs to the process its pidfd was opened on, or that process has exited
+// and been reaped in between, and then the pidfd signals no one (ESRCH): a PID
+// is free for reuse only once its process is gone. The second listing is
+// also what tells apart a process of the container from a stranger that got
+// the PID before the pidfd was opened; it needs no mapping of the cgroup's
+// path to what /proc/PID/cgroup says, which depends on the reader's cgroup
+// namespace and the root of the mount.
+func killListed(list func() ([]int, error)) (pidfds []int, listed int, err error) {
+	pids, err := list()
+	if err != nil || len(pids) == 0 {
+		return nil, 0, err
+	}
+	opened := map[int]int{} // pid -> pidfd
+	defer func() {
+		for _, fd := range opened {
+			unix.Close(fd)
 		}
+	}()
+	for _, pid := range pids {
+		fd, err := unix.PidfdOpen(pid, 0)
+		if errors.Is(err, unix.ESRCH) {
+			continue // gone already
+		}
+		if err != nil {
+			return nil, len(pids), fmt.Errorf("pidfd_open %d: %w", pid, err)
+		}
+		opened[pid] = fd
+	}
+	again, err := list()
+	if err != nil {
+		return nil, len(pids), err
+	}
+	for _, pid := range again {
+		fd, ok := opened[pid]
+		if !ok {
+			continue // new since the first listing: the next round's
+		}
+		err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		if err != nil && !errors.Is(err, unix.ESRCH) {
+			return nil, len(pids), fmt.Errorf("pidfd_send_signal %d: %w", pid, err)
+		}
+		delete(opened, pid)
+		pidfds = append(pidfds, fd)
+	}
+	return pidfds, len(pids), nil
+}
+
+// waitExited waits until the process of every pidfd has exited (a pidfd
+// turns readable then), or until deadline, and closes the pidfds.
+func waitExited(pidfds []int, deadline time.Time) error {
+	defer func() {
+		for _, fd := range pidfds {
+			unix.Close(fd)
+		}
+	}()
+	fds := make([]unix.PollFd, 0, len(pidfds))
+	for _, fd := range pidfds {
+		fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+	}
+	for len(fds) > 0 {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("wait for %d killed processes to exit: %w", len(fds), os.ErrDeadlineExceeded)
+		}
+		if _, err := unix.Poll(fds, int(left/time.Millisecond)+1); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return fmt.Errorf("poll pidfds: %w", err)
+		}
+		fds = slices.DeleteFunc(fds, func(p unix.PollFd) bool { return p.Revents != 0 })
 	}
 	return nil
 }

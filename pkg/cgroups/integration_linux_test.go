@@ -6,6 +6,7 @@ package cgroups
 // (/work/shared/vm/run-in-vm.sh); each checks the files of the mode it finds.
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,11 +32,32 @@ import (
 // killed and removed when the test ends.
 func newTestCgroup(t *testing.T, l Limits) Manager {
 	t.Helper()
+	return newTestCgroupAt(t, DefaultRoot, l)
+}
+
+// newV2TestCgroup returns a created cgroup v2 cgroup without limits: under
+// the root on a cgroup v2 host, and on a hybrid host (v1 controllers) in its
+// controller-less cgroup2 hierarchy, /sys/fs/cgroup/unified, where the core
+// files (cgroup.procs, cgroup.events, cgroup.kill, cgroup.freeze) work as on
+// v2. Nothing of that hierarchy changes but the test's own cgroup.
+func newV2TestCgroup(t *testing.T) *v2 {
+	t.Helper()
+	for _, root := range []string{DefaultRoot, filepath.Join(DefaultRoot, "unified")} {
+		if mode, err := detectMode(root, hostSystem.fsType); err == nil && mode == ModeV2 {
+			return newTestCgroupAt(t, root, Limits{}).(*v2)
+		}
+	}
+	t.Skip("no cgroup2 hierarchy on this host")
+	return nil
+}
+
+func newTestCgroupAt(t *testing.T, root string, l Limits) Manager {
+	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "crate-test-" + hex.EncodeToString(b)
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: testWriter{t}})
-	m, err := New(log, DefaultRoot, name, l)
+	m, err := New(log, root, name, l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +87,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 // after Place, so nothing the script does escapes the cgroup.
 func startInCgroup(t *testing.T, m Manager, script string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command("sh", "-c", "read gate; "+script)
+	return placeCommand(t, m.Place, exec.Command("sh", "-c", "read gate; "+script))
+}
+
+// placeCommand starts cmd, a shell that first reads its stdin to EOF, has
+// place move it, and then closes its stdin.
+func placeCommand(t *testing.T, place func(pid int) error, cmd *exec.Cmd) *exec.Cmd {
+	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +107,7 @@ func startInCgroup(t *testing.T, m Manager, script string) *exec.Cmd {
 			_ = cmd.Wait()
 		}
 	})
-	if err := m.Place(cmd.Process.Pid); err != nil {
+	if err := place(cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
 	stdin.Close()
@@ -256,23 +285,119 @@ func TestUsage(t *testing.T) {
 	cmd.Wait()
 }
 
-// TestKillWithoutCgroupKill exercises the v2 path for kernels older than 5.14,
-// which have no cgroup.kill file.
-func TestKillWithoutCgroupKill(t *testing.T) {
-	testutil.RequireRoot(t)
-	m := newTestCgroup(t, Limits{})
-	v, ok := m.(*v2)
-	if !ok {
-		t.Skip("cgroup v2 only")
+// startForking starts processes that keep forking children that exit at
+// once, placed by place, and returns once they do: every PID Kill reads
+// from cgroup.procs may be gone by the time it acts, and new ones come all
+// the time.
+func startForking(t *testing.T, place func(pid int) error) *exec.Cmd {
+	t.Helper()
+	loop := `while :; do (sleep 0 &); done`
+	cmd := exec.Command("sh", "-c", `read gate; for i in 1 2 3; do (`+loop+`) & done; (echo forking; `+loop+`) & wait`)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	cmd := startInCgroup(t, m, "sleep 1000 & sleep 1000 & wait")
-	if err := v.killLoop(); err != nil {
-		t.Fatalf("killLoop: %v", err)
+	placeCommand(t, place, cmd)
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "forking\n" {
+		t.Fatalf("forking processes: first line %q, %v", line, err)
 	}
-	_ = cmd.Wait()
+	return cmd
+}
+
+// killAndRemove kills what runs in m, checks that each of cmds (the
+// processes at the top) died of SIGKILL and that the cgroup is empty, and
+// removes it.
+func killAndRemove(t *testing.T, m Manager, cmds ...*exec.Cmd) {
+	t.Helper()
+	if err := m.Kill(); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+	for _, cmd := range cmds {
+		var exit *exec.ExitError
+		if err := cmd.Wait(); !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Errorf("the forking processes ended with %v, want killed by SIGKILL", err)
+		}
+	}
+	for _, dir := range cgroupDirs(m) {
+		if pids, err := procsTree(dir); err != nil || len(pids) > 0 {
+			t.Errorf("after Kill, %s holds %v (%v)", dir, pids, err)
+		}
+	}
 	if err := m.Destroy(); err != nil {
 		t.Fatalf("Destroy: %v", err)
 	}
+	for _, dir := range cgroupDirs(m) {
+		if exists(dir) {
+			t.Errorf("%s still exists after Destroy", dir)
+		}
+	}
+}
+
+// TestKillWhileForking: Kill empties a cgroup whose processes keep forking
+// and exiting, in the host's mode (v1 on the CI host, v2 in the VM). That
+// a PID reused meanwhile is not signalled cannot be forced in a test; what
+// is tested is that the rounds of pidfd kills (v1) or cgroup.kill (v2) end
+// with the cgroup empty.
+func TestKillWhileForking(t *testing.T) {
+	testutil.RequireRoot(t)
+	m := newTestCgroup(t, Limits{Pids: 512})
+	killAndRemove(t, m, startForking(t, m.Place))
+}
+
+// recordKillWrites makes v record the writes of Kill to cgroup.kill and
+// cgroup.freeze, as "file=value". With noCgroupKill it answers the write to
+// cgroup.kill as a kernel before 5.14 does: there is no such file. The
+// kernel does everything else.
+func recordKillWrites(v *v2, noCgroupKill bool) *[]string {
+	var writes []string
+	write := v.writeFile
+	v.writeFile = func(path, value string) error {
+		writes = append(writes, filepath.Base(path)+"="+value)
+		if noCgroupKill && filepath.Base(path) == "cgroup.kill" {
+			return &os.PathError{Op: "write", Path: path, Err: unix.ENOENT}
+		}
+		return write(path, value)
+	}
+	return &writes
+}
+
+// TestKillUsesCgroupKill: where the kernel has cgroup.kill (5.14), Kill
+// writes it and never engages the freezer.
+func TestKillUsesCgroupKill(t *testing.T) {
+	testutil.RequireRoot(t)
+	v := newV2TestCgroup(t)
+	if !exists(v.file("cgroup.kill")) {
+		t.Skip("this kernel has no cgroup.kill (Linux 5.14)")
+	}
+	writes := recordKillWrites(v, false)
+	killAndRemove(t, v, startForking(t, v.Place))
+	if want := []string{"cgroup.kill=1"}; !slices.Equal(*writes, want) {
+		t.Errorf("Kill wrote %q, want %q", *writes, want)
+	}
+}
+
+// TestKillByFreezing: without cgroup.kill, Kill freezes the cgroup, kills
+// what it lists, and thaws it; processes in a cgroup below die too.
+func TestKillByFreezing(t *testing.T) {
+	testutil.RequireRoot(t)
+	v := newV2TestCgroup(t)
+	sub := filepath.Join(v.Path(), "crate-inner")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writes := recordKillWrites(v, true)
+	inSub := startForking(t, func(pid int) error { return writeFile(filepath.Join(sub, "cgroup.procs"), fmt.Sprint(pid)) })
+	top := startForking(t, v.Place)
+	if err := v.Kill(); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+	if want := []string{"cgroup.kill=1", "cgroup.freeze=1", "cgroup.freeze=0"}; !slices.Equal(*writes, want) {
+		t.Errorf("Kill wrote %q, want %q", *writes, want)
+	}
+	if freeze, err := os.ReadFile(v.file("cgroup.freeze")); err != nil || strings.TrimSpace(string(freeze)) != "0" {
+		t.Errorf("after Kill, cgroup.freeze is %q (%v), want 0: thawed", freeze, err)
+	}
+	killAndRemove(t, v, inSub, top) // a second Kill, of an empty cgroup
 }
 
 func TestWriteErrorNamesFile(t *testing.T) {

@@ -257,18 +257,34 @@ func (m *v1) procs() ([]int, error) {
 	return all, nil
 }
 
-// Kill signals what cgroup.procs lists until it lists nothing. v1 has no
-// cgroup.kill and no per-cgroup "populated" event (its only notice of an
-// empty cgroup is the host-wide release_agent), so each round waits with a
-// short, growing backoff before listing the processes again.
+// Kill signals what cgroup.procs lists until it lists nothing, each process
+// through a pidfd so that a PID reused by another process meanwhile is never
+// signalled (killListed), and waits on the pidfds for the processes to exit
+// before listing again. v1 has no cgroup.kill. Its freezer is no help:
+// crate does not make the container's cgroup in the freezer hierarchy (one
+// more directory per start, and what the container mounts), and the v1
+// freezer sends no event when it reaches FROZEN, so waiting for it would be
+// a polling loop. Without one, a process forked between the listing and
+// the kill is not in the list; it is in the next round's, and a process
+// that has received SIGKILL cannot fork any more, so the rounds end.
 func (m *v1) Kill() error {
-	return retry(func() (bool, error) {
-		pids, err := m.procs()
-		if err != nil || len(pids) == 0 {
-			return true, err
+	deadline := time.Now().Add(emptyTimeout)
+	for round := 1; ; round++ {
+		pidfds, listed, err := killListed(m.procs)
+		if err == nil && listed == 0 {
+			m.log.Debug("cgroup empty", "kill_rounds", round-1)
+			return nil
 		}
-		return false, killAll(pids)
-	}, "kill processes in "+m.Path())
+		if err == nil {
+			err = waitExited(pidfds, deadline)
+		}
+		if err == nil && time.Now().After(deadline) {
+			err = os.ErrDeadlineExceeded
+		}
+		if err != nil {
+			return fmt.Errorf("kill processes in %s: %w", m.Path(), err)
+		}
+	}
 }
 
 func (m *v1) Destroy() error {
@@ -298,7 +314,8 @@ func (m *v1) Destroy() error {
 
 // retry calls try until it reports done, with a backoff from 1 ms up to
 // 100 ms, for at most emptyTimeout. It is only for cgroup v1, where there is
-// no event to wait on (see Kill).
+// no event to wait on: v1 has no per-cgroup "populated" event (its only
+// notice of an empty cgroup is the host-wide release_agent).
 func retry(try func() (done bool, err error), what string) error {
 	deadline := time.Now().Add(emptyTimeout)
 	backoff := time.Millisecond

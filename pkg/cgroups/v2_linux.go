@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -28,6 +29,9 @@ type v2 struct {
 	dir    string
 	limits Limits
 	enable []string // controllers to enable in the root's cgroup.subtree_control
+	// writeFile is the package's writeFile, for Kill's writes: a test wraps
+	// it to see which way Kill took (cgroup.kill, or the freezer).
+	writeFile func(path, value string) error
 }
 
 func newV2(log hclog.Logger, root, name string, l Limits) (*v2, error) {
@@ -42,7 +46,7 @@ func newV2(log hclog.Logger, root, name string, l Limits) (*v2, error) {
 			return nil, n.missing()
 		}
 	}
-	m := &v2{log: log, root: root, dir: filepath.Join(root, name), limits: l}
+	m := &v2{log: log, root: root, dir: filepath.Join(root, name), limits: l, writeFile: writeFile}
 	for _, c := range v2Controllers {
 		if slices.Contains(available, c) {
 			m.enable = append(m.enable, c)
@@ -161,94 +165,163 @@ func (m *v2) Usage() (Usage, error) {
 		m.file("pids.current"): &u.Pids, m.file("pids.max"): &u.PidsLimit})
 }
 
+// Kill kills every process in the cgroup and its descendants, and returns
+// once the cgroup is empty.
 func (m *v2) Kill() error {
 	if _, err := os.Stat(m.dir); errors.Is(err, unix.ENOENT) {
 		return nil
 	}
-	// cgroup.kill (Linux 5.14) kills the whole subtree at once, including
-	// processes forked while it runs, which no loop in user space can promise.
-	err := writeFile(m.file("cgroup.kill"), "1")
+	deadline := time.Now().Add(emptyTimeout)
+	// cgroup.kill (Linux 5.14) kills the whole subtree at once, in the
+	// kernel, including processes forked while it runs: no PID passes
+	// through user space, so none can be a reused one.
+	err := m.writeFile(m.file("cgroup.kill"), "1")
 	switch {
 	case err == nil:
-		return m.waitEmpty(emptyTimeout)
+		return m.waitEmpty(deadline)
 	case !errors.Is(err, unix.ENOENT):
 		return err
 	}
-	return m.killLoop()
+	return m.freezeAndKill(deadline)
 }
 
-// killLoop is Kill for kernels without cgroup.kill: signal whatever
-// cgroup.procs lists until the cgroup is empty. A process forked between
-// reading cgroup.procs and the kill is not in the list, and the cgroup then
-// never becomes empty on its own; each round therefore waits only briefly for
-// "populated 0" before listing the processes again.
-func (m *v2) killLoop() error {
-	deadline := time.Now().Add(emptyTimeout)
-	for time.Now().Before(deadline) {
-		pids, err := procsTree(m.dir)
+// freezeAndKill is Kill for kernels without cgroup.kill (crate runs from
+// 5.6; cgroup.freeze is 5.2). It freezes the cgroup and waits until
+// cgroup.events says "frozen 1": from then on no process of the cgroup can
+// fork, nor exit on its own, so what cgroup.procs lists stays what is there.
+// It kills that (through pidfds: see killListed, for what may still come and
+// go from outside), waits for the processes to exit, and does it again as
+// long as the cgroup is populated: a process may still arrive (crate exec,
+// or a migration), and it arrives frozen. It thaws the cgroup at the end.
+func (m *v2) freezeAndKill(deadline time.Time) (err error) {
+	events, err := openEvents(m.dir)
+	if errors.Is(err, unix.ENOENT) {
+		return nil // removed since Kill looked: nothing left to kill
+	}
+	if err != nil {
+		return err
+	}
+	defer events.Close()
+	freeze := m.file("cgroup.freeze")
+	if err := m.writeFile(freeze, "1"); err != nil {
+		return err
+	}
+	defer func() {
+		// Thawed whatever happened, so that a failed Kill leaves no frozen
+		// processes behind.
+		if terr := m.writeFile(freeze, "0"); terr != nil && err == nil {
+			err = terr
+		}
+	}()
+	for round := 1; ; round++ {
+		kv, err := events.read()
 		if err != nil {
 			return err
 		}
-		if err := killAll(pids); err != nil {
-			return err
+		if kv["populated"] == 0 {
+			m.log.Debug("cgroup empty", "kill_rounds", round-1)
+			return nil
 		}
-		err = m.waitEmpty(100 * time.Millisecond)
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			return err
+		if kv["frozen"] == 1 {
+			pidfds, _, err := killListed(func() ([]int, error) { return procsTree(m.dir) })
+			if err != nil {
+				return fmt.Errorf("kill processes in %s: %w", m.dir, err)
+			}
+			if len(pidfds) > 0 {
+				// A SIGKILL ends a frozen process too.
+				if err := waitExited(pidfds, deadline); err != nil {
+					return fmt.Errorf("kill processes in %s: %w", m.dir, err)
+				}
+				continue
+			}
+		}
+		// Not frozen yet (or again, after a process arrived), or nothing to
+		// signal: wait until cgroup.events changes.
+		if err := events.wait(deadline); err != nil {
+			return fmt.Errorf("freeze and kill %s: %w", m.dir, err)
 		}
 	}
-	return fmt.Errorf("kill processes in %s: %w", m.dir, os.ErrDeadlineExceeded)
 }
 
-// waitEmpty waits until cgroup.events says "populated 0". The kernel signals
-// every change of that file as a modification, so an inotify watch wakes us
-// instead of a polling sleep.
-func (m *v2) waitEmpty(timeout time.Duration) error {
-	events := m.file("cgroup.events")
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+// waitEmpty waits until cgroup.events says "populated 0", or until deadline.
+func (m *v2) waitEmpty(deadline time.Time) error {
+	events, err := openEvents(m.dir)
+	if errors.Is(err, unix.ENOENT) {
+		return nil // the cgroup is gone, so it is empty
+	}
 	if err != nil {
-		return fmt.Errorf("inotify_init1: %w", err)
+		return err
 	}
-	defer unix.Close(fd)
-	if _, err := unix.InotifyAddWatch(fd, events, unix.IN_MODIFY); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil // the cgroup is gone, so it is empty
-		}
-		return &os.PathError{Op: "inotify_add_watch", Path: events, Err: err}
-	}
-	deadline := time.Now().Add(timeout)
-	buf := make([]byte, 4096)
+	defer events.Close()
 	for {
-		// Read after the watch is in place, so a change between the read and
-		// the poll still wakes the poll.
-		kv, err := readKeyValueFile(events)
+		kv, err := events.read()
 		if err != nil {
 			return err
 		}
 		if kv["populated"] == 0 {
 			return nil
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return fmt.Errorf("wait for %s to be empty: %w", m.dir, os.ErrDeadlineExceeded)
-		}
-		// The kernel rate-limits cgroup.events notifications and delivers
-		// them from a work queue; one was seen lost under emulation (a TCG
-		// VM). Re-reading at least once a second bounds what a lost one costs.
-		wake := min(left, time.Second)
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		if _, err := unix.Poll(fds, int(wake/time.Millisecond)+1); err != nil && !errors.Is(err, unix.EINTR) {
-			return fmt.Errorf("poll inotify for %s: %w", events, err)
-		}
-		// Drain the events; their content does not matter, only that the
-		// file changed.
-		for {
-			if _, err := unix.Read(fd, buf); err != nil {
-				break
-			}
+		if err := events.wait(deadline); err != nil {
+			return fmt.Errorf("wait for %s to be empty: %w", m.dir, err)
 		}
 	}
 }
+
+// eventsFile is a cgroup's cgroup.events, kept open to be read and waited
+// on. The kernel counts the changes of the file; poll(2) on an open file
+// reports POLLPRI once one has come since the file was last read through it.
+// So a change between a read and the wait that follows still ends the wait:
+// none is missed, and no sleep is needed.
+type eventsFile struct {
+	path string
+	fd   int
+}
+
+func openEvents(dir string) (*eventsFile, error) {
+	path := filepath.Join(dir, "cgroup.events")
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return &eventsFile{path: path, fd: fd}, nil
+}
+
+// read reads the file from its start ("populated 1", "frozen 0").
+func (e *eventsFile) read() (map[string]uint64, error) {
+	buf := make([]byte, 512)
+	n, err := unix.Pread(e.fd, buf, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "read", Path: e.path, Err: err}
+	}
+	kv, err := parseKeyValues(bytes.NewReader(buf[:n]))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", e.path, err)
+	}
+	return kv, nil
+}
+
+// wait returns once the file has changed since it was last read, or with
+// os.ErrDeadlineExceeded at deadline.
+func (e *eventsFile) wait(deadline time.Time) error {
+	left := time.Until(deadline)
+	if left <= 0 {
+		return os.ErrDeadlineExceeded
+	}
+	// The kernel wakes pollers as it counts the change (the rate limit on
+	// cgroup.events notifications delays one with a timer, never drops it).
+	// Returning at least once a second anyway, for the caller to read again,
+	// bounds what a notification lost to a kernel bug would cost: one was
+	// once seen lost under emulation (a TCG VM), through inotify, which the
+	// kernel notifies from a work queue.
+	wake := min(left, time.Second)
+	fds := []unix.PollFd{{Fd: int32(e.fd), Events: unix.POLLPRI}}
+	if _, err := unix.Poll(fds, int(wake/time.Millisecond)+1); err != nil && !errors.Is(err, unix.EINTR) {
+		return fmt.Errorf("poll %s: %w", e.path, err)
+	}
+	return nil
+}
+
+func (e *eventsFile) Close() { unix.Close(e.fd) }
 
 func (m *v2) Destroy() error {
 	err := removeTree(m.dir)
@@ -265,7 +338,7 @@ func (m *v2) Destroy() error {
 	if len(pids) > 0 {
 		return fmt.Errorf("%w (%d processes still inside; Kill first)", err, len(pids))
 	}
-	if err := m.waitEmpty(emptyTimeout); err != nil {
+	if err := m.waitEmpty(time.Now().Add(emptyTimeout)); err != nil {
 		return err
 	}
 	return removeTree(m.dir)

@@ -1,6 +1,7 @@
 // Package containerlog owns a detached container's output log: the container's stdout
 // and stderr, captured by its supervisor into one file of JSON lines that outlives the
-// container until `crate rm`, and read back by `crate logs [-f] [--since T] [--timestamps]`.
+// container until `crate rm`, and read back by `crate logs [-f] [--since T] [--timestamps]`,
+// with the control characters of the output escaped for a terminal (escape.go).
 // (crate's own structured log is pkg/logging, a different file.)
 //
 // Each line of the file is one entry, in the spirit of Docker's json-file driver:

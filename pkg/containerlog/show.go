@@ -18,6 +18,9 @@ type Options struct {
 	Since      time.Time // lines read before it are left out; zero: all
 	Timestamps bool      // prefix each line with its time (RFC 3339, nanoseconds) and a space, as `docker logs -t`
 	Follow     bool      // keep printing new entries until done is closed (see Show)
+	// Escape names the streams whose writer is a terminal: their control
+	// characters are written out visibly, not acted on (see escape.go).
+	Escape map[Stream]bool
 }
 
 // Show writes the output in the log at path to stdout or stderr, by the stream it came from.
@@ -130,8 +133,9 @@ type printer struct {
 // lineState tracks one stream across entries: a line split into several entries is one
 // line for Since and Timestamps, decided by its first entry.
 type lineState struct {
-	midLine  bool // the last entry did not end with "\n"
-	skipping bool // the line under way is before Since
+	midLine  bool   // the last entry did not end with "\n"
+	skipping bool   // the line under way is before Since
+	held     []byte // the end of the last entry, for escapeControls to see with what follows
 }
 
 func (p *printer) print(raw []byte) error {
@@ -156,18 +160,42 @@ func (p *printer) print(raw []byte) error {
 	if s.skipping {
 		return nil
 	}
-	out := e.data
+	var out []byte
 	if p.opts.Timestamps && startsLine {
-		out = append([]byte(e.time.UTC().Format(timeFormat)+" "), e.data...)
+		out = []byte(e.time.UTC().Format(timeFormat) + " ")
 	}
-	if _, err := p.out[e.stream].Write(out); err != nil {
-		return fmt.Errorf("write container %s: %w", e.stream, err)
+	if p.opts.Escape[e.stream] {
+		// An entry may end inside a line split over entries, mid-character
+		// or mid-sequence: that end waits for the next entry of the stream.
+		data := append(s.held, e.data...)
+		var n int
+		out, n = escapeControls(out, data, true)
+		s.held = append([]byte(nil), data[n:]...)
+	} else {
+		out = append(out, e.data...)
+	}
+	return p.write(e.stream, out)
+}
+
+func (p *printer) write(stream Stream, b []byte) error {
+	if _, err := p.out[stream].Write(b); err != nil {
+		return fmt.Errorf("write container %s: %w", stream, err)
 	}
 	return nil
 }
 
-// finish reports the corrupt lines, after everything else has been printed.
+// finish prints what escapeControls held back at the end of the output,
+// and reports the corrupt lines, after everything else has been printed.
 func (p *printer) finish(path string) error {
+	for _, stream := range []Stream{Stdout, Stderr} {
+		if s := p.lines[stream]; s != nil && len(s.held) > 0 {
+			out, _ := escapeControls(nil, s.held, false)
+			s.held = nil
+			if err := p.write(stream, out); err != nil {
+				return err
+			}
+		}
+	}
 	if p.corrupt > 0 {
 		return fmt.Errorf("read container log %s: skipped %d corrupt lines", path, p.corrupt)
 	}

@@ -50,11 +50,7 @@ func TestShow(t *testing.T) {
 		{5, Stdout, "last"},
 	}
 	ts := func(sec int) string { return t0.Add(time.Duration(sec)*time.Second).Format(timeFormat) + " " }
-	tests := []struct {
-		name           string
-		opts           Options
-		stdout, stderr string
-	}{
+	tests := []showCase{
 		{"all", Options{}, "first\nsplit line\nlast", "warning\nerror\n"},
 		{"since includes its own time", Options{Since: t0.Add(time.Second)}, "split line\nlast", "warning\nerror\n"},
 		{"since mid-line leaves the whole line out", Options{Since: t0.Add(3 * time.Second)}, "last", "error\n"},
@@ -63,19 +59,32 @@ func TestShow(t *testing.T) {
 			ts(0) + "first\n" + ts(2) + "split line\n" + ts(5) + "last",
 			ts(1) + "warning\n" + ts(3) + "error\n"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	checkShow(t, entries, tests)
+}
+
+// showCase is one way to show a log, and what it prints.
+type showCase struct {
+	name           string
+	opts           Options
+	stdout, stderr string
+}
+
+// checkShow shows a log of entries in each of the ways cases say.
+func checkShow(t *testing.T, entries []at, cases []showCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
 			path, w := newLog(t)
 			writeEntries(t, w, entries...)
-			stdout, stderr, err := show(t, path, tt.opts)
+			stdout, stderr, err := show(t, path, c.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if stdout != tt.stdout {
-				t.Errorf("stdout = %q, want %q", stdout, tt.stdout)
+			if stdout != c.stdout {
+				t.Errorf("stdout = %q, want %q", stdout, c.stdout)
 			}
-			if stderr != tt.stderr {
-				t.Errorf("stderr = %q, want %q", stderr, tt.stderr)
+			if stderr != c.stderr {
+				t.Errorf("stderr = %q, want %q", stderr, c.stderr)
 			}
 		})
 	}
