@@ -28,6 +28,7 @@ package image
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,12 +79,20 @@ func normalizeName(name string) (string, error) {
 	case strings.HasPrefix(name, string(digest.SHA256)+":"):
 		return "", fmt.Errorf("image name %q: looks like an image id", name)
 	}
+	repo, tagged := name, false
 	slash := strings.LastIndex(name, "/")
 	colon := strings.LastIndex(name, ":")
 	if colon > slash {
 		if colon == len(name)-1 || colon == 0 {
 			return "", fmt.Errorf("image name %q: empty name or tag", name)
 		}
+		repo, tagged = name[:colon], true
+	}
+	if len(repo) == 64 && isHex(repo) {
+		// Such a name would be read as the id of another image (docker refuses it too).
+		return "", fmt.Errorf("image name %q: 64 hexadecimal digits are an image id, not a name", name)
+	}
+	if tagged {
 		return name, nil
 	}
 	if strings.HasSuffix(name, "/") {
@@ -102,20 +111,49 @@ func isHex(s string) bool {
 	return s != ""
 }
 
-// findImage resolves ref among images: a name (":latest" added if no tag), a full id
-// "sha256:<hex>", or a unique prefix of an id's hex (at least minIDPrefix characters,
-// with or without "sha256:"). A name wins over an id prefix that looks the same.
-func findImage(images []*Image, ref string) (*Image, error) {
-	if name, err := normalizeName(ref); err == nil {
+// findImage resolves ref among images. A full id, "sha256:<hex>" or the 64 hex digits
+// alone, is looked up among ids only, so that no name can stand for an image's id.
+// Anything else is a name (":latest" added if no tag) or a unique prefix of an id's hex
+// (at least minIDPrefix characters, with or without "sha256:"). A name wins over the id
+// prefix of another image, as in docker; that image comes back as shadowed, for the
+// caller to say which one was taken.
+func findImage(images []*Image, ref string) (found, shadowed *Image, err error) {
+	hexRef := strings.TrimPrefix(ref, string(digest.SHA256)+":")
+	if len(hexRef) == 64 && isHex(hexRef) {
 		for _, img := range images {
-			for _, n := range img.Names {
-				if n == name {
-					return img, nil
-				}
+			if img.ID.Encoded() == hexRef {
+				return img, nil, nil
 			}
 		}
+		return nil, nil, fmt.Errorf("image %q: %w", ref, ErrNotFound)
 	}
-	hexPrefix := strings.TrimPrefix(ref, string(digest.SHA256)+":")
+	byPrefix, err := findIDPrefix(images, ref, hexRef)
+	if named := findName(images, ref); named != nil {
+		if byPrefix == named {
+			byPrefix = nil
+		}
+		return named, byPrefix, nil
+	}
+	return byPrefix, nil, err
+}
+
+// findName returns the image named ref, or nil.
+func findName(images []*Image, ref string) *Image {
+	name, err := normalizeName(ref)
+	if err != nil {
+		return nil
+	}
+	for _, img := range images {
+		if slices.Contains(img.Names, name) {
+			return img
+		}
+	}
+	return nil
+}
+
+// findIDPrefix returns the one image whose id's hex starts with hexPrefix (ref less any
+// "sha256:").
+func findIDPrefix(images []*Image, ref, hexPrefix string) (*Image, error) {
 	if len(hexPrefix) < minIDPrefix || !isHex(hexPrefix) {
 		return nil, fmt.Errorf("image %q: %w", ref, ErrNotFound)
 	}

@@ -225,15 +225,28 @@ func (s *Store) readImagesShared() ([]*Image, error) {
 	return s.readImages()
 }
 
-// Get finds an image by NAME[:TAG] (tag latest by default), full id "sha256:<hex>", or a
-// unique prefix of the id's hex of at least 4 characters. An unknown reference gives an
-// error that errors.Is ErrNotFound; a prefix of several ids, ErrAmbiguous.
+// Get finds an image by its full id ("sha256:<hex>" or the hex alone), NAME[:TAG] (tag
+// latest by default), or a unique prefix of the id's hex of at least 4 characters; a
+// name wins over another image's id prefix, with a warning in the log. An unknown
+// reference gives an error that errors.Is ErrNotFound; a prefix of several ids,
+// ErrAmbiguous.
 func (s *Store) Get(ref string) (*Image, error) {
 	images, err := s.readImagesShared()
 	if err != nil {
 		return nil, err
 	}
-	return findImage(images, ref)
+	return s.find(images, ref)
+}
+
+// find resolves ref with findImage and warns when a name took the place of an id prefix:
+// the operator may have copied the short id from crate image ls.
+func (s *Store) find(images []*Image, ref string) (*Image, error) {
+	img, shadowed, err := findImage(images, ref)
+	if shadowed != nil {
+		s.log.Warn(fmt.Sprintf("%q names image %s and is the start of image %s's id: taking the named image; give sha256:%s for the other",
+			ref, img.ID, shadowed.ID, ref))
+	}
+	return img, err
 }
 
 // List returns every image, the most recently imported first.
@@ -263,7 +276,7 @@ func (s *Store) Remove(ref string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := findImage(images, ref)
+	img, err := s.find(images, ref)
 	if err != nil {
 		return nil, err
 	}

@@ -369,14 +369,17 @@ func TestImportConcurrently(t *testing.T) {
 	}
 }
 
+// imageWithID is an image of layer l whose id starts with hex (zeros complete it).
+func imageWithID(l Layer, hex string) *Source {
+	src := imageOf(l)
+	src.ConfigDigest = digest.NewDigestFromEncoded(digest.SHA256, hex+strings.Repeat("0", 64-len(hex)))
+	return src
+}
+
 func TestGetResolvesReferences(t *testing.T) {
 	s := newTestStore(t, "")
 	l := layerOf(t, None, file("x", "x"))
-	withID := func(hex string) *Source {
-		src := imageOf(l)
-		src.ConfigDigest = digest.NewDigestFromEncoded(digest.SHA256, hex+strings.Repeat("0", 64-len(hex)))
-		return src
-	}
+	withID := func(hex string) *Source { return imageWithID(l, hex) }
 	a := importOK(t, s, withID("aaaa1"), "app", "app:v1", "registry:5000/team/app")
 	b := importOK(t, s, withID("aaaa2"), "other:2")
 	c := importOK(t, s, withID("bbbb"))
@@ -421,6 +424,53 @@ func TestGetResolvesReferences(t *testing.T) {
 	}
 	if img, _ := s.Get("app"); img == nil || strings.Join(img.Names, " ") != "app:latest registry:5000/team/app:latest" {
 		t.Errorf("names of the first image = %v, want app:v1 taken away", img.Names)
+	}
+}
+
+// TestIDsComeBeforeNames: an image cannot pass for another by taking its id as a
+// name. A full id names its image only; a 64-hex-digit name is refused; a short
+// reference that is a name and another image's id prefix picks the name, as
+// docker does, and says so.
+func TestIDsComeBeforeNames(t *testing.T) {
+	s := newTestStore(t, "")
+	l := layerOf(t, None, file("x", "x"))
+	victim := importOK(t, s, imageWithID(l, "5eed"))
+	full, short := victim.ID.Encoded(), victim.ID.Encoded()[:12]
+
+	for _, name := range []string{full, full + ":latest", full + ":v1"} {
+		if _, err := s.Import(context.Background(), imageWithID(l, "bad"), name); err == nil {
+			t.Errorf("Import with name %q succeeded; want it refused: it is an image id", name)
+		}
+	}
+
+	// An older crate took such names: a record can still carry one.
+	impostor := &Image{ID: imageWithID(l, "1a").ConfigDigest, Names: []string{full + ":latest", short + ":latest"}, Layers: victim.Layers}
+	if err := s.writeRecord(impostor); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ref  string
+		want *Image
+		warn bool // the reference is also another image's id prefix
+	}{
+		{full, victim, false},
+		{victim.ID.String(), victim, false},
+		{"sha256:" + short, victim, false},
+		{short, impostor, true},
+		{short + ":latest", impostor, false},
+	} {
+		t.Run(tc.ref, func(t *testing.T) {
+			s.log.Reset()
+			img, err := s.Get(tc.ref)
+			if err != nil || img.ID != tc.want.ID {
+				t.Fatalf("Get(%q) = %v, %v; want %s", tc.ref, img, err, tc.want.ID)
+			}
+			logged := s.log.String()
+			warned := strings.Contains(logged, "[WARN]") && strings.Contains(logged, string(impostor.ID)) && strings.Contains(logged, string(victim.ID))
+			if warned != tc.warn {
+				t.Errorf("Get(%q) logged %q; want a warning naming both images: %v", tc.ref, logged, tc.warn)
+			}
+		})
 	}
 }
 
@@ -485,6 +535,10 @@ func TestNormalizeName(t *testing.T) {
 		{"app@sha256:abcd", ""},
 		{"sha256:abcd", ""},
 		{"with space", ""},
+		{strings.Repeat("ab", 32), ""}, // an image id
+		{strings.Repeat("ab", 32) + ":v1", ""},
+		{"team/" + strings.Repeat("ab", 32), "team/" + strings.Repeat("ab", 32) + ":latest"},
+		{strings.Repeat("ab", 6), strings.Repeat("ab", 6) + ":latest"}, // a short id is a name too
 	} {
 		got, err := normalizeName(tc.in)
 		if tc.want == "" && err == nil || tc.want != "" && got != tc.want {
