@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -28,21 +30,36 @@ type ImageCmd struct {
 
 // withStore opens the store under --root with crate's logging and runs f.
 func withStore(g *Globals, f func(hclog.Logger, *image.Store) error) error {
+	return withImageLog(g, func(log hclog.Logger) error {
+		store, err := openStore(g, log)
+		if err != nil {
+			return err
+		}
+		return f(log, store)
+	})
+}
+
+// withImageLog runs f with crate's logging, and logs the error it returns.
+func withImageLog(g *Globals, f func(hclog.Logger) error) error {
 	log, closeLog, err := g.rootLogger("crate image needs root (the store keeps files of every owner)")
 	if err != nil {
 		return err
 	}
 	defer closeLog()
-	store, err := image.OpenStore(log, g.Root)
-	if err == nil {
-		store.Progress = os.Stderr // drawn only on a terminal
-		err = f(log, store)
-	}
-	if err != nil {
+	if err := f(log); err != nil {
 		log.Error(err.Error())
 		return loggedError{err}
 	}
 	return nil
+}
+
+func openStore(g *Globals, log hclog.Logger) (*image.Store, error) {
+	store, err := image.OpenStore(log, g.Root)
+	if err != nil {
+		return nil, err
+	}
+	store.Progress = os.Stderr // drawn only on a terminal
+	return store, nil
 }
 
 // ImageImportCmd is `crate image import`.
@@ -53,7 +70,9 @@ type ImageImportCmd struct {
 }
 
 func (c *ImageImportCmd) Run(g *Globals, code *int) error {
-	return withStore(g, func(log hclog.Logger, store *image.Store) error {
+	// The file and the names are checked before the store is opened: bad input
+	// creates nothing, not even the store's directories under a new --root.
+	return withImageLog(g, func(log hclog.Logger) error {
 		src, err := image.OpenSource(c.File, c.Platform)
 		if err != nil {
 			return err
@@ -63,6 +82,13 @@ func (c *ImageImportCmd) Run(g *Globals, code *int) error {
 		if c.Name != "" {
 			names = []string{c.Name}
 		}
+		if _, err := image.ImportNames(src, names...); err != nil {
+			return explainImageName(err, "name the image yourself with --name NAME[:TAG]")
+		}
+		store, err := openStore(g, log)
+		if err != nil {
+			return err
+		}
 		// An interrupted import stops between entries and leaves no layer behind.
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
@@ -70,9 +96,40 @@ func (c *ImageImportCmd) Run(g *Globals, code *int) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%s %s\n", img.ID, strings.Join(img.Names, " "))
+		fmt.Printf("%s %s\n", img.ID, printableNames(img.Names))
 		return nil
 	})
+}
+
+// explainImageName adds what to do to the error of an image file that carries a name
+// crate refuses: the operator can name the image instead.
+func explainImageName(err error, what string) error {
+	var ne *image.NameError
+	if errors.As(err, &ne) && ne.FromImage {
+		return fmt.Errorf("%w; %s", err, what)
+	}
+	return err
+}
+
+// printable returns s as it is if it is plain printable ASCII, as every valid image
+// name is, and quoted (Go syntax, ASCII only) if not: an image record written by an
+// older crate may hold a name with bytes that a terminal would take as commands.
+func printable(s string) string {
+	for _, b := range []byte(s) {
+		if b <= ' ' || b > '~' {
+			return strconv.QuoteToASCII(s)
+		}
+	}
+	return s
+}
+
+// printableNames joins names with spaces, each printable.
+func printableNames(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = printable(n)
+	}
+	return strings.Join(out, " ")
 }
 
 // ImageLsCmd is `crate image ls`.
@@ -87,17 +144,35 @@ func (c *ImageLsCmd) Run(g *Globals, code *int) error {
 			return err
 		}
 		if c.Format == "json" {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(imageRows(images))
+			b, err := json.MarshalIndent(imageRows(images), "", "  ")
+			if err != nil {
+				return fmt.Errorf("encode image list: %w", err)
+			}
+			_, err = os.Stdout.Write(append(escapeJSONControls(b), '\n'))
+			return err
 		}
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 		fmt.Fprintln(w, "NAME\tID\tLAYERS\tSIZE\tCREATED")
 		for _, r := range imageRows(images) {
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", r.Name, r.ID[:min(len(r.ID), 12)], r.Layers, approxBytes(r.Size), r.Created.Format(time.DateTime))
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", printable(r.Name), printable(r.ID[:min(len(r.ID), 12)]), r.Layers, approxBytes(r.Size), r.Created.Format(time.DateTime))
 		}
 		return w.Flush()
 	})
+}
+
+// escapeJSONControls escapes the control characters encoding/json leaves as they are,
+// DEL and the C1 controls (U+0080-U+009F, which some terminals take as escape
+// sequences). JSON text holds them only inside strings, where \u00XX means the same.
+func escapeJSONControls(b []byte) []byte {
+	var out []byte
+	for _, r := range string(b) {
+		if r >= 0x7f && r <= 0x9f {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = utf8.AppendRune(out, r)
+		}
+	}
+	return out
 }
 
 // imageRow is one line of `crate image ls`: an image under one of its names.
@@ -141,7 +216,7 @@ func (c *ImageRmCmd) Run(g *Globals, code *int) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("removed %s %s\n", img.ID, strings.Join(img.Names, " "))
+		fmt.Printf("removed %s %s\n", img.ID, printableNames(img.Names))
 		return nil
 	})
 }

@@ -6,6 +6,9 @@ package main
 // layout directory and the attributes of its layers' files.
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,5 +75,101 @@ func TestHostileImageNameIsAnID(t *testing.T) {
 	}
 	if out := e.runOK("sha256:"+short, "cat", "/which"); out != "victim" {
 		t.Errorf("crate run sha256:%s ran %q, want the victim", short, out)
+	}
+}
+
+// evilName is a name with bytes a terminal acts on: an escape sequence that
+// sets the window title, a bell, and a carriage return that lets what
+// follows overwrite the line.
+const evilName = "evil\x1b]0;pwned\x07\r:latest"
+
+// requirePrintable fails if out holds a control character (C0 but newline
+// and tab, DEL, or C1, which some terminals take as ESC sequences).
+func requirePrintable(t *testing.T, what, out string) {
+	t.Helper()
+	for _, r := range out {
+		if r < ' ' && r != '\n' && r != '\t' || r >= 0x7f && r <= 0x9f {
+			t.Errorf("%s holds the control character %U: %q", what, r, out)
+			return
+		}
+	}
+}
+
+// TestHostileImageNames: names that are no NAME[:TAG], from --name or from
+// the image file, are refused in one line that shows them escaped; crate
+// image ls escapes those an older crate may have recorded.
+func TestHostileImageNames(t *testing.T) {
+	e := newEnv(t)
+	crate := func(args ...string) result {
+		t.Helper()
+		r := e.crate(args...)
+		requirePrintable(t, fmt.Sprintf("stdout of crate %q", args), r.stdout)
+		requirePrintable(t, fmt.Sprintf("stderr of crate %q", args), r.stderr)
+		return r
+	}
+	requireRefused(t, crate("image", "import", busyboxImage(t), "--name", evilName), `"evil\x1b]0;pwned\a\r:latest"`)
+	requireRefused(t, crate("image", "import", busyboxImage(t), "--name", "Busybox"), `"Busybox"`)
+	if _, err := os.Stat(e.root); err == nil {
+		t.Errorf("a refused --name made the state root %s", e.root)
+	}
+	records := func() []string {
+		t.Helper()
+		found, _ := filepath.Glob(filepath.Join(e.root, "images", "*.json"))
+		return found
+	}
+
+	dir := t.TempDir()
+	layer := testutil.Tar(t, busyboxFiles(t))
+	save, layout := filepath.Join(dir, "save.tar"), filepath.Join(dir, "layout")
+	testutil.DockerSave(t, save, evilName, ocispec.ImageConfig{}, layer)
+	testutil.OCILayout(t, layout, "evil\x1b[2J\x07", ocispec.ImageConfig{}, layer)
+	for what, img := range map[string]string{"docker save RepoTags": save, "OCI ref.name": layout} {
+		t.Run(what, func(t *testing.T) {
+			before := records()
+			requireRefused(t, crate("image", "import", img), "--name NAME[:TAG]")
+			r := e.run(img, "true")
+			requirePrintable(t, "stderr of crate run", r.stderr)
+			requireRefused(t, r, "crate image import "+img+" --name NAME[:TAG]")
+			if after := records(); len(after) != len(before) {
+				t.Errorf("image records %q after the refusals, %q before", after, before)
+			}
+			if r := crate("image", "import", img, "--name", "named:1"); r.code != 0 || !strings.HasSuffix(r.stdout, " named:1\n") {
+				t.Errorf("import with --name: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+
+	// An older crate recorded such names: ls and rm show them escaped, and
+	// the JSON still holds them whole.
+	named := records()
+	if len(named) != 1 {
+		t.Fatalf("image records %q, want the one of named:1", named)
+	}
+	var record map[string]any
+	data, err := os.ReadFile(named[0])
+	if err == nil {
+		err = json.Unmarshal(data, &record)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := []any{evilName, "csi\u009b31m:latest", "del\x7f:latest"}
+	record["names"] = append(record["names"].([]any), old...)
+	if data, err = json.Marshal(record); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(named[0], data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := crate("image", "ls"); r.code != 0 || !strings.Contains(r.stdout, `"evil\x1b]0;pwned\a\r:latest"`) {
+		t.Errorf("image ls: exit %d, stdout %q; want the old name escaped", r.code, r.stdout)
+	}
+	r := crate("image", "ls", "--format", "json")
+	var rows []struct{ Name string }
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 4 || rows[1].Name != evilName {
+		t.Errorf("image ls --format json: %v, rows %q; want named:1 and the old names, whole", err, rows)
+	}
+	if r := crate("image", "rm", "named:1"); r.code != 0 {
+		t.Errorf("image rm: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

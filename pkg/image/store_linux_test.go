@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -538,12 +539,54 @@ func TestNormalizeName(t *testing.T) {
 		{strings.Repeat("ab", 32), ""}, // an image id
 		{strings.Repeat("ab", 32) + ":v1", ""},
 		{"team/" + strings.Repeat("ab", 32), "team/" + strings.Repeat("ab", 32) + ":latest"},
-		{strings.Repeat("ab", 6), strings.Repeat("ab", 6) + ":latest"}, // a short id is a name too
+		{strings.Repeat("ab", 6), strings.Repeat("ab", 6) + ":latest"},    // a short id is a name too
+		{"docker.io/library/busybox", "docker.io/library/busybox:latest"}, // kept as given
+		{"docker.io/library/" + strings.Repeat("ab", 32), ""},             // an id, in docker's long form
+		{"[::1]:5000/app:v1", "[::1]:5000/app:v1"},
+		{"App", ""},                                    // repositories are lowercase
+		{"app:" + strings.Repeat("t", 129), ""},        // a tag has at most 128 characters
+		{"app@sha256:" + strings.Repeat("ab", 32), ""}, // a digest reference names no tag
+		{"evil\x1b[31m", ""},                           // terminal escapes
+		{"evil\x1b]0;pwned\x07:latest", ""},            // a window title and a bell
+		{"app:v1\r", ""},                               // a carriage return
+		{"app\u009b31m", ""},                           // the one-byte CSI
+		{"app\u202e", ""},                              // right-to-left override
+		{"a//b", ""},
 	} {
 		got, err := normalizeName(tc.in)
 		if tc.want == "" && err == nil || tc.want != "" && got != tc.want {
 			t.Errorf("normalizeName(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
+		if err != nil && !printableASCII(err.Error()) {
+			t.Errorf("normalizeName(%q): error %q holds a character a terminal may act on", tc.in, err)
+		}
+	}
+}
+
+// printableASCII reports whether s is nothing but printable ASCII and spaces.
+func printableASCII(s string) bool {
+	for _, b := range []byte(s) {
+		if b < ' ' || b > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// TestImportRefusesBadNamesFromTheImage: the names an image file carries are the
+// attacker's; one that is no NAME[:TAG] refuses the import, said safely, before
+// anything is unpacked, and a name the caller gives instead is taken.
+func TestImportRefusesBadNamesFromTheImage(t *testing.T) {
+	s := newTestStore(t, "")
+	src := imageOf(layerOf(t, Gzip, file("x", "x")))
+	src.Names = []string{"good:1", "evil\x1b]0;pwned\x07\r:latest"}
+	_, err := s.Import(context.Background(), src)
+	if err == nil || !strings.Contains(err.Error(), `"evil\x1b]0;pwned\a\r:latest"`) || !printableASCII(err.Error()) {
+		t.Fatalf("Import = %v; want the bad name refused, quoted", err)
+	}
+	requireNothingLeft(t, s.root)
+	if img := importOK(t, s, src, "mine:1"); !slices.Equal(img.Names, []string{"mine:1"}) {
+		t.Errorf("Names = %q, want the caller's mine:1 only", img.Names)
 	}
 }
 
