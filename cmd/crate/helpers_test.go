@@ -89,10 +89,16 @@ func newName() string {
 
 // command returns a crate command with the test's state root and log file.
 func (e *env) command(args ...string) *exec.Cmd {
+	return e.commandWithin(3*time.Minute, args...)
+}
+
+// commandWithin is command with another safety net: a shorter one for a
+// test whose failure is a hang or a runaway that eats the machine's memory.
+func (e *env) commandWithin(limit time.Duration, args ...string) *exec.Cmd {
 	all := append([]string{"--root", e.root, "--run-dir", e.runDir, "--log-file", e.logFile}, args...)
 	// A safety net, not a measure: a hung crate fails its test instead of
 	// stalling the whole run until go test's own timeout.
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	e.t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, crateBin, all...)
 	cmd.Env = append(os.Environ(), "CRATE_INIT="+initBin)

@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/crate-run/crate/pkg/testutil"
@@ -171,5 +174,60 @@ func TestHostileImageNames(t *testing.T) {
 	}
 	if r := crate("image", "rm", "named:1"); r.code != 0 {
 		t.Errorf("image rm: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// nestIndex rewrites the index.json of the OCI layout dir: it lists, times
+// times, an index that lists the next index times times, and so on, depth
+// indexes deep, the last one listing the layout's image times times.
+func nestIndex(t *testing.T, dir string, times, depth int) {
+	t.Helper()
+	var index ocispec.Index
+	data, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &index)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := index.Manifests[0]
+	for range depth {
+		nested := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: slices.Repeat([]ocispec.Descriptor{d}, times)}
+		nested.SchemaVersion = 2
+		blob, err := json.Marshal(nested)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dg := digest.FromBytes(blob)
+		if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", dg.Encoded()), blob, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: dg, Size: int64(len(blob)), Annotations: d.Annotations}
+	}
+	index.Manifests = slices.Repeat([]ocispec.Descriptor{d}, times)
+	if data, err = json.Marshal(index); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHostileImageIndexBomb imports a layout whose index.json lists one
+// nested index 40 times, which lists the next one 40 times, four deep: read
+// naively, 40^4 reads and 40^5 manifests to choose from (the crate of the
+// security review grew past 2 GB in 25 s). Each index is read once, and the
+// one image in it imported.
+func TestHostileImageIndexBomb(t *testing.T) {
+	e := newEnv(t)
+	layout := signedImage(t, "bomb:1", "bomb")
+	nestIndex(t, layout, 40, 4)
+	// A minute is ample for a few small files; the old crate ran away.
+	r := e.finish(e.commandWithin(time.Minute, "image", "import", layout), "")
+	if r.code != 0 || !strings.HasSuffix(r.stdout, " bomb:1\n") {
+		t.Fatalf("crate image import: exit %d, stdout %q, stderr %q; want bomb:1 imported", r.code, r.stdout, r.stderr)
+	}
+	if out := e.runOK("bomb:1", "cat", "/which"); out != "bomb" {
+		t.Errorf("crate run bomb:1 ran %q, want the bomb's image", out)
 	}
 }

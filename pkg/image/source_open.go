@@ -165,6 +165,8 @@ type reader struct {
 	path  string
 	kind  string // "OCI layout", "docker save archive": starts every Error.Reason
 	files files
+	// metadataBytes counts what readMetadata has read, for maxMetadataTotal.
+	metadataBytes int64
 }
 
 // maxMetadata bounds what is read into memory for a JSON file; real configs and
@@ -185,19 +187,23 @@ func (r *reader) readFile(name, missing string) ([]byte, error) {
 		return nil, r.errorf(err, "open %s", name)
 	}
 	defer rc.Close()
-	data, err := readMetadata(rc, size)
-	if err != nil {
-		return nil, r.errorf(err, "read %s", name)
-	}
-	return data, nil
+	return r.readMetadata(name, rc, size)
 }
 
-// readMetadata reads a JSON file of size bytes whole, if it is small enough to be one.
-func readMetadata(rc io.Reader, size int64) ([]byte, error) {
+// readMetadata reads the JSON file (or blob) what of size bytes whole, if it is small
+// enough to be one, and if all the metadata read so far stays within maxMetadataTotal.
+func (r *reader) readMetadata(what string, rc io.Reader, size int64) ([]byte, error) {
 	if size > maxMetadata {
-		return nil, fmt.Errorf("%d bytes, more than metadata ever needs (%d)", size, maxMetadata)
+		return nil, r.errorf(nil, "read %s: %d bytes, more than metadata ever needs (%d)", what, size, maxMetadata)
 	}
-	return io.ReadAll(io.LimitReader(rc, size))
+	if r.metadataBytes += size; r.metadataBytes > maxMetadataTotal {
+		return nil, r.errorf(nil, "more than %d MiB of metadata (indexes, manifests, config); crate reads at most that much", maxMetadataTotal>>20)
+	}
+	data, err := io.ReadAll(io.LimitReader(rc, size))
+	if err != nil {
+		return nil, r.errorf(err, "read %s", what)
+	}
+	return data, nil
 }
 
 // decode parses JSON data found in what (a file name or a blob's digest).
