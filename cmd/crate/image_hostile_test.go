@@ -17,6 +17,7 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/testutil"
 )
@@ -229,5 +230,67 @@ func TestHostileImageIndexBomb(t *testing.T) {
 	}
 	if out := e.runOK("bomb:1", "cat", "/which"); out != "bomb" {
 		t.Errorf("crate run bomb:1 ran %q, want the bomb's image", out)
+	}
+}
+
+// TestHostileImageFIFO: a fifo where crate expects an image file, in an OCI
+// layout directory or as the file given, is refused in one line naming it.
+// Opening a fifo waits for a writer: the crate of the security review hung
+// there for good.
+func TestHostileImageFIFO(t *testing.T) {
+	e := newEnv(t)
+	layout := signedImage(t, "fifo:1", "fifo")
+	var index ocispec.Index
+	data, err := os.ReadFile(filepath.Join(layout, "index.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &index)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join("blobs", "sha256", index.Manifests[0].Digest.Encoded())
+	fifoFile := filepath.Join(t.TempDir(), "image.tar")
+	if err := unix.Mkfifo(fifoFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		fifo  string // a file of the layout made a fifo, or "" for the fifo given as the file
+		image string
+		want  string
+	}{
+		{"index.json", "index.json", layout, "index.json is a fifo, not a regular file"},
+		{"the manifest", manifest, layout, manifest + " is a fifo, not a regular file"},
+		{"the file given", "", fifoFile, "not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.fifo != "" {
+				p := filepath.Join(layout, tc.fifo)
+				saved, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Remove(p); err != nil {
+					t.Fatal(err)
+				}
+				if err := unix.Mkfifo(p, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					os.Remove(p)
+					os.WriteFile(p, saved, 0o644)
+				})
+			}
+			// A minute is ample for a refusal; the old crate hung.
+			requireRefused(t, e.finish(e.commandWithin(time.Minute, "image", "import", tc.image), ""), tc.want)
+			name := newName()
+			r := e.finish(e.commandWithin(time.Minute, "run", "--name", name, tc.image, "true"), name)
+			e.noLeftovers(name)
+			requireRefused(t, r, tc.want)
+		})
+	}
+	// The layout, whole again, imports and runs.
+	if out := e.runOK(layout, "cat", "/which"); out != "fifo" {
+		t.Errorf("crate run of the layout ran %q, want its image", out)
 	}
 }

@@ -1,8 +1,6 @@
 package image
 
 import (
-	"errors"
-	"io/fs"
 	"path"
 	"strings"
 
@@ -87,12 +85,9 @@ func (r *reader) dockerLayer(i int, p string, diffID digest.Digest) (Layer, erro
 	if err := diffID.Validate(); err != nil {
 		return Layer{}, r.errorf(err, "layer %d: invalid diff_id %q", i+1, diffID)
 	}
-	rc, size, err := r.files.open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Layer{}, r.errorf(nil, "layer %s missing from the archive", name)
-	}
+	rc, size, err := r.open(name, "layer "+name+" missing from the archive")
 	if err != nil {
-		return Layer{}, r.errorf(err, "open layer %s", name)
+		return Layer{}, err
 	}
 	comp, err := sniff(rc)
 	rc.Close()
@@ -136,9 +131,9 @@ func digestInName(name string) digest.Digest {
 
 // hashFile computes the sha256 digest of the image file name.
 func (r *reader) hashFile(name string) (digest.Digest, error) {
-	rc, _, err := r.files.open(name)
+	rc, _, err := r.open(name, name+" missing from the archive")
 	if err != nil {
-		return "", r.errorf(err, "open %s", name)
+		return "", err
 	}
 	defer rc.Close()
 	dg, err := digest.SHA256.FromReader(rc)

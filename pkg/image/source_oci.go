@@ -1,9 +1,7 @@
 package image
 
 import (
-	"errors"
 	"io"
-	"io/fs"
 	"slices"
 	"strings"
 
@@ -306,12 +304,9 @@ func (r *reader) openBlob(desc ocispec.Descriptor) (io.ReadCloser, string, error
 	if err != nil {
 		return nil, "", err
 	}
-	rc, size, err := r.files.open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "", r.errorf(nil, "blob %s missing from the image", desc.Digest)
-	}
+	rc, size, err := r.open(name, "blob "+desc.Digest.String()+" missing from the image")
 	if err != nil {
-		return nil, "", r.errorf(err, "open blob %s", desc.Digest)
+		return nil, "", err
 	}
 	if size != desc.Size {
 		rc.Close()

@@ -48,9 +48,9 @@ func OpenSource(path, platform string) (*Source, error) {
 		}
 		return openRootfs(path, comp)
 	}
-	f, err := os.Open(path)
+	f, _, err := openRegular(path)
 	if err != nil {
-		return nil, openError(path, err)
+		return nil, err
 	}
 	t, err := indexTar(path, f)
 	if err != nil {
@@ -96,24 +96,26 @@ func openLayoutDir(path string, want platform) (*Source, error) {
 // openRootfs makes a root filesystem archive a one-layer image. Its digest, computed
 // over the whole file, stands for both the layer and the image.
 func openRootfs(path string, comp Compression) (*Source, error) {
-	f, err := os.Open(path)
+	f, fi, err := openRegular(path)
 	if err != nil {
-		return nil, openError(path, err)
+		return nil, err
 	}
 	defer f.Close()
 	dg, err := digest.SHA256.FromReader(f)
 	if err != nil {
 		return nil, &Error{Path: path, Reason: "read", Err: err}
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", path, err)
-	}
 	layer := Layer{
 		Digest:      dg,
 		Size:        fi.Size(),
 		Compression: comp,
-		Open:        func() (io.ReadCloser, error) { return os.Open(path) },
+		Open: func() (io.ReadCloser, error) {
+			f, _, err := openRegular(path)
+			if err != nil {
+				return nil, err
+			}
+			return f, nil
+		},
 	}
 	return &Source{
 		Path:         path,
@@ -177,14 +179,27 @@ func (r *reader) errorf(err error, format string, args ...any) *Error {
 	return &Error{Path: r.path, Reason: r.kind + ": " + fmt.Sprintf(format, args...), Err: err}
 }
 
+// open opens the image file name, with its size; missing is the Reason if it is not
+// there.
+func (r *reader) open(name, missing string) (io.ReadCloser, int64, error) {
+	rc, size, err := r.files.open(name)
+	var nr *notRegularError
+	switch {
+	case err == nil:
+		return rc, size, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, 0, r.errorf(nil, "%s", missing)
+	case errors.As(err, &nr):
+		return nil, 0, r.errorf(nil, "%s", nr)
+	}
+	return nil, 0, r.errorf(err, "open %s", name)
+}
+
 // readFile reads a small file of the image whole; missing is the Reason if it is not there.
 func (r *reader) readFile(name, missing string) ([]byte, error) {
-	rc, size, err := r.files.open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, r.errorf(nil, "%s", missing)
-	}
+	rc, size, err := r.open(name, missing)
 	if err != nil {
-		return nil, r.errorf(err, "open %s", name)
+		return nil, err
 	}
 	defer rc.Close()
 	return r.readMetadata(name, rc, size)
