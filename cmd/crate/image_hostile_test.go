@@ -6,6 +6,7 @@ package main
 // layout directory and the attributes of its layers' files.
 
 import (
+	"archive/tar"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -292,5 +293,57 @@ func TestHostileImageFIFO(t *testing.T) {
 	// The layout, whole again, imports and runs.
 	if out := e.runOK(layout, "cat", "/which"); out != "fifo" {
 		t.Errorf("crate run of the layout ran %q, want its image", out)
+	}
+}
+
+// TestHostileImageOverlayXattrs: a layer that marks a directory opaque with
+// overlayfs's own attribute, not with an OCI whiteout, does not hide what the
+// layers below have there; its layer directory carries no overlay attribute.
+// A real opaque whiteout still hides them.
+func TestHostileImageOverlayXattrs(t *testing.T) {
+	e := newEnv(t)
+	base := testutil.Tar(t, busyboxFiles(t,
+		testutil.File{Name: "opt", Mode: 0o755, Typeflag: tar.TypeDir},
+		testutil.File{Name: "opt/old", Mode: 0o644, Body: []byte("old")},
+	))
+	forged := testutil.Tar(t, []testutil.File{
+		{Name: "opt", Mode: 0o755, Typeflag: tar.TypeDir, Xattrs: map[string]string{
+			"trusted.overlay.opaque": "y", "trusted.overlay.redirect": "/bin", "user.overlay.opaque": "y"}},
+		{Name: "opt/new", Mode: 0o644, Body: []byte("new")},
+	})
+	whiteout := testutil.Tar(t, []testutil.File{
+		{Name: "opt", Mode: 0o755, Typeflag: tar.TypeDir},
+		{Name: "opt/.wh..wh..opq", Mode: 0o644},
+		{Name: "opt/new", Mode: 0o644, Body: []byte("new")},
+	})
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, top string
+		layer     []byte
+		want      string
+	}{
+		{"forged attribute", "forged", forged, "new\nold\n"},
+		{"opaque whiteout", "whiteout", whiteout, "new\n"},
+	} {
+		img := filepath.Join(dir, tc.top+".tar")
+		testutil.DockerSave(t, img, tc.top+":1", ocispec.ImageConfig{}, base, tc.layer)
+		for _, storage := range []string{"overlay", "copy"} {
+			t.Run(tc.name+" with "+storage, func(t *testing.T) {
+				if out := e.runOK("--storage", storage, img, "ls", "/opt"); out != tc.want {
+					t.Errorf("ls /opt: %q, want %q", out, tc.want)
+				}
+			})
+		}
+	}
+	opt := filepath.Join(e.root, "layers", "sha256", digest.FromBytes(forged).Encoded(), "opt")
+	buf := make([]byte, 4096)
+	size, err := unix.Llistxattr(opt, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, attr := range strings.Split(string(buf[:size]), "\x00") {
+		if strings.Contains(attr, "overlay.") {
+			t.Errorf("the forged layer's opt carries %s", attr)
+		}
 	}
 }

@@ -277,7 +277,7 @@ func listXattrs(p string) (map[string]string, error) {
 	}
 	attrs := map[string]string{}
 	for _, key := range strings.Split(strings.TrimSuffix(string(buf[:size]), "\x00"), "\x00") {
-		if strings.HasPrefix(key, "trusted.overlay.") || strings.HasPrefix(key, "user.overlay.") {
+		if isOverlayXattr(key) {
 			continue
 		}
 		vsize, err := unix.Lgetxattr(p, key, nil)

@@ -174,6 +174,25 @@ func TestImportUnpacksLayersWithWhiteouts(t *testing.T) {
 	}
 }
 
+// TestImportTakesNoOverlayXattrsFromLayers: a layer's own overlay attributes (an opaque
+// directory, a redirect) are dropped, while its whiteouts still become the attributes
+// overlayfs reads.
+func TestImportTakesNoOverlayXattrsFromLayers(t *testing.T) {
+	testutil.RequireRoot(t)
+	s := newTestStore(t, "")
+	forged := layerOf(t, Gzip, withXattrs(dir("opt/"), overlayXattrs...), file("opt/new", "new"))
+	real := layerOf(t, Gzip, dir("opt/"), file("opt/.wh..wh..opq", ""), file("opt/new", "new"))
+	importOK(t, s, imageOf(forged, real), "app")
+	for i := 0; i < len(overlayXattrs); i += 2 {
+		if v, ok := lgetxattr(t, filepath.Join(s.LayerDir(forged.DiffID), "opt"), overlayXattrs[i]); ok {
+			t.Errorf("opt: %s = %q, taken from the layer", overlayXattrs[i], v)
+		}
+	}
+	if v := getxattr(t, filepath.Join(s.LayerDir(real.DiffID), "opt"), opaqueXattr); v != "y" {
+		t.Errorf("opt with an opaque whiteout: %s = %q, want y", opaqueXattr, v)
+	}
+}
+
 func TestImportRootfsComputesDiffID(t *testing.T) {
 	plain := tarball(t, dir("./"), file("etc/hostname", "crate\n"), file("bin/sh", "#!\n"))
 	for _, c := range []Compression{None, Gzip, Xz} {
@@ -621,13 +640,6 @@ func digestStrings(ds []digest.Digest) []string {
 // getxattr returns the attribute's value, "" if it is not set.
 func getxattr(t *testing.T, p, attr string) string {
 	t.Helper()
-	buf := make([]byte, 256)
-	n, err := unix.Lgetxattr(p, attr, buf)
-	if errors.Is(err, unix.ENODATA) {
-		return ""
-	}
-	if err != nil {
-		t.Fatalf("lgetxattr %s %s: %v", attr, p, err)
-	}
-	return string(buf[:n])
+	v, _ := lgetxattr(t, p, attr)
+	return v
 }

@@ -48,9 +48,10 @@ const paxXattr = "SCHILY.xattr."
 //
 // Owners are restored only when running as root (an unprivileged caller cannot give files
 // away); modes including setuid, setgid and sticky, modification times, hardlinks,
-// devices, fifos and extended attributes are restored too. Extended attributes that the
-// file system of dest does not support are skipped, as are attributes an unprivileged
-// caller may not set.
+// devices, fifos and extended attributes are restored too, file capabilities
+// (security.capability) included, as docker restores them; overlayfs's own attributes
+// are not (isOverlayXattr). Extended attributes that the file system of dest does not
+// support are skipped, as are attributes an unprivileged caller may not set.
 //
 // Cancelling ctx stops the unpacking between entries and returns ctx.Err(). On any error
 // dest is left half-filled: the caller removes it.
@@ -599,10 +600,12 @@ func (x *extractor) setOwnerModeXattrs(fd int, name string, hdr *tar.Header) err
 	return nil
 }
 
+// setXattrs sets the extended attributes hdr carries, but overlayfs's own (see
+// isOverlayXattr): those are the store's to set, for whiteouts, never the archive's.
 func (x *extractor) setXattrs(fd int, name string, hdr *tar.Header) error {
 	for key, value := range hdr.PAXRecords {
 		attr, ok := strings.CutPrefix(key, paxXattr)
-		if !ok {
+		if !ok || isOverlayXattr(attr) {
 			continue
 		}
 		err := unix.Fsetxattr(fd, attr, []byte(value), 0)

@@ -44,6 +44,15 @@ const (
 	opaqueXattr = "trusted.overlay.opaque"
 )
 
+// isOverlayXattr reports whether attr is one overlayfs reads from the directories it
+// stacks: trusted.overlay.* (opaque, redirect, metacopy, origin, ...), or user.overlay.*
+// on a mount with the userxattr option. The store sets them for whiteouts; taken from
+// an image, they would let a layer hide, redirect or borrow what the layers below it
+// hold (and what else lies on their file system) beyond what OCI whiteouts can say.
+func isOverlayXattr(attr string) bool {
+	return strings.HasPrefix(attr, "trusted.overlay.") || strings.HasPrefix(attr, "user.overlay.")
+}
+
 // onOverlayfs reports whether the directory fd is on overlayfs.
 func onOverlayfs(fd int) bool {
 	var st unix.Statfs_t

@@ -21,6 +21,8 @@ type File struct {
 	Typeflag byte // tar.TypeReg when 0
 	Body     []byte
 	Link     string // symlink target or hardlink name
+	// Xattrs are extended attributes, written as PAX records (SCHILY.xattr.NAME).
+	Xattrs map[string]string
 }
 
 // Tar returns files as an uncompressed tar stream.
@@ -35,6 +37,12 @@ func Tar(t testing.TB, files []File) []byte {
 		}
 		hdr := &tar.Header{Name: f.Name, Mode: f.Mode, Typeflag: typ, Linkname: f.Link,
 			ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
+		for k, v := range f.Xattrs {
+			if hdr.PAXRecords == nil {
+				hdr.PAXRecords = map[string]string{}
+			}
+			hdr.PAXRecords["SCHILY.xattr."+k] = v
+		}
 		if typ == tar.TypeReg {
 			hdr.Size = int64(len(f.Body))
 		}
