@@ -151,21 +151,10 @@ func TestHostileImageNames(t *testing.T) {
 		t.Fatalf("image records %q, want the one of named:1", named)
 	}
 	var record map[string]any
-	data, err := os.ReadFile(named[0])
-	if err == nil {
-		err = json.Unmarshal(data, &record)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, named[0], &record)
 	old := []any{evilName, "csi\u009b31m:latest", "del\x7f:latest"}
 	record["names"] = append(record["names"].([]any), old...)
-	if data, err = json.Marshal(record); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(named[0], data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeJSON(t, named[0], record)
 	if r := crate("image", "ls"); r.code != 0 || !strings.Contains(r.stdout, `"evil\x1b]0;pwned\a\r:latest"`) {
 		t.Errorf("image ls: exit %d, stdout %q; want the old name escaped", r.code, r.stdout)
 	}
@@ -185,13 +174,7 @@ func TestHostileImageNames(t *testing.T) {
 func nestIndex(t *testing.T, dir string, times, depth int) {
 	t.Helper()
 	var index ocispec.Index
-	data, err := os.ReadFile(filepath.Join(dir, "index.json"))
-	if err == nil {
-		err = json.Unmarshal(data, &index)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, filepath.Join(dir, "index.json"), &index)
 	d := index.Manifests[0]
 	for range depth {
 		nested := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: slices.Repeat([]ocispec.Descriptor{d}, times)}
@@ -207,10 +190,29 @@ func nestIndex(t *testing.T, dir string, times, depth int) {
 		d = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: dg, Size: int64(len(blob)), Annotations: d.Annotations}
 	}
 	index.Manifests = slices.Repeat([]ocispec.Descriptor{d}, times)
-	if data, err = json.Marshal(index); err != nil {
+	writeJSON(t, filepath.Join(dir, "index.json"), index)
+}
+
+// readJSON decodes the JSON file p into v.
+func readJSON(t *testing.T, p string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err == nil {
+		err = json.Unmarshal(data, v)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "index.json"), data, 0o644); err != nil {
+}
+
+// writeJSON writes v to the file p as JSON.
+func writeJSON(t *testing.T, p string, v any) {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err == nil {
+		err = os.WriteFile(p, data, 0o644)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 }
@@ -242,13 +244,7 @@ func TestHostileImageFIFO(t *testing.T) {
 	e := newEnv(t)
 	layout := signedImage(t, "fifo:1", "fifo")
 	var index ocispec.Index
-	data, err := os.ReadFile(filepath.Join(layout, "index.json"))
-	if err == nil {
-		err = json.Unmarshal(data, &index)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, filepath.Join(layout, "index.json"), &index)
 	manifest := filepath.Join("blobs", "sha256", index.Manifests[0].Digest.Encoded())
 	fifoFile := filepath.Join(t.TempDir(), "image.tar")
 	if err := unix.Mkfifo(fifoFile, 0o644); err != nil {
