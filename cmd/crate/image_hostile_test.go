@@ -23,9 +23,9 @@ import (
 	"github.com/crate-run/crate/pkg/testutil"
 )
 
-// signedImage is an OCI layout of busybox with /which saying who made it,
+// markedImage is an OCI layout of busybox with /which saying who made it,
 // named ref.
-func signedImage(t *testing.T, ref, who string) string {
+func markedImage(t *testing.T, ref, who string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "layout")
 	layer := testutil.Tar(t, busyboxFiles(t, testutil.File{Name: "which", Mode: 0o644, Body: []byte(who)}))
@@ -34,9 +34,9 @@ func signedImage(t *testing.T, ref, who string) string {
 }
 
 // importedID imports path and returns the image's id, 64 hex digits.
-func (e *env) importedID(path string, args ...string) string {
+func (e *env) importedID(path string) string {
 	e.t.Helper()
-	r := e.crate(append([]string{"image", "import", path}, args...)...)
+	r := e.crate("image", "import", path)
 	id, _, _ := strings.Cut(r.stdout, " ")
 	if r.code != 0 || !strings.HasPrefix(id, "sha256:") {
 		e.t.Fatalf("crate image import %s: exit %d, stdout %q\nstderr: %s", path, r.code, r.stdout, r.stderr)
@@ -58,11 +58,11 @@ func requireRefused(t *testing.T, r result, want string) {
 // not run in its place when the operator gives that id.
 func TestHostileImageNameIsAnID(t *testing.T) {
 	e := newEnv(t)
-	id := e.importedID(signedImage(t, "victim:1", "victim"))
+	id := e.importedID(markedImage(t, "victim:1", "victim"))
 	short := id[:12] // as crate image ls shows it
 
 	// The full id as a name: refused, and the id still runs its image.
-	requireRefused(t, e.crate("image", "import", signedImage(t, id, "impostor")), "image id")
+	requireRefused(t, e.crate("image", "import", markedImage(t, id, "impostor")), "image id")
 	if out := e.runOK(id, "cat", "/which"); out != "victim" {
 		t.Errorf("crate run %s ran %q, want the victim", id, out)
 	}
@@ -70,7 +70,7 @@ func TestHostileImageNameIsAnID(t *testing.T) {
 	// The short id as a name is a name (docker allows it too): it wins over
 	// the id prefix, and crate says which image it took and how to reach
 	// the other one.
-	impostor := e.importedID(signedImage(t, short, "impostor"))
+	impostor := e.importedID(markedImage(t, short, "impostor"))
 	r := e.run(short, "cat", "/which")
 	warning := strings.TrimSpace(r.stderr)
 	if r.code != 0 || r.stdout != "impostor" || strings.Count(warning, "\n") != 0 ||
@@ -224,7 +224,7 @@ func writeJSON(t *testing.T, p string, v any) {
 // one image in it imported.
 func TestHostileImageIndexBomb(t *testing.T) {
 	e := newEnv(t)
-	layout := signedImage(t, "bomb:1", "bomb")
+	layout := markedImage(t, "bomb:1", "bomb")
 	nestIndex(t, layout, 40, 4)
 	// A minute is ample for a few small files; the old crate ran away.
 	r := e.finish(e.commandWithin(time.Minute, "image", "import", layout), "")
@@ -242,7 +242,7 @@ func TestHostileImageIndexBomb(t *testing.T) {
 // there for good.
 func TestHostileImageFIFO(t *testing.T) {
 	e := newEnv(t)
-	layout := signedImage(t, "fifo:1", "fifo")
+	layout := markedImage(t, "fifo:1", "fifo")
 	var index ocispec.Index
 	readJSON(t, filepath.Join(layout, "index.json"), &index)
 	manifest := filepath.Join("blobs", "sha256", index.Manifests[0].Digest.Encoded())
