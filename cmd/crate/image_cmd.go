@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -111,23 +110,13 @@ func explainImageName(err error, what string) error {
 	return err
 }
 
-// printable returns s as it is if it is plain printable ASCII, as every valid image
-// name is, and quoted (Go syntax, ASCII only) if not: an image record written by an
-// older crate may hold a name with bytes that a terminal would take as commands.
-func printable(s string) string {
-	for _, b := range []byte(s) {
-		if b <= ' ' || b > '~' {
-			return strconv.QuoteToASCII(s)
-		}
-	}
-	return s
-}
-
-// printableNames joins names with spaces, each printable.
+// printableNames joins names with spaces, each quoted if it holds odd bytes: an image
+// record written by an older crate may hold a name with bytes that a terminal would
+// take as commands.
 func printableNames(names []string) string {
 	out := make([]string, len(names))
 	for i, n := range names {
-		out[i] = printable(n)
+		out[i] = image.Printable(n)
 	}
 	return strings.Join(out, " ")
 }
@@ -154,7 +143,7 @@ func (c *ImageLsCmd) Run(g *Globals, code *int) error {
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 		fmt.Fprintln(w, "NAME\tID\tLAYERS\tSIZE\tCREATED")
 		for _, r := range imageRows(images) {
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", printable(r.Name), printable(r.ID[:min(len(r.ID), 12)]), r.Layers, approxBytes(r.Size), r.Created.Format(time.DateTime))
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", image.Printable(r.Name), image.Printable(r.ID[:min(len(r.ID), 12)]), r.Layers, approxBytes(r.Size), r.Created.Format(time.DateTime))
 		}
 		return w.Flush()
 	})

@@ -20,6 +20,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -73,6 +74,20 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Printable returns s as it is if it is plain printable ASCII, and quoted (Go syntax,
+// ASCII only) if not. What an image names (its names, paths, platforms, attributes)
+// reaches the operator's terminal in messages, and some bytes are commands to a
+// terminal: an escape sequence, a bell, a carriage return that lets the rest of a line
+// overwrite it.
+func Printable(s string) string {
+	for _, b := range []byte(s) {
+		if b < ' ' || b > '~' {
+			return strconv.QuoteToASCII(s)
+		}
+	}
+	return s
+}
 
 // Check opens path, recognises the compression by its magic bytes (not the file name)
 // and reads the first tar header, so bad input is refused before anything is created.

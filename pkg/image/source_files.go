@@ -29,7 +29,7 @@ type notRegularError struct {
 }
 
 func (e *notRegularError) Error() string {
-	return fmt.Sprintf("%s is %s, not a regular file", e.name, fileKind(e.mode))
+	return fmt.Sprintf("%s is %s, not a regular file", Printable(e.name), fileKind(e.mode))
 }
 
 // cleanMember turns a path found in a manifest or a tar header into an index key:
@@ -151,7 +151,7 @@ func (t *tarFiles) open(name string) (io.ReadCloser, int64, error) {
 	for range maxLinks {
 		m, ok := t.members[name]
 		if !ok {
-			return nil, 0, fmt.Errorf("%s: %w", name, fs.ErrNotExist)
+			return nil, 0, fmt.Errorf("%s: %w", Printable(name), fs.ErrNotExist)
 		}
 		if m.link == "" {
 			return io.NopCloser(io.NewSectionReader(t.file, m.offset, m.size)), m.size, nil
@@ -160,11 +160,11 @@ func (t *tarFiles) open(name string) (io.ReadCloser, int64, error) {
 		// escaping target points outside the image and is not followed.
 		next, ok := cleanMember(path.Join(path.Dir(name), m.link))
 		if !ok || path.IsAbs(m.link) {
-			return nil, 0, fmt.Errorf("%s: symlink to %q leaves the archive: %w", name, m.link, fs.ErrNotExist)
+			return nil, 0, fmt.Errorf("%s: symlink to %q leaves the archive: %w", Printable(name), m.link, fs.ErrNotExist)
 		}
 		name = next
 	}
-	return nil, 0, fmt.Errorf("%s: too many symlinks: %w", name, fs.ErrNotExist)
+	return nil, 0, fmt.Errorf("%s: too many symlinks: %w", Printable(name), fs.ErrNotExist)
 }
 
 func (t *tarFiles) close() error { return t.file.Close() }

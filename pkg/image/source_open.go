@@ -192,7 +192,7 @@ func (r *reader) open(name, missing string) (io.ReadCloser, int64, error) {
 	case errors.As(err, &nr):
 		return nil, 0, r.errorf(nil, "%s", nr)
 	}
-	return nil, 0, r.errorf(err, "open %s", name)
+	return nil, 0, r.errorf(err, "open %s", Printable(name))
 }
 
 // readFile reads a small file of the image whole; missing is the Reason if it is not there.
@@ -209,14 +209,14 @@ func (r *reader) readFile(name, missing string) ([]byte, error) {
 // enough to be one, and if all the metadata read so far stays within maxMetadataTotal.
 func (r *reader) readMetadata(what string, rc io.Reader, size int64) ([]byte, error) {
 	if size > maxMetadata {
-		return nil, r.errorf(nil, "read %s: %d bytes, more than metadata ever needs (%d)", what, size, maxMetadata)
+		return nil, r.errorf(nil, "read %s: %d bytes, more than metadata ever needs (%d)", Printable(what), size, maxMetadata)
 	}
 	if r.metadataBytes += size; r.metadataBytes > maxMetadataTotal {
 		return nil, r.errorf(nil, "more than %d MiB of metadata (indexes, manifests, config); crate reads at most that much", maxMetadataTotal>>20)
 	}
 	data, err := io.ReadAll(io.LimitReader(rc, size))
 	if err != nil {
-		return nil, r.errorf(err, "read %s", what)
+		return nil, r.errorf(err, "read %s", Printable(what))
 	}
 	return data, nil
 }
@@ -224,7 +224,7 @@ func (r *reader) readMetadata(what string, rc io.Reader, size int64) ([]byte, er
 // decode parses JSON data found in what (a file name or a blob's digest).
 func (r *reader) decode(what string, data []byte, v any) error {
 	if err := json.Unmarshal(data, v); err != nil {
-		return r.errorf(err, "%s: invalid JSON", what)
+		return r.errorf(err, "%s: invalid JSON", Printable(what))
 	}
 	return nil
 }
@@ -267,7 +267,7 @@ func (r *reader) layerOpener(name string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
 		rc, _, err := r.files.open(name)
 		if err != nil {
-			return nil, fmt.Errorf("open layer %s in %s: %w", name, r.path, err)
+			return nil, fmt.Errorf("open layer %s in %s: %w", Printable(name), r.path, err)
 		}
 		return rc, nil
 	}

@@ -433,3 +433,51 @@ func TestOpenSourceRefusesNonRegularFiles(t *testing.T) {
 		requireImageError(t, openSourceWithin(t, p), p, "not a regular file")
 	})
 }
+
+// TestErrorsQuoteWhatTheImageSays: the paths and platforms an image's metadata names
+// are the attacker's, and reach the operator's terminal in error messages: they come
+// quoted, never with the bytes a terminal acts on.
+func TestErrorsQuoteWhatTheImageSays(t *testing.T) {
+	const evil = "\x1b]0;pwned\x07\r"
+	layer := newLayer(t, Zstd, file("a", "a"))
+	config := testConfig("linux/s390x", layer)
+	save := func(t *testing.T, config ocispec.Image, manifest string) string {
+		entries := dockerSave(t, config, nil, []testLayer{layer}, []string{"l/layer.tar"})
+		for i := range entries {
+			if entries[i].Name == "manifest.json" && manifest != "" {
+				entries[i] = file("manifest.json", manifest)
+			}
+		}
+		return writeArchive(t, "save.tar", tarball(t, entries...))
+	}
+	configName := digest.FromBytes(mustJSON(t, config)).Encoded() + ".json"
+	evilPlatform := config
+	evilPlatform.OS = "linux" + evil
+	for _, tc := range []struct {
+		name     string
+		platform string
+		path     func(t *testing.T) string
+	}{
+		{"docker save layer path", "linux/s390x", func(t *testing.T) string {
+			return save(t, config, string(mustJSON(t, []map[string]any{{"Config": configName, "Layers": []string{evil + "/layer.tar"}}})))
+		}},
+		{"docker save config path", "linux/s390x", func(t *testing.T) string {
+			return save(t, config, string(mustJSON(t, []map[string]any{{"Config": evil + ".json"}})))
+		}},
+		{"config platform", "linux/s390x", func(t *testing.T) string { return save(t, evilPlatform, "") }},
+		{"index platforms", "linux/s390x", func(t *testing.T) string {
+			f := imageFiles{}
+			d := f.addImage(t, "linux/arm64", layer)
+			d.Platform.OS = "linux" + evil
+			f.setIndex(t, d)
+			return f.asDir(t)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := OpenSource(tc.path(t), tc.platform)
+			if err == nil || !printableASCII(err.Error()) || !strings.Contains(err.Error(), `\x1b]0;pwned\a\r`) {
+				t.Errorf("OpenSource error %q: want the image's string quoted", err)
+			}
+		})
+	}
+}

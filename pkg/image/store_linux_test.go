@@ -582,16 +582,6 @@ func TestNormalizeName(t *testing.T) {
 	}
 }
 
-// printableASCII reports whether s is nothing but printable ASCII and spaces.
-func printableASCII(s string) bool {
-	for _, b := range []byte(s) {
-		if b < ' ' || b > '~' {
-			return false
-		}
-	}
-	return true
-}
-
 // TestImportRefusesBadNamesFromTheImage: the names an image file carries are the
 // attacker's; one that is no NAME[:TAG] refuses the import, said safely, before
 // anything is unpacked, and a name the caller gives instead is taken.

@@ -414,6 +414,17 @@ func TestUnpackDropsOverlayXattrs(t *testing.T) {
 	}
 }
 
+// TestUnpackErrorsQuoteWhatTheArchiveSays: an attribute the kernel refuses fails the
+// unpack, and the error names it quoted: the archive chose its name.
+func TestUnpackErrorsQuoteWhatTheArchiveSays(t *testing.T) {
+	// A value over the kernel's 64 KiB: E2BIG, whatever the file system.
+	evil := withXattrs(file("f\x1b[2J", "f"), "user.\x1b]0;pwned\x07", strings.Repeat("x", 65537))
+	_, _, err := unpack(t, tarball(t, evil))
+	if err == nil || !printableASCII(err.Error()) || !strings.Contains(err.Error(), `user.\x1b]0;pwned\a`) {
+		t.Errorf("Unpack error %q: want the attribute named, quoted", err)
+	}
+}
+
 // lgetxattr returns an attribute's value and whether it is set at all.
 func lgetxattr(t *testing.T, p, attr string) (string, bool) {
 	t.Helper()

@@ -110,10 +110,10 @@ func (x *extractor) markOpaque(dir string) error {
 	defer unix.Close(fd)
 	err = unix.Fsetxattr(fd, opaqueXattr, []byte("y"), 0)
 	if errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("opaque directory %s: setting %s needs root: %w", filepath.Join(x.dest, dir), opaqueXattr, err)
+		return fmt.Errorf("opaque directory %s: setting %s needs root: %w", x.path(dir), opaqueXattr, err)
 	}
 	if err != nil {
-		return fmt.Errorf("fsetxattr %s on %s: %w", opaqueXattr, filepath.Join(x.dest, dir), err)
+		return fmt.Errorf("fsetxattr %s on %s: %w", opaqueXattr, x.path(dir), err)
 	}
 	return nil
 }
@@ -147,7 +147,7 @@ func (x *extractor) clearDir(parent int, base, name string) error {
 	defer f.Close()
 	children, err := f.Readdirnames(-1)
 	if err != nil {
-		return fmt.Errorf("read directory %s: %w", f.Name(), err)
+		return fmt.Errorf("read directory %s: %w", x.path(name), err)
 	}
 	for _, c := range children {
 		if err := x.removeAll(fd, c, path.Join(name, c)); err != nil {
