@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -28,21 +27,36 @@ type ImageCmd struct {
 
 // withStore opens the store under --root with crate's logging and runs f.
 func withStore(g *Globals, f func(hclog.Logger, *image.Store) error) error {
+	return withImageLog(g, func(log hclog.Logger) error {
+		store, err := openStore(g, log)
+		if err != nil {
+			return err
+		}
+		return f(log, store)
+	})
+}
+
+// withImageLog runs f with crate's logging, and logs the error it returns.
+func withImageLog(g *Globals, f func(hclog.Logger) error) error {
 	log, closeLog, err := g.rootLogger("crate image needs root (the store keeps files of every owner)")
 	if err != nil {
 		return err
 	}
 	defer closeLog()
-	store, err := image.OpenStore(log, g.Root)
-	if err == nil {
-		store.Progress = os.Stderr // drawn only on a terminal
-		err = f(log, store)
-	}
-	if err != nil {
+	if err := f(log); err != nil {
 		log.Error(err.Error())
 		return loggedError{err}
 	}
 	return nil
+}
+
+func openStore(g *Globals, log hclog.Logger) (*image.Store, error) {
+	store, err := image.OpenStore(log, g.Root)
+	if err != nil {
+		return nil, err
+	}
+	store.Progress = os.Stderr // drawn only on a terminal
+	return store, nil
 }
 
 // ImageImportCmd is `crate image import`.
@@ -53,7 +67,9 @@ type ImageImportCmd struct {
 }
 
 func (c *ImageImportCmd) Run(g *Globals, code *int) error {
-	return withStore(g, func(log hclog.Logger, store *image.Store) error {
+	// The file and the names are checked before the store is opened: bad input
+	// creates nothing, not even the store's directories under a new --root.
+	return withImageLog(g, func(log hclog.Logger) error {
 		src, err := image.OpenSource(c.File, c.Platform)
 		if err != nil {
 			return err
@@ -63,6 +79,13 @@ func (c *ImageImportCmd) Run(g *Globals, code *int) error {
 		if c.Name != "" {
 			names = []string{c.Name}
 		}
+		if _, err := image.ImportNames(src, names...); err != nil {
+			return explainImageName(err, "name the image yourself with --name NAME[:TAG]")
+		}
+		store, err := openStore(g, log)
+		if err != nil {
+			return err
+		}
 		// An interrupted import stops between entries and leaves no layer behind.
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
@@ -70,9 +93,30 @@ func (c *ImageImportCmd) Run(g *Globals, code *int) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%s %s\n", img.ID, strings.Join(img.Names, " "))
+		fmt.Printf("%s %s\n", img.ID, printableNames(img.Names))
 		return nil
 	})
+}
+
+// explainImageName adds what to do to the error of an image file that carries a name
+// crate refuses: the operator can name the image instead.
+func explainImageName(err error, what string) error {
+	var ne *image.NameError
+	if errors.As(err, &ne) && ne.FromImage {
+		return fmt.Errorf("%w; %s", err, what)
+	}
+	return err
+}
+
+// printableNames joins names with spaces, each quoted if it holds odd bytes: an image
+// record written by an older crate may hold a name with bytes that a terminal would
+// take as commands.
+func printableNames(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = image.Printable(n)
+	}
+	return strings.Join(out, " ")
 }
 
 // ImageLsCmd is `crate image ls`.
@@ -87,14 +131,12 @@ func (c *ImageLsCmd) Run(g *Globals, code *int) error {
 			return err
 		}
 		if c.Format == "json" {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(imageRows(images))
+			return writeJSON(os.Stdout, imageRows(images), "  ")
 		}
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 		fmt.Fprintln(w, "NAME\tID\tLAYERS\tSIZE\tCREATED")
 		for _, r := range imageRows(images) {
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", r.Name, r.ID[:min(len(r.ID), 12)], r.Layers, approxBytes(r.Size), r.Created.Format(time.DateTime))
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", image.Printable(r.Name), image.Printable(r.ID[:min(len(r.ID), 12)]), r.Layers, approxBytes(r.Size), r.Created.Format(time.DateTime))
 		}
 		return w.Flush()
 	})
@@ -141,7 +183,7 @@ func (c *ImageRmCmd) Run(g *Globals, code *int) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("removed %s %s\n", img.ID, strings.Join(img.Names, " "))
+		fmt.Printf("removed %s %s\n", img.ID, printableNames(img.Names))
 		return nil
 	})
 }

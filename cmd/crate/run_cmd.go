@@ -95,6 +95,7 @@ func (r *RunCmd) Run(g *Globals, code *int) error {
 func runContainer(log hclog.Logger, cfg container.Config, sigs <-chan os.Signal) (int, error) {
 	res, err := container.Run(log, cfg, sigs)
 	if err != nil {
+		err = explainImageName(err, fmt.Sprintf("import it under a name of your own with crate image import %s --name NAME[:TAG], then run that name", cfg.Image))
 		log.Error(err.Error(), "container_id", cfg.Spec.ID)
 		return 0, loggedError{err}
 	}

@@ -35,10 +35,11 @@ const (
 )
 
 // openImage opens the store and finds the image ref names there. A file or
-// directory is opened first, so that a bad one is refused before the store
-// is touched, then imported on the way (its layers are unpacked only the
-// first time); anything else must name an image imported before. accept
-// sees the image's config first and may refuse it, before any import.
+// directory is opened first, so that a bad one (or one carrying a bad name)
+// is refused before the store is touched, then imported on the way (its
+// layers are unpacked only the first time); anything else must name an image
+// imported before. accept sees the image's config first and may refuse it,
+// before any import.
 func openImage(ctx context.Context, log hclog.Logger, stateRoot, ref, platform string, progress io.Writer,
 	accept func(ocispec.Image) error) (*image.Store, *image.Image, error) {
 	start := time.Now()
@@ -62,6 +63,9 @@ func openImage(ctx context.Context, log hclog.Logger, stateRoot, ref, platform s
 	}
 	defer src.Close()
 	if err := accept(src.Config); err != nil {
+		return nil, nil, err
+	}
+	if _, err := image.ImportNames(src); err != nil {
 		return nil, nil, err
 	}
 	store, err := image.OpenStore(log, stateRoot)

@@ -20,6 +20,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -73,6 +75,20 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Printable returns s as it is if it is plain printable ASCII, and quoted (Go syntax,
+// ASCII only) if not. What an image names (its names, paths, platforms, attributes)
+// reaches the operator's terminal in messages, and some bytes are commands to a
+// terminal: an escape sequence, a bell, a carriage return that lets the rest of a line
+// overwrite it.
+func Printable(s string) string {
+	for _, b := range []byte(s) {
+		if b < ' ' || b > '~' {
+			return strconv.QuoteToASCII(s)
+		}
+	}
+	return s
+}
+
 // Check opens path, recognises the compression by its magic bytes (not the file name)
 // and reads the first tar header, so bad input is refused before anything is created.
 // Errors are *Error.
@@ -107,22 +123,13 @@ type archive struct {
 // openArchive opens path and sets up the decompressor and tar reader. It reads only the
 // first block of data, so a caller can still refuse the file before writing anything.
 func openArchive(path string) (*archive, error) {
-	fi, err := os.Stat(path)
+	f, fi, err := openRegular(path)
 	if err != nil {
-		return nil, openError(path, err)
+		return nil, err
 	}
-	switch {
-	case fi.IsDir():
-		return nil, &Error{Path: path, Reason: "is a directory, not an archive file"}
-	case !fi.Mode().IsRegular():
-		// A fifo or a device would be read twice (Check, then Unpack) and might block.
-		return nil, &Error{Path: path, Reason: "not a regular file"}
-	case fi.Size() == 0:
+	if fi.Size() == 0 {
+		f.Close()
 		return nil, &Error{Path: path, Reason: "empty file"}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, openError(path, err)
 	}
 	a := &archive{path: path, file: f, closeDec: func() {}}
 
@@ -166,6 +173,64 @@ func openArchive(path string) (*archive, error) {
 	a.src = &source{r: r}
 	a.tr = tar.NewReader(a.src)
 	return a, nil
+}
+
+// openRegular opens the image file path for reading, and refuses anything but a regular
+// file (a symlink is followed: the operator gave the path). A fifo or a device is
+// refused before it is opened, and the open does not block (O_NONBLOCK), in case a fifo
+// took the file's place in between: opening a fifo waits for a writer, for as long as
+// there is none. Either would also be read more than once (Check, then Unpack). On a
+// regular file O_NONBLOCK changes nothing. Errors are *Error.
+func openRegular(path string) (*os.File, fs.FileInfo, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, openError(path, err)
+	}
+	if err := refuseIrregular(path, fi.Mode()); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, openError(path, err)
+	}
+	if fi, err = f.Stat(); err == nil {
+		err = refuseIrregular(path, fi.Mode())
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// refuseIrregular says what path is if it is not a regular file.
+func refuseIrregular(path string, mode fs.FileMode) error {
+	switch {
+	case mode.IsDir():
+		return &Error{Path: path, Reason: "is a directory, not an archive file"}
+	case !mode.IsRegular():
+		return &Error{Path: path, Reason: "is " + fileKind(mode) + ", not a regular file"}
+	}
+	return nil
+}
+
+// fileKind names the type of a file that is not a regular file.
+func fileKind(mode fs.FileMode) string {
+	switch {
+	case mode.IsDir():
+		return "a directory"
+	case mode&fs.ModeNamedPipe != 0:
+		return "a fifo"
+	case mode&fs.ModeSocket != 0:
+		return "a socket"
+	case mode&fs.ModeCharDevice != 0:
+		return "a character device"
+	case mode&fs.ModeDevice != 0:
+		return "a block device"
+	case mode&fs.ModeSymlink != 0:
+		return "a symlink"
+	}
+	return "a special file"
 }
 
 func openError(path string, err error) *Error {

@@ -248,3 +248,13 @@ func requireImageError(t *testing.T, err error, path, want string) {
 		t.Errorf("error is not one line: %q", ie.Error())
 	}
 }
+
+// printableASCII reports whether s is nothing but printable ASCII and spaces.
+func printableASCII(s string) bool {
+	for _, b := range []byte(s) {
+		if b < ' ' || b > '~' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,8 +1,6 @@
 package image
 
 import (
-	"errors"
-	"io/fs"
 	"path"
 	"strings"
 
@@ -41,14 +39,14 @@ func (r *reader) readDockerSave(want platform) (*Source, error) {
 	if !ok {
 		return nil, r.errorf(nil, "manifest.json: config path %q is not inside the archive", img.Config)
 	}
-	data, err = r.readFile(configName, "config "+configName+" missing from the archive")
+	data, err = r.readFile(configName, "config "+Printable(configName)+" missing from the archive")
 	if err != nil {
 		return nil, err
 	}
 	// The image id is the config's digest; where the file name carries it, they agree.
 	configDigest := digest.FromBytes(data)
 	if named := digestInName(configName); named != "" && named != configDigest {
-		return nil, r.errorf(nil, "config %s: digest mismatch, content is %s", configName, configDigest)
+		return nil, r.errorf(nil, "config %s: digest mismatch, content is %s", Printable(configName), configDigest)
 	}
 	var config ocispec.Image
 	if err := r.decode(configName, data, &config); err != nil {
@@ -59,7 +57,7 @@ func (r *reader) readDockerSave(want platform) (*Source, error) {
 	}
 	diffIDs := config.RootFS.DiffIDs
 	if len(diffIDs) != len(img.Layers) {
-		return nil, r.errorf(nil, "manifest.json lists %d layers but config %s has %d diff_ids", len(img.Layers), configName, len(diffIDs))
+		return nil, r.errorf(nil, "manifest.json lists %d layers but config %s has %d diff_ids", len(img.Layers), Printable(configName), len(diffIDs))
 	}
 	layers := make([]Layer, len(img.Layers))
 	for i, p := range img.Layers {
@@ -87,17 +85,14 @@ func (r *reader) dockerLayer(i int, p string, diffID digest.Digest) (Layer, erro
 	if err := diffID.Validate(); err != nil {
 		return Layer{}, r.errorf(err, "layer %d: invalid diff_id %q", i+1, diffID)
 	}
-	rc, size, err := r.files.open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Layer{}, r.errorf(nil, "layer %s missing from the archive", name)
-	}
+	rc, size, err := r.open(name, "layer "+Printable(name)+" missing from the archive")
 	if err != nil {
-		return Layer{}, r.errorf(err, "open layer %s", name)
+		return Layer{}, err
 	}
 	comp, err := sniff(rc)
 	rc.Close()
 	if err != nil {
-		return Layer{}, r.errorf(err, "read layer %s", name)
+		return Layer{}, r.errorf(err, "read layer %s", Printable(name))
 	}
 	// Docker 25+ names layers blobs/sha256/<hex>, which is their digest. The legacy
 	// <id>/layer.tar name is not a digest, but docker writes such a layer uncompressed,
@@ -136,14 +131,14 @@ func digestInName(name string) digest.Digest {
 
 // hashFile computes the sha256 digest of the image file name.
 func (r *reader) hashFile(name string) (digest.Digest, error) {
-	rc, _, err := r.files.open(name)
+	rc, _, err := r.open(name, Printable(name)+" missing from the archive")
 	if err != nil {
-		return "", r.errorf(err, "open %s", name)
+		return "", err
 	}
 	defer rc.Close()
 	dg, err := digest.SHA256.FromReader(rc)
 	if err != nil {
-		return "", r.errorf(err, "read %s", name)
+		return "", r.errorf(err, "read %s", Printable(name))
 	}
 	return dg, nil
 }

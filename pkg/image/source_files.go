@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 )
 
 // files is what an image is made of: named files (oci-layout, manifest.json, blobs),
@@ -16,9 +17,19 @@ import (
 // and relative, as cleanMember returns them.
 type files interface {
 	// open returns a file's bytes and size; an error wrapping fs.ErrNotExist if the
-	// image has no such regular file.
+	// image has no such file, a *notRegularError if it is not a regular file.
 	open(name string) (io.ReadCloser, int64, error)
 	close() error
+}
+
+// notRegularError is a file of an image that is there, but is not a regular file.
+type notRegularError struct {
+	name string
+	mode fs.FileMode
+}
+
+func (e *notRegularError) Error() string {
+	return fmt.Sprintf("%s is %s, not a regular file", Printable(e.name), fileKind(e.mode))
 }
 
 // cleanMember turns a path found in a manifest or a tar header into an index key:
@@ -44,19 +55,27 @@ func cleanMember(p string) (string, bool) {
 // included, inside that directory.
 type dirFiles struct{ root *os.Root }
 
+// open refuses anything but a regular file, as openRegular does for the file the
+// operator names: the directory's files are the image's, and a fifo among them would
+// stop crate in open(2) for good.
 func (d dirFiles) open(name string) (io.ReadCloser, int64, error) {
-	f, err := d.root.Open(name)
+	fi, err := d.root.Stat(name)
 	if err != nil {
-		return nil, 0, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return nil, 0, err
 	}
 	if !fi.Mode().IsRegular() {
+		return nil, 0, &notRegularError{name: name, mode: fi.Mode()}
+	}
+	f, err := d.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	if fi, err = f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		err = &notRegularError{name: name, mode: fi.Mode()}
+	}
+	if err != nil {
 		f.Close()
-		return nil, 0, fmt.Errorf("%s: not a regular file: %w", name, fs.ErrNotExist)
+		return nil, 0, err
 	}
 	return f, fi.Size(), nil
 }
@@ -132,7 +151,7 @@ func (t *tarFiles) open(name string) (io.ReadCloser, int64, error) {
 	for range maxLinks {
 		m, ok := t.members[name]
 		if !ok {
-			return nil, 0, fmt.Errorf("%s: %w", name, fs.ErrNotExist)
+			return nil, 0, fmt.Errorf("%s: %w", Printable(name), fs.ErrNotExist)
 		}
 		if m.link == "" {
 			return io.NopCloser(io.NewSectionReader(t.file, m.offset, m.size)), m.size, nil
@@ -141,11 +160,11 @@ func (t *tarFiles) open(name string) (io.ReadCloser, int64, error) {
 		// escaping target points outside the image and is not followed.
 		next, ok := cleanMember(path.Join(path.Dir(name), m.link))
 		if !ok || path.IsAbs(m.link) {
-			return nil, 0, fmt.Errorf("%s: symlink to %q leaves the archive: %w", name, m.link, fs.ErrNotExist)
+			return nil, 0, fmt.Errorf("%s: symlink to %q leaves the archive: %w", Printable(name), m.link, fs.ErrNotExist)
 		}
 		name = next
 	}
-	return nil, 0, fmt.Errorf("%s: too many symlinks: %w", name, fs.ErrNotExist)
+	return nil, 0, fmt.Errorf("%s: too many symlinks: %w", Printable(name), fs.ErrNotExist)
 }
 
 func (t *tarFiles) close() error { return t.file.Close() }

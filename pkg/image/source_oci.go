@@ -1,9 +1,7 @@
 package image
 
 import (
-	"errors"
 	"io"
-	"io/fs"
 	"slices"
 	"strings"
 
@@ -28,6 +26,20 @@ const containerdName = "io.containerd.image.name"
 // maxIndexDepth bounds nested image indexes, which a hostile layout could make loop.
 const maxIndexDepth = 4
 
+// An index may list the same nested index many times: a few kilobytes of indexes that
+// each list the next one 40 times, four deep, are 40^4 reads and 40^5 manifests when
+// read naively. So each index is read once (indexWalk.seen), and these bound the rest,
+// far above what real layouts hold (an index of some dozens of platforms and
+// attestations; a layout of some hundreds of images):
+const (
+	// maxDescriptors bounds the descriptors the walk of the indexes meets: the entries
+	// of each index read, and the images of a nested index each time it is listed.
+	maxDescriptors = 1 << 14
+	// maxMetadataTotal bounds the bytes of all the JSON files and blobs read whole
+	// (oci-layout, index.json, the indexes, the manifest and the config).
+	maxMetadataTotal = 4 * maxMetadata
+)
+
 // candidate is an image manifest reachable from index.json, with the names of the
 // index.json entries that lead to it.
 type candidate struct {
@@ -49,7 +61,7 @@ func (r *reader) readOCI(want platform) (*Source, error) {
 	if err := r.readJSON(ocispec.ImageIndexFile, &index); err != nil {
 		return nil, err
 	}
-	cands, err := r.manifests(index.Manifests, nil, 0)
+	cands, err := r.manifests(index.Manifests)
 	if err != nil {
 		return nil, err
 	}
@@ -84,12 +96,7 @@ func (r *reader) readOCI(want platform) (*Source, error) {
 	}
 
 	// The same manifest may be listed under several names (one per tag).
-	var names []string
-	for _, c := range cands {
-		if c.desc.Digest == chosen.desc.Digest {
-			names = append(names, c.names...)
-		}
-	}
+	names := slices.Clone(chosen.names)
 	slices.Sort(names)
 	return &Source{
 		Path:         r.path,
@@ -102,39 +109,120 @@ func (r *reader) readOCI(want platform) (*Source, error) {
 	}, nil
 }
 
-// manifests lists the image manifests descs lead to, descending into nested indexes.
-// Names come from the top-level entries, which are the ones index.json names.
-func (r *reader) manifests(descs []ocispec.Descriptor, names []string, depth int) ([]candidate, error) {
+// manifests lists the image manifests index.json's entries top lead to, descending
+// into nested indexes, each manifest once with the names of all the entries that lead
+// to it. Names come from the top-level entries, which are the ones index.json names.
+func (r *reader) manifests(top []ocispec.Descriptor) ([]candidate, error) {
+	w := &indexWalk{r: r, seen: map[digest.Digest]*walked{}}
 	var cands []candidate
-	for _, d := range descs {
-		names := names
-		if depth == 0 {
-			names = refNames(d.Annotations)
+	at := map[digest.Digest]int{} // where in cands
+	for _, d := range top {
+		found, err := w.list([]ocispec.Descriptor{d}, 0)
+		if err != nil {
+			return nil, err
 		}
-		switch d.MediaType {
-		case ocispec.MediaTypeImageManifest, dockerManifest:
-			// BuildKit stores attestations as manifests for platform unknown/unknown.
-			if d.Platform != nil && d.Platform.OS == "unknown" {
+		names := refNames(d.Annotations)
+		for _, m := range found.manifests {
+			if i, ok := at[m.Digest]; ok {
+				cands[i].names = append(cands[i].names, names...)
 				continue
 			}
-			cands = append(cands, candidate{desc: d, names: names})
-		case ocispec.MediaTypeImageIndex, dockerManifestList:
-			if depth == maxIndexDepth {
-				return nil, r.errorf(nil, "image indexes nested more than %d deep", maxIndexDepth)
-			}
-			var sub ocispec.Index
-			if err := r.readBlob(d, &sub); err != nil {
-				return nil, err
-			}
-			more, err := r.manifests(sub.Manifests, names, depth+1)
+			at[m.Digest] = len(cands)
+			cands = append(cands, candidate{desc: m, names: slices.Clone(names)})
+		}
+	}
+	return cands, nil
+}
+
+// indexWalk reads a layout's nested indexes, each once, and counts what they list.
+type indexWalk struct {
+	r           *reader
+	seen        map[digest.Digest]*walked // the indexes read, by digest
+	descriptors int
+}
+
+// walked is what a list of descriptors leads to.
+type walked struct {
+	manifests []ocispec.Descriptor // each once, in the order a depth-first walk meets them
+	height    int                  // levels of indexes below the list
+}
+
+// list returns the manifests that descs, the entries of an index depth levels below
+// index.json (0: index.json's own), lead to.
+func (w *indexWalk) list(descs []ocispec.Descriptor, depth int) (*walked, error) {
+	if err := w.count(len(descs)); err != nil {
+		return nil, err
+	}
+	res := &walked{}
+	have := map[digest.Digest]bool{}
+	for _, d := range descs {
+		var found []ocispec.Descriptor
+		switch {
+		case isManifest(d):
+			found = []ocispec.Descriptor{d}
+		case isIndex(d):
+			sub, err := w.index(d, depth)
 			if err != nil {
 				return nil, err
 			}
-			cands = append(cands, more...)
+			// An index listed again costs no read, but its manifests are met again.
+			if err := w.count(len(sub.manifests)); err != nil {
+				return nil, err
+			}
+			found = sub.manifests
+			res.height = max(res.height, sub.height)
 		}
 		// Anything else (signatures, artifacts) is not an image to run: skip it.
+		for _, m := range found {
+			if !have[m.Digest] {
+				have[m.Digest] = true
+				res.manifests = append(res.manifests, m)
+			}
+		}
 	}
-	return cands, nil
+	return res, nil
+}
+
+// index returns what the index d, an entry depth levels below index.json, leads to. It
+// reads d the first time only.
+func (w *indexWalk) index(d ocispec.Descriptor, depth int) (*walked, error) {
+	got, ok := w.seen[d.Digest]
+	if depth == maxIndexDepth || ok && depth+got.height > maxIndexDepth {
+		return nil, w.r.errorf(nil, "image indexes nested more than %d deep", maxIndexDepth)
+	}
+	if ok {
+		return got, nil
+	}
+	var index ocispec.Index
+	if err := w.r.readBlob(d, &index); err != nil {
+		return nil, err
+	}
+	res, err := w.list(index.Manifests, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	res.height++
+	w.seen[d.Digest] = res
+	return res, nil
+}
+
+// count adds n descriptors met, and refuses the layout past maxDescriptors.
+func (w *indexWalk) count(n int) error {
+	if w.descriptors += n; w.descriptors > maxDescriptors {
+		return w.r.errorf(nil, "its indexes list more than %d descriptors; crate reads at most that many", maxDescriptors)
+	}
+	return nil
+}
+
+// isManifest reports whether d describes an image manifest to consider. BuildKit stores
+// attestations as manifests for platform unknown/unknown: those are not.
+func isManifest(d ocispec.Descriptor) bool {
+	return (d.MediaType == ocispec.MediaTypeImageManifest || d.MediaType == dockerManifest) &&
+		(d.Platform == nil || d.Platform.OS != "unknown")
+}
+
+func isIndex(d ocispec.Descriptor) bool {
+	return d.MediaType == ocispec.MediaTypeImageIndex || d.MediaType == dockerManifestList
 }
 
 // refNames is the name an index.json entry gives its image, if any. A ref.name may be
@@ -216,12 +304,9 @@ func (r *reader) openBlob(desc ocispec.Descriptor) (io.ReadCloser, string, error
 	if err != nil {
 		return nil, "", err
 	}
-	rc, size, err := r.files.open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "", r.errorf(nil, "blob %s missing from the image", desc.Digest)
-	}
+	rc, size, err := r.open(name, "blob "+desc.Digest.String()+" missing from the image")
 	if err != nil {
-		return nil, "", r.errorf(err, "open blob %s", desc.Digest)
+		return nil, "", err
 	}
 	if size != desc.Size {
 		rc.Close()
@@ -239,9 +324,9 @@ func (r *reader) readBlob(desc ocispec.Descriptor, v any) error {
 		return err
 	}
 	defer rc.Close()
-	data, err := readMetadata(rc, desc.Size)
+	data, err := r.readMetadata("blob "+desc.Digest.String(), rc, desc.Size)
 	if err != nil {
-		return r.errorf(err, "read blob %s", desc.Digest)
+		return err
 	}
 	if got := desc.Digest.Algorithm().FromBytes(data); got != desc.Digest {
 		return r.errorf(nil, "blob %s: digest mismatch, content is %s", desc.Digest, got)

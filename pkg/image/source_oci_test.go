@@ -3,7 +3,11 @@ package image
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -247,4 +251,152 @@ func TestOpenSourceRefusesBadLayout(t *testing.T) {
 		_, err := OpenSource(p, "")
 		requireImageError(t, err, p, "index.json lists no image manifest")
 	})
+}
+
+// countingFiles counts the opens of each of an image's files, and fails every open
+// beyond limit: a layout that fans out would otherwise be read for hours.
+type countingFiles struct {
+	files
+	opens map[string]int
+	total int
+	limit int
+}
+
+func (c *countingFiles) open(name string) (io.ReadCloser, int64, error) {
+	c.opens[name]++
+	if c.total++; c.total > c.limit {
+		return nil, 0, fmt.Errorf("open %s: more than %d opens", name, c.limit)
+	}
+	return c.files.open(name)
+}
+
+// readLayoutCounting reads the OCI layout in directory dir, counting its files' opens.
+func readLayoutCounting(t *testing.T, dir string) (*Source, *countingFiles, error) {
+	t.Helper()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	cf := &countingFiles{files: dirFiles{root}, opens: map[string]int{}, limit: 1000}
+	src, err := (&reader{path: dir, kind: "OCI layout", files: cf}).readOCI(hostPlatform())
+	return src, cf, err
+}
+
+// nest returns the descriptor of an index that lists each of descs times times.
+func (f imageFiles) nest(t *testing.T, times int, descs ...ocispec.Descriptor) ocispec.Descriptor {
+	t.Helper()
+	index := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex}
+	index.SchemaVersion = 2
+	for range times {
+		index.Manifests = append(index.Manifests, descs...)
+	}
+	return f.addBlob(ocispec.MediaTypeImageIndex, mustJSON(t, index))
+}
+
+// TestOpenSourceOCIIndexBomb: index.json lists one nested index 40 times, which lists
+// the next 40 times, four deep. Read naively that is 40^4 reads of the deepest index
+// and 40^5 manifests; each blob must be read once, and the image found.
+func TestOpenSourceOCIIndexBomb(t *testing.T) {
+	host := hostPlatform().String()
+	layer := newLayer(t, Gzip, file("a", "a"))
+	f := imageFiles{}
+	d := f.addImage(t, host, layer)
+	for range 3 {
+		d = f.nest(t, 40, d)
+	}
+	f.setIndex(t, slices.Repeat([]ocispec.Descriptor{named(f.nest(t, 40, d), ocispec.AnnotationRefName, "bomb:1")}, 40)...)
+	src, cf, err := readLayoutCounting(t, f.asDir(t))
+	if err != nil {
+		t.Fatalf("readOCI: %v", err)
+	}
+	requireChosen(t, src, host)
+	if !slices.Equal(src.Names, []string{"bomb:1"}) {
+		t.Errorf("Names = %q, want bomb:1", src.Names)
+	}
+	for name, n := range cf.opens {
+		if n != 1 {
+			t.Errorf("%s opened %d times, want once", name, n)
+		}
+	}
+}
+
+// TestOpenSourceOCIRefusesTooMuchMetadata: past a bound on the descriptors its indexes
+// list, or on the bytes of its metadata, a layout is refused in one line.
+func TestOpenSourceOCIRefusesTooMuchMetadata(t *testing.T) {
+	host := hostPlatform().String()
+	layer := newLayer(t, Gzip, file("a", "a"))
+	for _, tc := range []struct {
+		name   string
+		build  func(t *testing.T, f imageFiles, image ocispec.Descriptor)
+		reason string
+	}{
+		{"descriptors", func(t *testing.T, f imageFiles, image ocispec.Descriptor) {
+			// Distinct indexes, each listed once: no blob is read twice.
+			var descs []ocispec.Descriptor
+			for i := range maxDescriptors/1000 + 1 {
+				descs = append(descs, f.nest(t, 1000, named(image, "n", strconv.Itoa(i))))
+			}
+			f.setIndex(t, descs...)
+		}, fmt.Sprintf("more than %d descriptors", maxDescriptors)},
+		{"bytes", func(t *testing.T, f imageFiles, image ocispec.Descriptor) {
+			// Distinct indexes of almost maxMetadata each, all of it one annotation.
+			var descs []ocispec.Descriptor
+			for i := range maxMetadataTotal/maxMetadata + 1 {
+				padded := named(image, "padding", strings.Repeat(strconv.Itoa(i), maxMetadata-1024))
+				descs = append(descs, f.nest(t, 1, padded))
+			}
+			f.setIndex(t, descs...)
+		}, fmt.Sprintf("more than %d MiB of metadata", maxMetadataTotal>>20)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := imageFiles{}
+			tc.build(t, f, f.addImage(t, host, layer))
+			p := f.asDir(t)
+			_, err := OpenSource(p, "")
+			requireImageError(t, err, p, tc.reason)
+		})
+	}
+}
+
+// TestOpenSourceOCIRefusesDeepIndexes: indexes nest at most maxIndexDepth deep below
+// index.json, also when the walk meets an index it has already read, deeper this time.
+func TestOpenSourceOCIRefusesDeepIndexes(t *testing.T) {
+	host := hostPlatform().String()
+	layer := newLayer(t, Gzip, file("a", "a"))
+	// chain nests d in n indexes, each listing the next once.
+	chain := func(t *testing.T, f imageFiles, d ocispec.Descriptor, n int) ocispec.Descriptor {
+		for range n {
+			d = f.nest(t, 1, d)
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		name   string
+		index  func(t *testing.T, f imageFiles, image ocispec.Descriptor) []ocispec.Descriptor
+		reason string
+	}{
+		{"deepest allowed", func(t *testing.T, f imageFiles, image ocispec.Descriptor) []ocispec.Descriptor {
+			return []ocispec.Descriptor{chain(t, f, image, maxIndexDepth)}
+		}, ""},
+		{"one deeper", func(t *testing.T, f imageFiles, image ocispec.Descriptor) []ocispec.Descriptor {
+			return []ocispec.Descriptor{chain(t, f, image, maxIndexDepth+1)}
+		}, "nested more than"},
+		{"one deeper through an index read before", func(t *testing.T, f imageFiles, image ocispec.Descriptor) []ocispec.Descriptor {
+			two := chain(t, f, image, 2)
+			return []ocispec.Descriptor{two, chain(t, f, two, maxIndexDepth-1)}
+		}, "nested more than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := imageFiles{}
+			f.setIndex(t, tc.index(t, f, f.addImage(t, host, layer))...)
+			p := f.asDir(t)
+			if tc.reason == "" {
+				requireChosen(t, openOK(t, p, ""), host)
+				return
+			}
+			_, err := OpenSource(p, "")
+			requireImageError(t, err, p, tc.reason)
+		})
+	}
 }

@@ -48,9 +48,9 @@ func OpenSource(path, platform string) (*Source, error) {
 		}
 		return openRootfs(path, comp)
 	}
-	f, err := os.Open(path)
+	f, _, err := openRegular(path)
 	if err != nil {
-		return nil, openError(path, err)
+		return nil, err
 	}
 	t, err := indexTar(path, f)
 	if err != nil {
@@ -96,24 +96,26 @@ func openLayoutDir(path string, want platform) (*Source, error) {
 // openRootfs makes a root filesystem archive a one-layer image. Its digest, computed
 // over the whole file, stands for both the layer and the image.
 func openRootfs(path string, comp Compression) (*Source, error) {
-	f, err := os.Open(path)
+	f, fi, err := openRegular(path)
 	if err != nil {
-		return nil, openError(path, err)
+		return nil, err
 	}
 	defer f.Close()
 	dg, err := digest.SHA256.FromReader(f)
 	if err != nil {
 		return nil, &Error{Path: path, Reason: "read", Err: err}
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", path, err)
-	}
 	layer := Layer{
 		Digest:      dg,
 		Size:        fi.Size(),
 		Compression: comp,
-		Open:        func() (io.ReadCloser, error) { return os.Open(path) },
+		Open: func() (io.ReadCloser, error) {
+			f, _, err := openRegular(path)
+			if err != nil {
+				return nil, err
+			}
+			return f, nil
+		},
 	}
 	return &Source{
 		Path:         path,
@@ -165,6 +167,8 @@ type reader struct {
 	path  string
 	kind  string // "OCI layout", "docker save archive": starts every Error.Reason
 	files files
+	// metadataBytes counts what readMetadata has read, for maxMetadataTotal.
+	metadataBytes int64
 }
 
 // maxMetadata bounds what is read into memory for a JSON file; real configs and
@@ -175,35 +179,52 @@ func (r *reader) errorf(err error, format string, args ...any) *Error {
 	return &Error{Path: r.path, Reason: r.kind + ": " + fmt.Sprintf(format, args...), Err: err}
 }
 
-// readFile reads a small file of the image whole; missing is the Reason if it is not there.
-func (r *reader) readFile(name, missing string) ([]byte, error) {
+// open opens the image file name, with its size; missing is the Reason if it is not
+// there.
+func (r *reader) open(name, missing string) (io.ReadCloser, int64, error) {
 	rc, size, err := r.files.open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, r.errorf(nil, "%s", missing)
+	var nr *notRegularError
+	switch {
+	case err == nil:
+		return rc, size, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, 0, r.errorf(nil, "%s", missing)
+	case errors.As(err, &nr):
+		return nil, 0, r.errorf(nil, "%s", nr)
 	}
-	if err != nil {
-		return nil, r.errorf(err, "open %s", name)
-	}
-	defer rc.Close()
-	data, err := readMetadata(rc, size)
-	if err != nil {
-		return nil, r.errorf(err, "read %s", name)
-	}
-	return data, nil
+	return nil, 0, r.errorf(err, "open %s", Printable(name))
 }
 
-// readMetadata reads a JSON file of size bytes whole, if it is small enough to be one.
-func readMetadata(rc io.Reader, size int64) ([]byte, error) {
-	if size > maxMetadata {
-		return nil, fmt.Errorf("%d bytes, more than metadata ever needs (%d)", size, maxMetadata)
+// readFile reads a small file of the image whole; missing is the Reason if it is not there.
+func (r *reader) readFile(name, missing string) ([]byte, error) {
+	rc, size, err := r.open(name, missing)
+	if err != nil {
+		return nil, err
 	}
-	return io.ReadAll(io.LimitReader(rc, size))
+	defer rc.Close()
+	return r.readMetadata(name, rc, size)
+}
+
+// readMetadata reads the JSON file (or blob) what of size bytes whole, if it is small
+// enough to be one, and if all the metadata read so far stays within maxMetadataTotal.
+func (r *reader) readMetadata(what string, rc io.Reader, size int64) ([]byte, error) {
+	if size > maxMetadata {
+		return nil, r.errorf(nil, "read %s: %d bytes, more than metadata ever needs (%d)", Printable(what), size, maxMetadata)
+	}
+	if r.metadataBytes += size; r.metadataBytes > maxMetadataTotal {
+		return nil, r.errorf(nil, "more than %d MiB of metadata (indexes, manifests, config); crate reads at most that much", maxMetadataTotal>>20)
+	}
+	data, err := io.ReadAll(io.LimitReader(rc, size))
+	if err != nil {
+		return nil, r.errorf(err, "read %s", Printable(what))
+	}
+	return data, nil
 }
 
 // decode parses JSON data found in what (a file name or a blob's digest).
 func (r *reader) decode(what string, data []byte, v any) error {
 	if err := json.Unmarshal(data, v); err != nil {
-		return r.errorf(err, "%s: invalid JSON", what)
+		return r.errorf(err, "%s: invalid JSON", Printable(what))
 	}
 	return nil
 }
@@ -246,7 +267,7 @@ func (r *reader) layerOpener(name string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
 		rc, _, err := r.files.open(name)
 		if err != nil {
-			return nil, fmt.Errorf("open layer %s in %s: %w", name, r.path, err)
+			return nil, fmt.Errorf("open layer %s in %s: %w", Printable(name), r.path, err)
 		}
 		return rc, nil
 	}

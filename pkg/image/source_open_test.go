@@ -2,6 +2,7 @@ package image
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"maps"
@@ -11,9 +12,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 // imageFiles is an image's files by name, as a test builds them before writing them
@@ -349,5 +352,132 @@ func TestPlatformMatches(t *testing.T) {
 		if _, ok := parsePlatform(bad); ok {
 			t.Errorf("parsePlatform(%q) accepted it", bad)
 		}
+	}
+}
+
+// openSourceWithin calls OpenSource, and fails the test if it is still blocked after a
+// generous safety net: opening a fifo waits for a writer, and would hang the tests.
+func openSourceWithin(t *testing.T, path string) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		src, err := OpenSource(path, "")
+		if err == nil {
+			src.Close()
+		}
+		done <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		t.Fatalf("OpenSource(%s) still blocked: it opened a fifo", path)
+		return nil
+	}
+}
+
+// TestOpenSourceRefusesNonRegularFiles: a fifo, a socket or a directory where an image
+// file should be is refused, named, and never blocks.
+func TestOpenSourceRefusesNonRegularFiles(t *testing.T) {
+	layer := newLayer(t, Gzip, file("a", "a"))
+	f := imageFiles{}
+	d := f.addImage(t, hostPlatform().String(), layer)
+	f.setIndex(t, d)
+	m := f.manifest(t, d)
+	blob := func(dg digest.Digest) string { return "blobs/sha256/" + dg.Encoded() }
+	fifo := func(p string) error { return unix.Mkfifo(p, 0o644) }
+	socket := func(p string) error { return unix.Mknod(p, unix.S_IFSOCK|0o644, 0) }
+	directory := func(p string) error { return os.Mkdir(p, 0o755) }
+	symlinkToFIFO := func(p string) error {
+		if err := fifo(p + ".fifo"); err != nil {
+			return err
+		}
+		return os.Symlink(filepath.Base(p)+".fifo", p)
+	}
+	for _, tc := range []struct {
+		name   string
+		file   string // in the layout directory
+		make   func(p string) error
+		reason string
+	}{
+		{"oci-layout a fifo", "oci-layout", fifo, "OCI layout: oci-layout is a fifo, not a regular file"},
+		{"index.json a fifo", "index.json", fifo, "OCI layout: index.json is a fifo, not a regular file"},
+		{"manifest a fifo", blob(d.Digest), fifo, blob(d.Digest) + " is a fifo, not a regular file"},
+		{"config a fifo", blob(m.Config.Digest), fifo, blob(m.Config.Digest) + " is a fifo, not a regular file"},
+		{"layer a fifo", blob(m.Layers[0].Digest), fifo, blob(m.Layers[0].Digest) + " is a fifo, not a regular file"},
+		{"index.json a symlink to a fifo", "index.json", symlinkToFIFO, "index.json is a fifo, not a regular file"},
+		{"index.json a socket", "index.json", socket, "index.json is a socket, not a regular file"},
+		{"config a directory", blob(m.Config.Digest), directory, blob(m.Config.Digest) + " is a directory, not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each blocks until the safety net on a crate that opens fifos
+			dir := f.asDir(t)
+			p := filepath.Join(dir, tc.file)
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.make(p); err != nil {
+				t.Fatal(err)
+			}
+			requireImageError(t, openSourceWithin(t, dir), dir, tc.reason)
+		})
+	}
+	t.Run("the file given a fifo", func(t *testing.T) {
+		t.Parallel()
+		p := filepath.Join(t.TempDir(), "image.tar")
+		if err := fifo(p); err != nil {
+			t.Fatal(err)
+		}
+		requireImageError(t, openSourceWithin(t, p), p, "not a regular file")
+	})
+}
+
+// TestErrorsQuoteWhatTheImageSays: the paths and platforms an image's metadata names
+// are the attacker's, and reach the operator's terminal in error messages: they come
+// quoted, never with the bytes a terminal acts on.
+func TestErrorsQuoteWhatTheImageSays(t *testing.T) {
+	const evil = "\x1b]0;pwned\x07\r"
+	layer := newLayer(t, Zstd, file("a", "a"))
+	config := testConfig("linux/s390x", layer)
+	save := func(t *testing.T, config ocispec.Image, manifest string) string {
+		entries := dockerSave(t, config, nil, []testLayer{layer}, []string{"l/layer.tar"})
+		for i := range entries {
+			if entries[i].Name == "manifest.json" && manifest != "" {
+				entries[i] = file("manifest.json", manifest)
+			}
+		}
+		return writeArchive(t, "save.tar", tarball(t, entries...))
+	}
+	configName := digest.FromBytes(mustJSON(t, config)).Encoded() + ".json"
+	evilPlatform := config
+	evilPlatform.OS = "linux" + evil
+	for _, tc := range []struct {
+		name     string
+		platform string
+		path     func(t *testing.T) string
+	}{
+		{"docker save layer path", "linux/s390x", func(t *testing.T) string {
+			return save(t, config, string(mustJSON(t, []map[string]any{{"Config": configName, "Layers": []string{evil + "/layer.tar"}}})))
+		}},
+		{"docker save config path", "linux/s390x", func(t *testing.T) string {
+			return save(t, config, string(mustJSON(t, []map[string]any{{"Config": evil + ".json"}})))
+		}},
+		{"config platform", "linux/s390x", func(t *testing.T) string { return save(t, evilPlatform, "") }},
+		{"index platforms", "linux/s390x", func(t *testing.T) string {
+			f := imageFiles{}
+			d := f.addImage(t, "linux/arm64", layer)
+			d.Platform.OS = "linux" + evil
+			f.setIndex(t, d)
+			return f.asDir(t)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := OpenSource(tc.path(t), tc.platform)
+			if err == nil || !printableASCII(err.Error()) || !strings.Contains(err.Error(), `\x1b]0;pwned\a\r`) {
+				t.Errorf("OpenSource error %q: want the image's string quoted", err)
+			}
+		})
 	}
 }

@@ -60,10 +60,12 @@ func (p platform) matches(got platform) bool {
 	return p.os == got.os && p.arch == got.arch && (p.variant == "" || p.variant == got.variant)
 }
 
+// String is the platform for messages, quoted if it holds odd bytes: an image or an
+// index names it.
 func (p platform) String() string {
 	s := p.os + "/" + p.arch
 	if p.variant != "" {
 		s += "/" + p.variant
 	}
-	return s
+	return Printable(s)
 }

@@ -28,9 +28,11 @@ package image
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -65,31 +67,67 @@ const minIDPrefix = 4
 // defaultTag is the tag of a name given without one, as docker does.
 const defaultTag = "latest"
 
-// normalizeName checks a NAME[:TAG] reference and adds ":latest" when it has no tag.
-// The tag is what follows the last colon after the last slash: in
-// "registry:5000/app" the colon belongs to the host, not to a tag.
+// NameError is an image name crate refuses: not a NAME[:TAG] reference, or one that
+// would pass for an image id.
+type NameError struct {
+	Name   string
+	Reason string
+	// FromImage is set when the image file carries the name (docker save's RepoTags, an
+	// OCI ref.name annotation) rather than the caller giving it: the caller can then
+	// import the image under a name of its own instead.
+	FromImage bool
+}
+
+// Error quotes the name: it may come from an image, and hold bytes that a terminal
+// would take as commands.
+func (e *NameError) Error() string {
+	return fmt.Sprintf("image name %q: %s", e.Name, e.Reason)
+}
+
+// normalizeName checks a NAME[:TAG] reference against the grammar of docker's
+// references (github.com/distribution/reference) and adds ":latest" when it has no tag.
+// A valid name keeps the form it was given ("busybox:latest", not
+// "docker.io/library/busybox:latest"): it is what the operator typed or will type.
 func normalizeName(name string) (string, error) {
-	switch {
-	case name == "":
-		return "", errors.New("empty image name")
-	case strings.ContainsAny(name, " \t\n@"):
-		// '@' starts a digest reference (name@sha256:...), which names no tag.
-		return "", fmt.Errorf("image name %q: only NAME[:TAG] is supported", name)
-	case strings.HasPrefix(name, string(digest.SHA256)+":"):
-		return "", fmt.Errorf("image name %q: looks like an image id", name)
+	if name == "" {
+		return "", &NameError{Name: name, Reason: "empty name"}
 	}
-	slash := strings.LastIndex(name, "/")
-	colon := strings.LastIndex(name, ":")
-	if colon > slash {
-		if colon == len(name)-1 || colon == 0 {
-			return "", fmt.Errorf("image name %q: empty name or tag", name)
-		}
+	if len(name) == 64 && isHex(name) {
+		return "", &NameError{Name: name, Reason: "64 hexadecimal digits are an image id, not a name"}
+	}
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return "", &NameError{Name: name, Reason: referenceProblem(name, err)}
+	}
+	repo := reference.FamiliarName(named)
+	switch {
+	case len(repo) == 64 && isHex(repo):
+		// Such a name would be read as the id of another image; docker refuses it too.
+		return "", &NameError{Name: name, Reason: "64 hexadecimal digits are an image id, not a name"}
+	case repo == string(digest.SHA256):
+		return "", &NameError{Name: name, Reason: "looks like an image id"}
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return "", &NameError{Name: name, Reason: "only NAME[:TAG] is supported, not a digest"}
+	}
+	if _, ok := named.(reference.Tagged); ok {
 		return name, nil
 	}
-	if strings.HasSuffix(name, "/") {
-		return "", fmt.Errorf("image name %q: ends with a slash", name)
-	}
 	return name + ":" + defaultTag, nil
+}
+
+// referenceProblem words why the reference library refused name. Its sentinel errors
+// are safe to show; its other errors repeat the input unquoted, so they are not shown.
+func referenceProblem(name string, err error) string {
+	for _, known := range []error{reference.ErrNameTooLong, reference.ErrTagInvalidFormat, reference.ErrNameContainsUppercase} {
+		if errors.Is(err, known) {
+			return known.Error()
+		}
+	}
+	if _, err := reference.ParseNormalizedNamed(strings.ToLower(name)); err == nil {
+		return "repository name must be lowercase"
+	}
+	return "not a NAME[:TAG] reference (lowercase letters, digits and separators . _ - /, a tag of at most 128 letters, digits and . _ -)"
 }
 
 // isHex reports whether s is lowercase hexadecimal, as digests are written.
@@ -102,20 +140,49 @@ func isHex(s string) bool {
 	return s != ""
 }
 
-// findImage resolves ref among images: a name (":latest" added if no tag), a full id
-// "sha256:<hex>", or a unique prefix of an id's hex (at least minIDPrefix characters,
-// with or without "sha256:"). A name wins over an id prefix that looks the same.
-func findImage(images []*Image, ref string) (*Image, error) {
-	if name, err := normalizeName(ref); err == nil {
+// findImage resolves ref among images. A full id, "sha256:<hex>" or the 64 hex digits
+// alone, is looked up among ids only, so that no name can stand for an image's id.
+// Anything else is a name (":latest" added if no tag) or a unique prefix of an id's hex
+// (at least minIDPrefix characters, with or without "sha256:"). A name wins over the id
+// prefix of another image, as in docker; that image comes back as shadowed, for the
+// caller to say which one was taken.
+func findImage(images []*Image, ref string) (found, shadowed *Image, err error) {
+	hexRef := strings.TrimPrefix(ref, string(digest.SHA256)+":")
+	if len(hexRef) == 64 && isHex(hexRef) {
 		for _, img := range images {
-			for _, n := range img.Names {
-				if n == name {
-					return img, nil
-				}
+			if img.ID.Encoded() == hexRef {
+				return img, nil, nil
 			}
 		}
+		return nil, nil, fmt.Errorf("image %q: %w", ref, ErrNotFound)
 	}
-	hexPrefix := strings.TrimPrefix(ref, string(digest.SHA256)+":")
+	byPrefix, err := findIDPrefix(images, ref, hexRef)
+	if named := findName(images, ref); named != nil {
+		if byPrefix == named {
+			byPrefix = nil
+		}
+		return named, byPrefix, nil
+	}
+	return byPrefix, nil, err
+}
+
+// findName returns the image named ref, or nil.
+func findName(images []*Image, ref string) *Image {
+	name, err := normalizeName(ref)
+	if err != nil {
+		return nil
+	}
+	for _, img := range images {
+		if slices.Contains(img.Names, name) {
+			return img
+		}
+	}
+	return nil
+}
+
+// findIDPrefix returns the one image whose id's hex starts with hexPrefix (ref less any
+// "sha256:").
+func findIDPrefix(images []*Image, ref, hexPrefix string) (*Image, error) {
 	if len(hexPrefix) < minIDPrefix || !isHex(hexPrefix) {
 		return nil, fmt.Errorf("image %q: %w", ref, ErrNotFound)
 	}

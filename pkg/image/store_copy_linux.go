@@ -75,7 +75,7 @@ func (w *layerWalker) dir(fd int, name string) error {
 	defer f.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return fmt.Errorf("fstat %s: %w", f.Name(), err)
+		return fmt.Errorf("fstat %s: %w", Printable(f.Name()), err)
 	}
 	hdr, err := w.header(name, tar.TypeDir, &st)
 	if err != nil {
@@ -86,7 +86,7 @@ func (w *layerWalker) dir(fd int, name string) error {
 	}
 	children, err := f.Readdirnames(-1)
 	if err != nil {
-		return fmt.Errorf("read directory %s: %w", f.Name(), err)
+		return fmt.Errorf("read directory %s: %w", Printable(f.Name()), err)
 	}
 	slices.Sort(children) // the same input, the same order of work
 	if name != "." && (w.opaque(name) || slices.Contains(children, whiteoutOpaque)) {
@@ -120,7 +120,7 @@ func (w *layerWalker) dir(fd int, name string) error {
 
 // entry applies the entry base of directory parent (named name in the layer).
 func (w *layerWalker) entry(parent int, base, name string) error {
-	p := filepath.Join(w.layer, name)
+	p := Printable(filepath.Join(w.layer, name)) // for messages
 	var st unix.Stat_t
 	if err := unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("fstatat %s: %w", p, err)
@@ -182,7 +182,7 @@ func (w *layerWalker) file(parent int, base, name string, st *unix.Stat_t) error
 	}
 	fd, err := openat2(parent, base, unix.O_RDONLY|unix.O_NOFOLLOW)
 	if err != nil {
-		return fmt.Errorf("openat2 %s: %w", filepath.Join(w.layer, name), err)
+		return fmt.Errorf("openat2 %s: %w", Printable(filepath.Join(w.layer, name)), err)
 	}
 	f := os.NewFile(uintptr(fd), filepath.Join(w.layer, name))
 	defer f.Close()
@@ -268,26 +268,26 @@ func listXattrs(p string) (map[string]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("llistxattr %s: %w", p, err)
+		return nil, fmt.Errorf("llistxattr %s: %w", Printable(p), err)
 	}
 	buf := make([]byte, size)
 	size, err = unix.Llistxattr(p, buf)
 	if err != nil {
-		return nil, fmt.Errorf("llistxattr %s: %w", p, err)
+		return nil, fmt.Errorf("llistxattr %s: %w", Printable(p), err)
 	}
 	attrs := map[string]string{}
 	for _, key := range strings.Split(strings.TrimSuffix(string(buf[:size]), "\x00"), "\x00") {
-		if strings.HasPrefix(key, "trusted.overlay.") || strings.HasPrefix(key, "user.overlay.") {
+		if isOverlayXattr(key) {
 			continue
 		}
 		vsize, err := unix.Lgetxattr(p, key, nil)
 		if err != nil {
-			return nil, fmt.Errorf("lgetxattr %s %s: %w", key, p, err)
+			return nil, fmt.Errorf("lgetxattr %s %s: %w", Printable(key), Printable(p), err)
 		}
 		val := make([]byte, vsize)
 		vsize, err = unix.Lgetxattr(p, key, val)
 		if err != nil {
-			return nil, fmt.Errorf("lgetxattr %s %s: %w", key, p, err)
+			return nil, fmt.Errorf("lgetxattr %s %s: %w", Printable(key), Printable(p), err)
 		}
 		attrs[key] = string(val[:vsize])
 	}

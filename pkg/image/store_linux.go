@@ -87,22 +87,13 @@ type layerMeta struct {
 
 // Import unpacks the layers of src that the store does not have yet, each exactly once
 // even when several crate processes import at the same time, and records the image
-// under names (src.Names if none are given; a name without a tag gets ":latest"). A name
-// that belonged to another image moves to this one. Importing an image the store has
-// already unpacks nothing and adds the names.
+// under names (src.Names if none are given; a name without a tag gets ":latest"; see
+// ImportNames). A name that belonged to another image moves to this one. Importing an
+// image the store has already unpacks nothing and adds the names.
 func (s *Store) Import(ctx context.Context, src *Source, names ...string) (*Image, error) {
-	if len(names) == 0 {
-		names = src.Names
-	}
-	var clean []string
-	for _, n := range names {
-		n, err := normalizeName(n)
-		if err != nil {
-			return nil, fmt.Errorf("import %s: %w", src.Path, err)
-		}
-		if !slices.Contains(clean, n) {
-			clean = append(clean, n)
-		}
+	clean, err := ImportNames(src, names...)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkSHA256(src.ConfigDigest); err != nil {
 		return nil, fmt.Errorf("import %s: config digest: %w", src.Path, err)
@@ -146,6 +137,35 @@ func (s *Store) Import(ctx context.Context, src *Source, names ...string) (*Imag
 		return nil, fmt.Errorf("import %s: %w", src.Path, err)
 	}
 	return img, nil
+}
+
+// ImportNames returns the names Import records src under: names, or src.Names if none
+// are given, each with ":latest" if it has no tag, without repeats. A caller may call it
+// first to refuse bad input before it opens the store.
+//
+// A name that is no NAME[:TAG] is a *NameError, even when it is one of src.Names: docker
+// load refuses such an image too, and dropping the name would import the image under
+// fewer names than it says, silently. The caller can give names of its own instead.
+func ImportNames(src *Source, names ...string) ([]string, error) {
+	fromImage := len(names) == 0
+	if fromImage {
+		names = src.Names
+	}
+	var clean []string
+	for _, n := range names {
+		n, err := normalizeName(n)
+		if err != nil {
+			var ne *NameError
+			if errors.As(err, &ne) {
+				ne.FromImage = fromImage
+			}
+			return nil, fmt.Errorf("import %s: %w", src.Path, err)
+		}
+		if !slices.Contains(clean, n) {
+			clean = append(clean, n)
+		}
+	}
+	return clean, nil
 }
 
 // record writes img's record, merged with the one the store may have for the same id
@@ -225,15 +245,28 @@ func (s *Store) readImagesShared() ([]*Image, error) {
 	return s.readImages()
 }
 
-// Get finds an image by NAME[:TAG] (tag latest by default), full id "sha256:<hex>", or a
-// unique prefix of the id's hex of at least 4 characters. An unknown reference gives an
-// error that errors.Is ErrNotFound; a prefix of several ids, ErrAmbiguous.
+// Get finds an image by its full id ("sha256:<hex>" or the hex alone), NAME[:TAG] (tag
+// latest by default), or a unique prefix of the id's hex of at least 4 characters; a
+// name wins over another image's id prefix, with a warning in the log. An unknown
+// reference gives an error that errors.Is ErrNotFound; a prefix of several ids,
+// ErrAmbiguous.
 func (s *Store) Get(ref string) (*Image, error) {
 	images, err := s.readImagesShared()
 	if err != nil {
 		return nil, err
 	}
-	return findImage(images, ref)
+	return s.find(images, ref)
+}
+
+// find resolves ref with findImage and warns when a name took the place of an id prefix:
+// the operator may have copied the short id from crate image ls.
+func (s *Store) find(images []*Image, ref string) (*Image, error) {
+	img, shadowed, err := findImage(images, ref)
+	if shadowed != nil {
+		s.log.Warn(fmt.Sprintf("%q names image %s and is the start of image %s's id: taking the named image; give sha256:%s for the other",
+			ref, img.ID, shadowed.ID, ref))
+	}
+	return img, err
 }
 
 // List returns every image, the most recently imported first.
@@ -263,7 +296,7 @@ func (s *Store) Remove(ref string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := findImage(images, ref)
+	img, err := s.find(images, ref)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,6 +171,25 @@ func TestImportUnpacksLayersWithWhiteouts(t *testing.T) {
 	}
 	if !strings.Contains(again.log.String(), "layer cached") {
 		t.Errorf("no \"layer cached\" in the log:\n%s", again.log)
+	}
+}
+
+// TestImportTakesNoOverlayXattrsFromLayers: a layer's own overlay attributes (an opaque
+// directory, a redirect) are dropped, while its whiteouts still become the attributes
+// overlayfs reads.
+func TestImportTakesNoOverlayXattrsFromLayers(t *testing.T) {
+	testutil.RequireRoot(t)
+	s := newTestStore(t, "")
+	forged := layerOf(t, Gzip, withXattrs(dir("opt/"), overlayXattrs...), file("opt/new", "new"))
+	real := layerOf(t, Gzip, dir("opt/"), file("opt/.wh..wh..opq", ""), file("opt/new", "new"))
+	importOK(t, s, imageOf(forged, real), "app")
+	for i := 0; i < len(overlayXattrs); i += 2 {
+		if v, ok := lgetxattr(t, filepath.Join(s.LayerDir(forged.DiffID), "opt"), overlayXattrs[i]); ok {
+			t.Errorf("opt: %s = %q, taken from the layer", overlayXattrs[i], v)
+		}
+	}
+	if v := getxattr(t, filepath.Join(s.LayerDir(real.DiffID), "opt"), opaqueXattr); v != "y" {
+		t.Errorf("opt with an opaque whiteout: %s = %q, want y", opaqueXattr, v)
 	}
 }
 
@@ -369,14 +389,17 @@ func TestImportConcurrently(t *testing.T) {
 	}
 }
 
+// imageWithID is an image of layer l whose id starts with hex (zeros complete it).
+func imageWithID(l Layer, hex string) *Source {
+	src := imageOf(l)
+	src.ConfigDigest = digest.NewDigestFromEncoded(digest.SHA256, hex+strings.Repeat("0", 64-len(hex)))
+	return src
+}
+
 func TestGetResolvesReferences(t *testing.T) {
 	s := newTestStore(t, "")
 	l := layerOf(t, None, file("x", "x"))
-	withID := func(hex string) *Source {
-		src := imageOf(l)
-		src.ConfigDigest = digest.NewDigestFromEncoded(digest.SHA256, hex+strings.Repeat("0", 64-len(hex)))
-		return src
-	}
+	withID := func(hex string) *Source { return imageWithID(l, hex) }
 	a := importOK(t, s, withID("aaaa1"), "app", "app:v1", "registry:5000/team/app")
 	b := importOK(t, s, withID("aaaa2"), "other:2")
 	c := importOK(t, s, withID("bbbb"))
@@ -421,6 +444,53 @@ func TestGetResolvesReferences(t *testing.T) {
 	}
 	if img, _ := s.Get("app"); img == nil || strings.Join(img.Names, " ") != "app:latest registry:5000/team/app:latest" {
 		t.Errorf("names of the first image = %v, want app:v1 taken away", img.Names)
+	}
+}
+
+// TestIDsComeBeforeNames: an image cannot pass for another by taking its id as a
+// name. A full id names its image only; a 64-hex-digit name is refused; a short
+// reference that is a name and another image's id prefix picks the name, as
+// docker does, and says so.
+func TestIDsComeBeforeNames(t *testing.T) {
+	s := newTestStore(t, "")
+	l := layerOf(t, None, file("x", "x"))
+	victim := importOK(t, s, imageWithID(l, "5eed"))
+	full, short := victim.ID.Encoded(), victim.ID.Encoded()[:12]
+
+	for _, name := range []string{full, full + ":latest", full + ":v1"} {
+		if _, err := s.Import(context.Background(), imageWithID(l, "bad"), name); err == nil {
+			t.Errorf("Import with name %q succeeded; want it refused: it is an image id", name)
+		}
+	}
+
+	// An older crate took such names: a record can still carry one.
+	impostor := &Image{ID: imageWithID(l, "1a").ConfigDigest, Names: []string{full + ":latest", short + ":latest"}, Layers: victim.Layers}
+	if err := s.writeRecord(impostor); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ref  string
+		want *Image
+		warn bool // the reference is also another image's id prefix
+	}{
+		{full, victim, false},
+		{victim.ID.String(), victim, false},
+		{"sha256:" + short, victim, false},
+		{short, impostor, true},
+		{short + ":latest", impostor, false},
+	} {
+		t.Run(tc.ref, func(t *testing.T) {
+			s.log.Reset()
+			img, err := s.Get(tc.ref)
+			if err != nil || img.ID != tc.want.ID {
+				t.Fatalf("Get(%q) = %v, %v; want %s", tc.ref, img, err, tc.want.ID)
+			}
+			logged := s.log.String()
+			warned := strings.Contains(logged, "[WARN]") && strings.Contains(logged, string(impostor.ID)) && strings.Contains(logged, string(victim.ID))
+			if warned != tc.warn {
+				t.Errorf("Get(%q) logged %q; want a warning naming both images: %v", tc.ref, logged, tc.warn)
+			}
+		})
 	}
 }
 
@@ -485,11 +555,47 @@ func TestNormalizeName(t *testing.T) {
 		{"app@sha256:abcd", ""},
 		{"sha256:abcd", ""},
 		{"with space", ""},
+		{strings.Repeat("ab", 32), ""}, // an image id
+		{strings.Repeat("ab", 32) + ":v1", ""},
+		{"team/" + strings.Repeat("ab", 32), "team/" + strings.Repeat("ab", 32) + ":latest"},
+		{strings.Repeat("ab", 6), strings.Repeat("ab", 6) + ":latest"},    // a short id is a name too
+		{"docker.io/library/busybox", "docker.io/library/busybox:latest"}, // kept as given
+		{"docker.io/library/" + strings.Repeat("ab", 32), ""},             // an id, in docker's long form
+		{"[::1]:5000/app:v1", "[::1]:5000/app:v1"},
+		{"App", ""},                                    // repositories are lowercase
+		{"app:" + strings.Repeat("t", 129), ""},        // a tag has at most 128 characters
+		{"app@sha256:" + strings.Repeat("ab", 32), ""}, // a digest reference names no tag
+		{"evil\x1b[31m", ""},                           // terminal escapes
+		{"evil\x1b]0;pwned\x07:latest", ""},            // a window title and a bell
+		{"app:v1\r", ""},                               // a carriage return
+		{"app\u009b31m", ""},                           // the one-byte CSI
+		{"app\u202e", ""},                              // right-to-left override
+		{"a//b", ""},
 	} {
 		got, err := normalizeName(tc.in)
 		if tc.want == "" && err == nil || tc.want != "" && got != tc.want {
 			t.Errorf("normalizeName(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
+		if err != nil && !printableASCII(err.Error()) {
+			t.Errorf("normalizeName(%q): error %q holds a character a terminal may act on", tc.in, err)
+		}
+	}
+}
+
+// TestImportRefusesBadNamesFromTheImage: the names an image file carries are the
+// attacker's; one that is no NAME[:TAG] refuses the import, said safely, before
+// anything is unpacked, and a name the caller gives instead is taken.
+func TestImportRefusesBadNamesFromTheImage(t *testing.T) {
+	s := newTestStore(t, "")
+	src := imageOf(layerOf(t, Gzip, file("x", "x")))
+	src.Names = []string{"good:1", "evil\x1b]0;pwned\x07\r:latest"}
+	_, err := s.Import(context.Background(), src)
+	if err == nil || !strings.Contains(err.Error(), `"evil\x1b]0;pwned\a\r:latest"`) || !printableASCII(err.Error()) {
+		t.Fatalf("Import = %v; want the bad name refused, quoted", err)
+	}
+	requireNothingLeft(t, s.root)
+	if img := importOK(t, s, src, "mine:1"); !slices.Equal(img.Names, []string{"mine:1"}) {
+		t.Errorf("Names = %q, want the caller's mine:1 only", img.Names)
 	}
 }
 
@@ -524,13 +630,6 @@ func digestStrings(ds []digest.Digest) []string {
 // getxattr returns the attribute's value, "" if it is not set.
 func getxattr(t *testing.T, p, attr string) string {
 	t.Helper()
-	buf := make([]byte, 256)
-	n, err := unix.Lgetxattr(p, attr, buf)
-	if errors.Is(err, unix.ENODATA) {
-		return ""
-	}
-	if err != nil {
-		t.Fatalf("lgetxattr %s %s: %v", attr, p, err)
-	}
-	return string(buf[:n])
+	v, _ := lgetxattr(t, p, attr)
+	return v
 }

@@ -48,9 +48,10 @@ const paxXattr = "SCHILY.xattr."
 //
 // Owners are restored only when running as root (an unprivileged caller cannot give files
 // away); modes including setuid, setgid and sticky, modification times, hardlinks,
-// devices, fifos and extended attributes are restored too. Extended attributes that the
-// file system of dest does not support are skipped, as are attributes an unprivileged
-// caller may not set.
+// devices, fifos and extended attributes are restored too, file capabilities
+// (security.capability) included, as docker restores them; overlayfs's own attributes
+// are not (isOverlayXattr). Extended attributes that the file system of dest does not
+// support are skipped, as are attributes an unprivileged caller may not set.
 //
 // Cancelling ctx stops the unpacking between entries and returns ctx.Err(). On any error
 // dest is left half-filled: the caller removes it.
@@ -466,7 +467,7 @@ func (x *extractor) file(parent int, base, name string, hdr *tar.Header, content
 		err = x.setOwnerModeXattrs(fd, name, hdr)
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("close %s: %w", filepath.Join(x.dest, name), cerr)
+		err = fmt.Errorf("close %s: %w", x.path(name), cerr)
 	}
 	if err != nil {
 		return err
@@ -481,7 +482,7 @@ func (x *extractor) copy(f *os.File, name string, content io.Reader) (int64, err
 	if src, ok := content.(*os.File); ok {
 		n, err := f.ReadFrom(src)
 		if err != nil {
-			return n, fmt.Errorf("copy %s to %s: %w", src.Name(), filepath.Join(x.dest, name), err)
+			return n, fmt.Errorf("copy %s to %s: %w", Printable(src.Name()), x.path(name), err)
 		}
 		return n, nil
 	}
@@ -490,7 +491,7 @@ func (x *extractor) copy(f *os.File, name string, content io.Reader) (int64, err
 		n, rerr := content.Read(x.buf)
 		if n > 0 {
 			if _, err := f.Write(x.buf[:n]); err != nil {
-				return total, fmt.Errorf("write %s: %w", filepath.Join(x.dest, name), err)
+				return total, fmt.Errorf("write %s: %w", x.path(name), err)
 			}
 			total += int64(n)
 		}
@@ -599,10 +600,12 @@ func (x *extractor) setOwnerModeXattrs(fd int, name string, hdr *tar.Header) err
 	return nil
 }
 
+// setXattrs sets the extended attributes hdr carries, but overlayfs's own (see
+// isOverlayXattr): those are the store's to set, for whiteouts, never the archive's.
 func (x *extractor) setXattrs(fd int, name string, hdr *tar.Header) error {
 	for key, value := range hdr.PAXRecords {
 		attr, ok := strings.CutPrefix(key, paxXattr)
-		if !ok {
+		if !ok || isOverlayXattr(attr) {
 			continue
 		}
 		err := unix.Fsetxattr(fd, attr, []byte(value), 0)
@@ -614,7 +617,7 @@ func (x *extractor) setXattrs(fd int, name string, hdr *tar.Header) error {
 		case errors.Is(err, unix.EPERM) && !x.privileged:
 			// trusted.* and security.* need privileges an unprivileged unpack lacks.
 		default:
-			return fmt.Errorf("fsetxattr %s on %s: %w", attr, filepath.Join(x.dest, name), err)
+			return fmt.Errorf("fsetxattr %s on %s: %w", Printable(attr), x.path(name), err)
 		}
 	}
 	return nil
@@ -695,5 +698,10 @@ func (x *extractor) finishDir(fd int, name string, hdr *tar.Header) error {
 
 // syscallError reads as "mknodat /var/lib/crate/x/dev/null: operation not permitted".
 func (x *extractor) syscallError(op, name string, err error) error {
-	return fmt.Errorf("%s %s: %w", op, filepath.Join(x.dest, name), err)
+	return fmt.Errorf("%s %s: %w", op, x.path(name), err)
+}
+
+// path is where entry name goes, for messages: the archive chose the name.
+func (x *extractor) path(name string) string {
+	return Printable(filepath.Join(x.dest, name))
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -364,6 +365,78 @@ func TestUnpackRestoresXattrs(t *testing.T) {
 			t.Errorf("%s: user.crate = %q, %v; want %q", name, buf[:n], err, want)
 		}
 	}
+}
+
+// netRawCapability is a security.capability value (VFS_CAP_REVISION_2, effective) that
+// grants CAP_NET_RAW, as ping carries in images.
+var netRawCapability = string([]byte{1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+
+// withXattrs adds extended attributes to an entry, as PAX records.
+func withXattrs(e entry, attrs ...string) entry {
+	e.PAXRecords = map[string]string{}
+	for i := 0; i+1 < len(attrs); i += 2 {
+		e.PAXRecords[paxXattr+attrs[i]] = attrs[i+1]
+	}
+	return e
+}
+
+// overlayXattrs are attributes overlayfs reads from its layers (trusted.*, or user.*
+// with the userxattr option): set by an image, they would hide or redirect what the
+// layers below it hold.
+var overlayXattrs = []string{
+	"trusted.overlay.opaque", "y",
+	"trusted.overlay.redirect", "/etc",
+	"trusted.overlay.metacopy", "",
+	"trusted.overlay.origin", "x",
+	"user.overlay.opaque", "y",
+}
+
+// TestUnpackDropsOverlayXattrs: the attributes of overlayfs are never taken from an
+// archive; file capabilities and the rest are, as docker takes them.
+func TestUnpackDropsOverlayXattrs(t *testing.T) {
+	testutil.RequireRoot(t) // trusted.* and security.* need it
+	tg, _ := unpackOK(t, tarball(t,
+		withXattrs(dir("d/"), append(slices.Clone(overlayXattrs), "user.crate", "kept")...),
+		withXattrs(file("d/ping", "ping"), append(slices.Clone(overlayXattrs), "security.capability", netRawCapability)...),
+	))
+	for _, name := range []string{"d", "d/ping"} {
+		for i := 0; i < len(overlayXattrs); i += 2 {
+			if v, ok := lgetxattr(t, filepath.Join(tg.dest, name), overlayXattrs[i]); ok {
+				t.Errorf("%s: %s = %q; the archive's overlay attributes must be dropped", name, overlayXattrs[i], v)
+			}
+		}
+	}
+	if v, _ := lgetxattr(t, filepath.Join(tg.dest, "d"), "user.crate"); v != "kept" {
+		t.Errorf("d: user.crate = %q, want kept", v)
+	}
+	if v, _ := lgetxattr(t, filepath.Join(tg.dest, "d/ping"), "security.capability"); v != netRawCapability {
+		t.Errorf("d/ping: security.capability = %q, want %q", v, netRawCapability)
+	}
+}
+
+// TestUnpackErrorsQuoteWhatTheArchiveSays: an attribute the kernel refuses fails the
+// unpack, and the error names it quoted: the archive chose its name.
+func TestUnpackErrorsQuoteWhatTheArchiveSays(t *testing.T) {
+	// A value over the kernel's 64 KiB: E2BIG, whatever the file system.
+	evil := withXattrs(file("f\x1b[2J", "f"), "user.\x1b]0;pwned\x07", strings.Repeat("x", 65537))
+	_, _, err := unpack(t, tarball(t, evil))
+	if err == nil || !printableASCII(err.Error()) || !strings.Contains(err.Error(), `user.\x1b]0;pwned\a`) {
+		t.Errorf("Unpack error %q: want the attribute named, quoted", err)
+	}
+}
+
+// lgetxattr returns an attribute's value and whether it is set at all.
+func lgetxattr(t *testing.T, p, attr string) (string, bool) {
+	t.Helper()
+	buf := make([]byte, 256)
+	n, err := unix.Lgetxattr(p, attr, buf)
+	if errors.Is(err, unix.ENODATA) {
+		return "", false
+	}
+	if err != nil {
+		t.Fatalf("lgetxattr %s %s: %v", attr, p, err)
+	}
+	return string(buf[:n]), true
 }
 
 func TestUnpackRestoresOwners(t *testing.T) {

@@ -44,6 +44,15 @@ const (
 	opaqueXattr = "trusted.overlay.opaque"
 )
 
+// isOverlayXattr reports whether attr is one overlayfs reads from the directories it
+// stacks: trusted.overlay.* (opaque, redirect, metacopy, origin, ...), or user.overlay.*
+// on a mount with the userxattr option. The store sets them for whiteouts; taken from
+// an image, they would let a layer hide, redirect or borrow what the layers below it
+// hold (and what else lies on their file system) beyond what OCI whiteouts can say.
+func isOverlayXattr(attr string) bool {
+	return strings.HasPrefix(attr, "trusted.overlay.") || strings.HasPrefix(attr, "user.overlay.")
+}
+
 // onOverlayfs reports whether the directory fd is on overlayfs.
 func onOverlayfs(fd int) bool {
 	var st unix.Statfs_t
@@ -101,10 +110,10 @@ func (x *extractor) markOpaque(dir string) error {
 	defer unix.Close(fd)
 	err = unix.Fsetxattr(fd, opaqueXattr, []byte("y"), 0)
 	if errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("opaque directory %s: setting %s needs root: %w", filepath.Join(x.dest, dir), opaqueXattr, err)
+		return fmt.Errorf("opaque directory %s: setting %s needs root: %w", x.path(dir), opaqueXattr, err)
 	}
 	if err != nil {
-		return fmt.Errorf("fsetxattr %s on %s: %w", opaqueXattr, filepath.Join(x.dest, dir), err)
+		return fmt.Errorf("fsetxattr %s on %s: %w", opaqueXattr, x.path(dir), err)
 	}
 	return nil
 }
@@ -138,7 +147,7 @@ func (x *extractor) clearDir(parent int, base, name string) error {
 	defer f.Close()
 	children, err := f.Readdirnames(-1)
 	if err != nil {
-		return fmt.Errorf("read directory %s: %w", f.Name(), err)
+		return fmt.Errorf("read directory %s: %w", x.path(name), err)
 	}
 	for _, c := range children {
 		if err := x.removeAll(fd, c, path.Join(name, c)); err != nil {

@@ -38,14 +38,14 @@ func Tar(t testing.TB, files []File) []byte {
 		}
 		hdr := &tar.Header{Name: f.Name, Mode: f.Mode, Typeflag: typ, Linkname: f.Link,
 			ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
-		if typ == tar.TypeReg {
-			hdr.Size = int64(len(f.Body))
-		}
-		for name, value := range f.Xattrs {
+		for k, v := range f.Xattrs {
 			if hdr.PAXRecords == nil {
 				hdr.PAXRecords = map[string]string{}
 			}
-			hdr.PAXRecords["SCHILY.xattr."+name] = value
+			hdr.PAXRecords["SCHILY.xattr."+k] = v
+		}
+		if typ == tar.TypeReg {
+			hdr.Size = int64(len(f.Body))
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			t.Fatal(err)
