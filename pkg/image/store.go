@@ -32,7 +32,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/reference"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -85,49 +84,26 @@ func (e *NameError) Error() string {
 }
 
 // normalizeName checks a NAME[:TAG] reference against the grammar of docker's
-// references (github.com/distribution/reference) and adds ":latest" when it has no tag.
-// A valid name keeps the form it was given ("busybox:latest", not
-// "docker.io/library/busybox:latest"): it is what the operator typed or will type.
+// references (reference.go) and adds ":latest" when it has no tag. A valid name keeps
+// the form it was given ("busybox:latest", not "docker.io/library/busybox:latest"): it
+// is what the operator typed or will type.
 func normalizeName(name string) (string, error) {
 	if name == "" {
 		return "", &NameError{Name: name, Reason: "empty name"}
 	}
-	if len(name) == 64 && isHex(name) {
-		return "", &NameError{Name: name, Reason: "64 hexadecimal digits are an image id, not a name"}
-	}
-	named, err := reference.ParseNormalizedNamed(name)
-	if err != nil {
-		return "", &NameError{Name: name, Reason: referenceProblem(name, err)}
-	}
-	repo := reference.FamiliarName(named)
+	repo, tagged, problem := parseName(name)
 	switch {
-	case len(repo) == 64 && isHex(repo):
+	case len(name) == 64 && isHex(name), len(repo) == 64 && isHex(repo):
 		// Such a name would be read as the id of another image; docker refuses it too.
 		return "", &NameError{Name: name, Reason: "64 hexadecimal digits are an image id, not a name"}
+	case problem != "":
+		return "", &NameError{Name: name, Reason: problem}
 	case repo == string(digest.SHA256):
 		return "", &NameError{Name: name, Reason: "looks like an image id"}
-	}
-	if _, ok := named.(reference.Digested); ok {
-		return "", &NameError{Name: name, Reason: "only NAME[:TAG] is supported, not a digest"}
-	}
-	if _, ok := named.(reference.Tagged); ok {
+	case tagged:
 		return name, nil
 	}
 	return name + ":" + defaultTag, nil
-}
-
-// referenceProblem words why the reference library refused name. Its sentinel errors
-// are safe to show; its other errors repeat the input unquoted, so they are not shown.
-func referenceProblem(name string, err error) string {
-	for _, known := range []error{reference.ErrNameTooLong, reference.ErrTagInvalidFormat, reference.ErrNameContainsUppercase} {
-		if errors.Is(err, known) {
-			return known.Error()
-		}
-	}
-	if _, err := reference.ParseNormalizedNamed(strings.ToLower(name)); err == nil {
-		return "repository name must be lowercase"
-	}
-	return "not a NAME[:TAG] reference (lowercase letters, digits and separators . _ - /, a tag of at most 128 letters, digits and . _ -)"
 }
 
 // isHex reports whether s is lowercase hexadecimal, as digests are written.
