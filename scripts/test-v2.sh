@@ -40,7 +40,9 @@ kernelIndependent='^(TestBadInputIsRefused|TestRunAsNonRootIsRefused|TestMan.*|T
 kernelIndependent+='|TestCommandCannotStart|TestInitOfAnotherVersion|TestImage.*|TestConcurrentFirstRuns|TestBadLayers'
 kernelIndependent+='|TestImportSurvivesACrash|TestHomeFollowsTheUser|TestBothFlagOrders|TestLifecycleBadInput|TestRunLog.*'
 kernelIndependent+='|TestCrateLog.*|TestCrateVersion|TestTerminal.*|TestStdin|TestExecTerminal|TestDetachedTerminal'
-kernelIndependent+='|TestExecLeavesAChildOnTheTerminal|TestHostileTerminalWithoutTTY|TestWorkdirAndEnv|TestHostname)$'
+kernelIndependent+='|TestExecLeavesAChildOnTheTerminal|TestHostileTerminalWithoutTTY|TestWorkdirAndEnv|TestHostname'
+kernelIndependent+='|TestHostileImageNameIsAnID|TestHostileImageNames|TestHostileImageIndexBomb|TestHostileImageFIFO'
+kernelIndependent+='|TestLogsOnTerminal|TestPsQuotesImageStrings|TestQuoteShort|TestWriteJSON)$'
 if [ $# -eq 0 ]; then
 	args="$args -test.skip \"$kernelIndependent\""
 else
