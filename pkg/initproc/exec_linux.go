@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"golang.org/x/sys/unix"
 
@@ -25,7 +27,18 @@ type ExecError struct {
 	Errno  unix.Errno
 }
 
-func (e *ExecError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Reason) }
+func (e *ExecError) Error() string { return fmt.Sprintf("%s: %s", shown(e.Path), e.Reason) }
+
+// shown returns s, a name the image chose (a command, a PATH, an
+// interpreter), for a message that reaches the operator's terminal: as it
+// is if it prints as text, quoted if it holds anything a terminal would
+// take as a command (an escape sequence, a bell, a carriage return).
+func shown(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
+}
 func (e *ExecError) Unwrap() error { return e.Errno }
 
 // execCommand finds args[0] on the container's PATH and execs it. It returns
@@ -72,7 +85,7 @@ func lookPath(name string, env []string) (string, error) {
 		// A shell would say "permission denied" here too; say why.
 		return notExecutable, nil
 	}
-	return "", &ExecError{Path: name, Reason: fmt.Sprintf("command not found in PATH=%s", pathVar), Errno: unix.ENOENT}
+	return "", &ExecError{Path: name, Reason: fmt.Sprintf("command not found in PATH=%s", shown(pathVar)), Errno: unix.ENOENT}
 }
 
 // diagnoseExec turns execve's bare errno into the reason behind it: the file,
@@ -133,9 +146,9 @@ func diagnoseScript(head []byte, fail func(string, ...any) error, errno unix.Err
 	}
 	interp := fields[0]
 	if _, err := os.Stat(interp); errors.Is(err, fs.ErrNotExist) {
-		return fail("its #! interpreter %s is missing from the image", interp)
+		return fail("its #! interpreter %s is missing from the image", shown(interp))
 	}
-	return fail("its #! interpreter %s cannot be run: %v", interp, errno)
+	return fail("its #! interpreter %s cannot be run: %v", shown(interp), errno)
 }
 
 // diagnoseELF explains an ELF binary that would not start: another
@@ -158,7 +171,7 @@ func diagnoseELF(f *os.File, fail func(string, ...any) error, errno unix.Errno) 
 		}
 		interp := strings.TrimRight(string(b), "\x00")
 		if _, err := os.Stat(interp); errors.Is(err, fs.ErrNotExist) {
-			return fail("dynamically linked, and its ELF interpreter %s is missing from the image (add the C library or use a static binary)", interp)
+			return fail("dynamically linked, and its ELF interpreter %s is missing from the image (add the C library or use a static binary)", shown(interp))
 		}
 	}
 	return fail("%v", errno)

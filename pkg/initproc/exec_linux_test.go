@@ -121,3 +121,20 @@ func TestCapabilityNumbers(t *testing.T) {
 		t.Errorf("%d capabilities listed, the kernel headers know %d", len(spec.Capabilities), unix.CAP_LAST_CAP+1)
 	}
 }
+
+// TestExecErrorQuotesWhatCannotPrint: a command the image names reaches the
+// operator's terminal in crate's message; one with an escape sequence in
+// its name is quoted there, a plain one is not.
+func TestExecErrorQuotesWhatCannotPrint(t *testing.T) {
+	for name, want := range map[string]string{
+		"/bin/nope":                 "/bin/nope: gone",
+		"no\x1b]0;owned\asuch":      `"no\x1b]0;owned\asuch": gone`,
+		"/bin/caf\u00e9":            "/bin/caf\u00e9: gone",
+		"/bin/x\rfake prompt$ ":     `"/bin/x\rfake prompt$ ": gone`,
+		"/bin/csi\u009b31m-in-utf8": `"/bin/csi\u009b31m-in-utf8": gone`,
+	} {
+		if got := (&ExecError{Path: name, Reason: "gone"}).Error(); got != want {
+			t.Errorf("ExecError{%q}.Error() = %q, want %q", name, got, want)
+		}
+	}
+}
