@@ -186,7 +186,7 @@ func (m *v2) Kill() error {
 }
 
 // freezeAndKill is Kill for kernels without cgroup.kill (crate runs from
-// 5.6; cgroup.freeze is 5.2). It freezes the cgroup and waits until
+// 5.12; cgroup.freeze is 5.2). It freezes the cgroup and waits until
 // cgroup.events says "frozen 1": from then on no process of the cgroup can
 // fork, nor exit on its own, so what cgroup.procs lists stays what is there.
 // It kills that (through pidfds: see killListed, for what may still come and
