@@ -1,10 +1,11 @@
 # bench-plot.gp - start latency box plot from the table bench-stats.py writes.
-# gnuplot -e "dat='plot.dat'; out='docs/bench-start-latency.png'; subtitle='...'" scripts/bench-plot.gp
+# gnuplot -e "dat='plot.dat'; out='docs/bench-start-latency.png'; subtitle='...'; tools=4" scripts/bench-plot.gp
 # Columns of dat: index tool median q1 q3 min max, in milliseconds.
 # Box: first to third quartile; bar across it: the median (also written above);
 # whiskers: fastest and slowest run.
 
 if (!exists("subtitle")) subtitle = ""
+if (!exists("tools")) tools = 4
 
 set terminal pngcairo size 900,560 font "DejaVu Sans,11"
 set output out
@@ -13,9 +14,10 @@ set ylabel "milliseconds (lower is better)"
 set grid ytics lc rgb "#dddddd"
 set border 3
 set tics nomirror
+set xtics noenhanced
 set key off
 set label 1 "box: quartiles   bar: median   whiskers: min and max" at graph 0.99, graph 0.98 right font ",9" tc rgb "#555555"
-set xrange [-0.6:3.6]
+set xrange [-0.6:tools-0.4]
 set yrange [0:*]
 # Room above the tallest whisker for its label.
 set offsets 0, 0, graph 0.1, 0

@@ -42,16 +42,20 @@ def verdict(ratio, goal):
 
 def warm(dat, paths):
     s = load(*paths)
-    s = {name: s[name] for name in ("crate", "runc", "bwrap", "floor")}
+    s = {name: s[name] for name in ("crate", "crate@base", "runc", "bwrap", "floor") if name in s}
     runc, floor = s["runc"]["median"], s["floor"]["median"]
-    print(f"{'tool':<8} {'median ms':>10} {'q1':>8} {'q3':>8} {'min':>8} {'max':>8} {'× runc':>8} {'× floor':>8}")
+    print(f"{'tool':<10} {'median ms':>10} {'q1':>8} {'q3':>8} {'min':>8} {'max':>8} {'× runc':>8} {'× floor':>8}")
     for name, v in s.items():
-        print(f"{name:<8} {v['median']:>10.2f} {v['q1']:>8.2f} {v['q3']:>8.2f} {v['min']:>8.2f} {v['max']:>8.2f}"
+        print(f"{name:<10} {v['median']:>10.2f} {v['q1']:>8.2f} {v['q3']:>8.2f} {v['min']:>8.2f} {v['max']:>8.2f}"
               f" {v['median'] / runc:>8.2f} {v['median'] / floor:>8.2f}")
     runs = {v["runs"] for v in s.values()}
     print(f"({'/'.join(map(str, sorted(runs)))} runs each, in rounds, after warm-up; q1/q3 are the quartiles)")
     ratio = s["crate"]["median"] / runc
     print(f"goal: crate ≤ 0.5× runc — {verdict(ratio, 0.5)} (crate/runc = {ratio:.2f})")
+    if "crate@base" in s:
+        base = s["crate@base"]["median"]
+        print(f"against the baseline: crate/runc = {ratio:.3f}, crate@base/runc = {base / runc:.3f},"
+              f" crate/crate@base = {s['crate']['median'] / base:.3f}")
     with open(dat, "w") as f:
         f.write("# index tool median q1 q3 min max (ms)\n")
         for i, (name, v) in enumerate(s.items()):

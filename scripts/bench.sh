@@ -13,6 +13,9 @@
 # removed at the end except the cached Debian image (debian-bookworm-minbase
 # and its .tar.gz), which takes a minute of debootstrap to make.
 # BENCH_RUNS (default 30) and BENCH_COLD_RUNS (default 8) set the run counts.
+# BENCH_BASELINE=REV (a git revision, e.g. HEAD~1 or main) adds that build
+# of crate to part 1, in the same rounds, as "crate@base": a change's cost
+# in start time, measured against runc in one run.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -32,6 +35,7 @@ fi
 
 runs=${BENCH_RUNS:-30}
 cold_runs=${BENCH_COLD_RUNS:-8}
+baseline=${BENCH_BASELINE:-}
 bench=$repo/build/bench
 base=$bench/debian-bookworm-minbase # cached root filesystem directory
 archive=$base.tar.gz                # cached image file, the same files
@@ -79,7 +83,7 @@ cleanup() {
 	for cg in /sys/fs/cgroup/*/crate-bench-* /sys/fs/cgroup/crate-bench-*; do
 		if [ -d "$cg" ]; then rmdir "$cg" 2>/dev/null || true; fi
 	done
-	rm -rf --one-file-system "$state" "$cold_state" "$work"
+	rm -rf --one-file-system "$state" "$cold_state" "$work" "$bench/baseline"
 	if [ "$ok" = 1 ]; then
 		rm -f "$log"
 	elif [ "${1:-}" = exit ] && [ -f "$log" ]; then
@@ -156,6 +160,18 @@ echo "machine:   $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/
 echo "kernel:    $(uname -r)"
 echo "cgroups:   $(cgroup_mode)"
 echo "crate:     $(bin/crate version | head -n 1)"
+if [ -n "$baseline" ]; then
+	# The baseline is built from git's copy of REV, with the same Go: only
+	# the code differs. Its own state root and log, under build/bench.
+	base_dir=$bench/baseline
+	rm -rf "$base_dir" && mkdir -p "$base_dir/src"
+	git archive "$baseline" | tar -x -C "$base_dir/src" || fail "git archive $baseline failed"
+	base_rev=$(git rev-parse --short "$baseline")
+	make --no-print-directory -C "$base_dir/src" VERSION="$base_rev" COMMIT="$base_rev" build >/dev/null ||
+		fail "building $baseline failed"
+	base_crate=("$base_dir/src/bin/crate" --root "$base_dir/state" --log-file "$base_dir/crate.log")
+	echo "crate@base: $("${base_crate[@]}" version | head -n 1) ($baseline)"
+fi
 echo "runc:      $(runc --version | head -n 1)"
 echo "bwrap:     $(bwrap --version)"
 echo "unshare:   $(unshare --version)"
@@ -167,6 +183,7 @@ echo
 # --- 1. warm start -----------------------------------------------------------
 
 "${crate[@]}" image import "$archive" --name "$image" >/dev/null
+if [ -n "$baseline" ]; then "${base_crate[@]}" image import "$archive" --name "$image" >/dev/null; fi
 # Write the imported layer out now, or its writeback lands in crate's runs.
 sync
 
@@ -189,11 +206,15 @@ warm=(crate "bin/crate --root $state --log-file $log run $image /bin/true"
 	runc "runc --root $work/runc run --bundle $work/bundle crate-bench-runc"
 	bwrap "bwrap --bind $base / --proc /proc --dev /dev --unshare-all -- /bin/true"
 	floor "unshare -pfmuin chroot $base /bin/true")
+if [ -n "$baseline" ]; then
+	warm+=(crate@base "${base_crate[*]} run $image /bin/true")
+fi
+tools=$((${#warm[@]} / 2))
 warmup_rounds=3
 for r in $(seq 1 $((warmup_rounds + runs))); do
 	cmds=()
-	for i in 0 1 2 3; do
-		j=$(((i + r) % 4))
+	for i in $(seq 0 $((tools - 1))); do
+		j=$(((i + r) % tools))
 		cmds+=(-n "${warm[2 * j]}" "${warm[2 * j + 1]}")
 	done
 	quiet_hyperfine -N --runs 1 --export-json "$work/warm-$r.json" "${cmds[@]}"
@@ -205,7 +226,7 @@ echo "where crate's time goes, from its own log (median of the runs above):"
 python3 scripts/bench-stats.py steps "$log"
 echo
 
-gnuplot -e "dat='$work/warm.dat'; out='docs/bench-start-latency.png'; subtitle='$(nproc) CPUs, $(uname -r), cgroup $(cgroup_mode | cut -d' ' -f1), $(date -u +%Y-%m-%d); $runs runs each'" \
+gnuplot -e "dat='$work/warm.dat'; out='docs/bench-start-latency.png'; tools=$tools; subtitle='$(nproc) CPUs, $(uname -r), cgroup $(cgroup_mode | cut -d' ' -f1), $(date -u +%Y-%m-%d); $runs runs each'" \
 	scripts/bench-plot.gp
 
 # --- 2. cold start -----------------------------------------------------------
