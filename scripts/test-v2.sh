@@ -1,17 +1,13 @@
 #!/bin/bash
 # test-v2.sh - run the cgroup and container integration tests under pure
-# cgroup v2, in a throw-away VM (../shared/vm/run-in-vm.sh), since this
+# cgroup v2, in a throw-away VM (scripts/vm/run-in-vm.sh), since this
 # project's own machines run cgroup v1. Expects bin/crate and bin/crate-init
 # (make build). Arguments go to both test binaries, e.g. -test.run TestCPULimit.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 project=$PWD
-vm=${CRATE_VM_SCRIPT:-$project/../shared/vm/run-in-vm.sh}
-if [ ! -x "$vm" ]; then
-	echo "$0: $vm not found: the cgroup v2 VM comes with the project's shared/ directory" >&2
-	exit 1
-fi
+vm=$project/scripts/vm/run-in-vm.sh
 
 mkdir -p build
 # Static test binaries: the VM has the host's /usr but no Go build cache.
@@ -22,16 +18,10 @@ CGO_ENABLED=0 go test -c -o build/crate.test ./cmd/crate
 # A crate-init of another version, which crate must refuse.
 CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=other" -o build/crate-init-other ./cmd/crate-init
 
-# The VM's root is its initramfs, where pivot_root is impossible. As an
-# installed machine's boot does (switch_root), a bind mount of it is moved
-# over / and chrooted into: the tests run on a real mount at the top of the
-# namespace's root, where a container's pivot_root leaves nothing of the host
-# above the container (a plain chroot would leave the initramfs reachable
-# with "..", and the hostile tests would find it). The tests get a TMPDIR of
-# their own, a tmpfs: what lies under the moved root, the initramfs, is the
-# files an installed machine's switch_root deletes, and must hold nothing of
-# theirs (a container that may unmount its root, with CAP_SYS_ADMIN, sees it).
-# Not /tmp itself: the project may be checked out there.
+# The VM's root is a tmpfs the initramfs switched to, as an installed
+# machine's is a disk: a container's pivot_root leaves nothing of the host
+# above the container (see scripts/vm/guest-init.sh), and /tmp is a tmpfs of
+# its own, where the tests make their state roots.
 args="-test.v -test.count=1 -test.timeout=20m"
 # Without arguments: the tests whose behaviour depends on cgroups or the
 # kernel. Those of the command line, the image store, the logs and the
@@ -56,9 +46,6 @@ exec "$vm" --timeout 1500 \
 	--env "CRATE_INIT_BIN=$project/bin/crate-init" \
 	--env "CRATE_ATTACK_BIN=$project/build/attack" \
 	--env "CRATE_OTHER_INIT_BIN=$project/build/crate-init-other" \
-	--env "TMPDIR=/crate-tests" \
 	"$project" -- /bin/sh -c "
 		grep -q '^0::/\$' /proc/self/cgroup && [ \"\$(stat -f -c %T /sys/fs/cgroup)\" = cgroup2fs ] || { echo 'not pure cgroup v2' >&2; exit 1; }
-		mkdir -p /run/vmroot && mount --rbind / /run/vmroot &&
-		mkdir -p /run/vmroot/crate-tests && mount -t tmpfs -o mode=1777 tmpfs /run/vmroot/crate-tests &&
-		cd /run/vmroot && mount --move . / && exec chroot . /bin/sh -c '$inner'"
+		$inner"
