@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -35,19 +34,41 @@ const cgroupRoot = "/sys/fs/cgroup"
 // container's PID 1 has exited: a safety net, the cleanup takes milliseconds.
 const supervisorExit = time.Minute
 
-// withRunDir runs f with crate's logger, logging an error f returns.
+// withRunDir runs f with crate's logger, logging an error f returns; then,
+// its work done, it collects what dead supervisors left (collectLeftovers).
 func withRunDir(g *Globals, verb string, f func(hclog.Logger, *state.Dir) error) error {
 	log, closeLog, err := g.rootLogger("crate " + verb + " needs root (containers belong to root)")
 	if err != nil {
 		return err
 	}
 	defer closeLog()
-	err = f(log, g.runDir())
+	dir := g.runDir()
+	err = f(log, dir)
 	if err != nil && !errors.As(err, new(loggedError)) {
 		log.Error(err.Error())
 		err = loggedError{err}
 	}
+	if verb != "gc" {
+		collectLeftovers(log, g.Root, dir)
+	}
 	return err
+}
+
+// leftoverBound bounds the collection a command does after its own work: a
+// safety net (a cgroup whose processes will not die), not a measure.
+const leftoverBound = 10 * time.Second
+
+// collectLeftovers removes what the containers whose supervisor is gone
+// left, as container.Collect does without crate gc's everything, so that
+// nobody has to run crate gc. It comes after the command's own work, so a
+// command's answer never waits for it; a failure is logged, and left for
+// the next command.
+func collectLeftovers(log hclog.Logger, stateRoot string, dir *state.Dir) {
+	ctx, cancel := context.WithTimeout(context.Background(), leftoverBound)
+	defer cancel()
+	if _, err := container.Collect(ctx, log, stateRoot, cgroupRoot, dir, false); err != nil {
+		log.Warn("collect what dead supervisors left (crate gc removes it)", "error", err)
+	}
 }
 
 // forEach runs f for every container ref names, reporting failures one line
@@ -343,26 +364,11 @@ func (c *RmCmd) Run(g *Globals) error {
 // cgroup, directory and, last, its state. A container its supervisor
 // removed itself (a foreground run) is already gone, which is fine.
 func remove(log hclog.Logger, dir *state.Dir, id string) error {
-	unlock, err := dir.Reap(id)
-	if errors.Is(err, state.ErrNotFound) {
-		return nil
-	}
+	err := container.RemoveDead(log, cgroupRoot, dir, id, false)
 	if errors.Is(err, state.ErrAlive) {
 		return fmt.Errorf("container %s is still running (or being removed)", id)
 	}
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	st, err := dir.Get(id) // as its supervisor left it
-	if err != nil {
-		return err
-	}
-	if err := container.Remove(log, cgroupRoot, st); err != nil {
-		return err
-	}
-	log.Info("container removed", "container_id", id)
-	return dir.RemoveDir(id)
+	return err
 }
 
 // InspectCmd is `crate inspect`.
@@ -402,46 +408,16 @@ func (c *InspectCmd) Run(g *Globals) error {
 type GcCmd struct{}
 
 // Run removes the containers whose supervisor died (killed, or the machine
-// rebooted under it), whatever they left: cgroups, directories, state.
+// rebooted under it), whatever they left: cgroups, directories, state. Every
+// crate command collects most of that on its own (see collectLeftovers);
+// crate gc also removes the containers kept for crate rm, and runs once at
+// boot from the package's crate-gc.service.
 func (c *GcCmd) Run(g *Globals) error {
 	return withRunDir(g, "gc", func(log hclog.Logger, dir *state.Dir) error {
-		// Directories first: a container is registered before its directory
-		// is made, so one listed here without a state was left behind.
-		dirs, err := os.ReadDir(filepath.Join(g.Root, "containers"))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
+		done, err := container.Collect(context.Background(), log, g.Root, cgroupRoot, dir, true)
+		for _, c := range done {
+			fmt.Printf("%s\t%s\n", c.ID, c.Reason)
 		}
-		if err := dir.RemoveAbandoned(time.Minute); err != nil {
-			log.Warn("remove half-made entries", "error", err)
-		}
-		all, err := dir.List()
-		if err != nil {
-			return err
-		}
-		known := map[string]bool{}
-		var errs []error
-		for _, st := range all {
-			known[st.ID] = true
-			if st.Reason == "" {
-				continue // alive, or exited and kept for crate rm
-			}
-			if err := remove(log, dir, st.ID); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", st.ID, err))
-				continue
-			}
-			fmt.Printf("%s\t%s\n", st.ID, st.Reason)
-		}
-		for _, e := range dirs {
-			if known[e.Name()] || strings.HasPrefix(e.Name(), ".") {
-				continue
-			}
-			orphan := state.State{ID: e.Name(), Bundle: filepath.Join(g.Root, "containers", e.Name())}
-			if err := container.Remove(log, cgroupRoot, orphan); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", e.Name(), err))
-				continue
-			}
-			fmt.Printf("%s\tno state (the machine rebooted, or the run directory was emptied)\n", e.Name())
-		}
-		return errors.Join(errs...)
+		return err
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -768,5 +769,114 @@ func TestPsQuotesImageStrings(t *testing.T) {
 	}
 	if len(in) != 1 || !slices.Equal(in[0].Spec.Process.Args, command) || !slices.Contains(in[0].Spec.Process.Env, "HOSTILE="+hostile) {
 		t.Errorf("crate inspect: %+v, want the image's exact command and environment", in)
+	}
+}
+
+// killSupervisor SIGKILLs the supervisor of container name and waits until
+// it and the container's PID 1 are gone (the kernel kills PID 1 as its
+// supervisor dies).
+func (e *env) killSupervisor(st state.State) {
+	e.t.Helper()
+	for _, pid := range []int{st.SupervisorPID, st.InitPID} {
+		fd, err := unix.PidfdOpen(pid, 0)
+		if errors.Is(err, unix.ESRCH) {
+			continue
+		}
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if pid == st.SupervisorPID {
+			if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+		// A pidfd turns readable when its process has ended; the bound is
+		// a safety net.
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(time.Minute/time.Millisecond))
+		unix.Close(fd)
+		if err != nil || n == 0 {
+			e.t.Fatalf("pid %d still runs a minute after its supervisor was killed (%v)", pid, err)
+		}
+	}
+}
+
+// TestLeftoversCollectedWithoutGc: what a SIGKILLed supervisor leaves is
+// gone after the next crate command, without crate gc: all of it for a
+// container that was to be removed (foreground, -d --rm); for one kept for
+// crate rm (-d), its cgroup, while ps -a still shows it exited until rm.
+func TestLeftoversCollectedWithoutGc(t *testing.T) {
+	e := newEnv(t)
+	img := busyboxImage(t)
+	t.Run("foreground", func(t *testing.T) {
+		c := e.start(img, "/bin/sh", "-c", "echo ready; exec sleep 1000")
+		st := e.get(c.name)
+		e.killSupervisor(st)
+		c.cmd.Wait()
+		e.ok("ps")
+		e.noLeftovers(c.name)
+	})
+	t.Run("-d --rm", func(t *testing.T) {
+		name := e.detach("--rm", img, "sleep", "1000")
+		e.killSupervisor(e.get(name))
+		e.ok("ps")
+		e.noLeftovers(name)
+	})
+	t.Run("-d, kept for rm", func(t *testing.T) {
+		name := e.detach(img, "sleep", "1000")
+		st := e.get(name)
+		e.killSupervisor(st)
+		if ps := e.ok("ps", "-a"); !strings.Contains(ps, "supervisor died") {
+			t.Errorf("ps -a does not show the container exited:\n%s", ps)
+		}
+		if _, err := os.Stat(st.Cgroup); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("its cgroup %s is still there after ps: %v", st.Cgroup, err)
+		}
+		if got := e.get(name); got.Status != state.Exited || got.Reason != state.ReasonSupervisorDied {
+			t.Errorf("after the collection: %+v, want it kept, exited", got)
+		}
+		e.ok("rm", name)
+		e.noLeftovers(name)
+	})
+	t.Run("by the supervisor of the next container", func(t *testing.T) {
+		dead := e.detach("--rm", img, "sleep", "1000")
+		e.killSupervisor(e.get(dead))
+		watch := watchRemoval(t, filepath.Join(e.runDir, dead))
+		e.detach(img, "sleep", "1000")
+		watch()
+		e.noLeftovers(dead)
+	})
+}
+
+// watchRemoval starts watching path, and returns a function that waits
+// until path no longer exists: inotify wakes it, with a minute's safety net.
+func watchRemoval(t *testing.T, path string) func() {
+	t.Helper()
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if _, err := unix.InotifyAddWatch(fd, filepath.Dir(path), unix.IN_MOVED_FROM|unix.IN_DELETE); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		buf := make([]byte, 4096)
+		for {
+			if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+				return
+			}
+			left := time.Until(deadline)
+			if left <= 0 {
+				t.Fatalf("%s is still there a minute later", path)
+			}
+			unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(left/time.Millisecond)+1)
+			for {
+				if _, err := unix.Read(fd, buf); err != nil {
+					break
+				}
+			}
+		}
 	}
 }

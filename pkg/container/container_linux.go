@@ -85,6 +85,7 @@ type Result struct {
 // container holds what Run made, so cleanup knows what to remove.
 type container struct {
 	log    hclog.Logger
+	logs   hclog.Logger // the logger without this container's id, for what is not about it
 	cfg    Config
 	id     string
 	dir    string // StateRoot/containers/<id>, created by Run
@@ -110,6 +111,7 @@ type container struct {
 	startRead   chan struct{} // closed once initStarted is read
 	initSpec    []byte        // the spec as init got it
 	started     time.Time     // when the command started
+	collected   chan struct{} // closed once collectLeftovers is done; nil if it never ran
 	// stopDeadline ends the stop timeout of a SIGINT or SIGTERM that came
 	// before the command started (see waitExec); nil if none did.
 	stopDeadline <-chan time.Time
@@ -123,6 +125,7 @@ type container struct {
 func Run(log hclog.Logger, cfg Config, sigs <-chan os.Signal) (*Result, error) {
 	c := &container{
 		log:    log.With("container_id", cfg.Spec.ID),
+		logs:   log,
 		cfg:    cfg,
 		id:     cfg.Spec.ID,
 		exited: make(chan struct{}),
@@ -138,6 +141,9 @@ func Run(log hclog.Logger, cfg Config, sigs <-chan os.Signal) (*Result, error) {
 
 	status, err := c.run(sigs)
 	c.cleanup()
+	if c.collected != nil {
+		<-c.collected
+	}
 	// Init is reaped and its PID namespace gone, so nothing holds the
 	// pty's slave any more: its output can be read to the end.
 	c.tty.close()
@@ -190,6 +196,7 @@ func (c *container) run(sigs <-chan os.Signal) (syscall.WaitStatus, error) {
 	if err := c.start(sigs); err != nil {
 		return 0, err
 	}
+	c.collectLeftovers()
 	return c.wait(sigs), nil
 }
 
@@ -491,6 +498,29 @@ func (c *container) start(sigs <-chan os.Signal) error {
 	c.started = time.Now().UTC()
 	c.recordStart()
 	return nil
+}
+
+// leftoverBound bounds the supervisor's collection of what dead supervisors
+// left: a safety net (a cgroup whose processes will not die), not a measure.
+const leftoverBound = 10 * time.Second
+
+// collectLeftovers removes, while the container runs, what the containers
+// whose supervisor is gone left (see Collect): the supervisor waits for its
+// command anyway, and the start has not waited for it. Run waits for it
+// before it returns.
+func (c *container) collectLeftovers() {
+	if c.cfg.State == nil {
+		return
+	}
+	c.collected = make(chan struct{})
+	go func() {
+		defer close(c.collected)
+		ctx, cancel := context.WithTimeout(context.Background(), leftoverBound)
+		defer cancel()
+		if _, err := Collect(ctx, c.logs, c.cfg.StateRoot, c.cfg.CgroupRoot, c.cfg.State, false); err != nil {
+			c.logs.Warn("collect what dead supervisors left (crate gc removes it)", "error", err)
+		}
+	}()
 }
 
 // waitExec waits until init has executed the command, or failed. Signals

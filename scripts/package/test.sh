@@ -110,6 +110,8 @@ bin/crate man "$tmp/man"
 /usr/share/doc/crate/copyright
 /usr/share/doc/crate/changelog.gz
 /etc/logrotate.d/crate
+/usr/lib/systemd/system/crate-gc.service
+/usr/lib/systemd/system/multi-user.target.wants/crate-gc.service
 FILES
 	for page in "$tmp"/man/*.1; do
 		echo "/usr/share/man/man1/$(basename "$page").gz"
@@ -183,6 +185,13 @@ unset CRATE_INIT
 /usr/bin/crate version
 
 /usr/bin/crate check || fail "crate check failed on this machine"
+
+# crate-gc.service's command, as systemd would run it at boot, and the link
+# that enables it.
+grep -qx 'ExecStart=/usr/bin/crate gc' /usr/lib/systemd/system/crate-gc.service || fail "crate-gc.service runs something else"
+[ "$(readlink /usr/lib/systemd/system/multi-user.target.wants/crate-gc.service)" = ../crate-gc.service ] ||
+	fail "crate-gc.service is not enabled by its link"
+/usr/bin/crate --root "$tmp/root" --log-file "$tmp/crate.log" --run-dir "$tmp/run" gc || fail "crate gc failed"
 
 # The Makefile's demo, from the installed binaries, with state in $tmp.
 state=(--root "$tmp/root" --log-file "$tmp/crate.log" --run-dir "$tmp/run")
