@@ -556,7 +556,7 @@ func TestSupervisorKilled(t *testing.T) {
 		t.Errorf("ps -a does not say why:\n%s", ps)
 	}
 	r := e.crate("run", "--name", name, busyboxImage(t), "true")
-	if r.code != exitCrateFailed || !strings.Contains(r.stderr, "crate gc") {
+	if r.code != exitCrateFailed || !strings.Contains(r.stderr, "crate rm "+name) {
 		t.Errorf("run with the dead container's name: exit %d, stderr %q", r.code, r.stderr)
 	}
 	if out := e.ok("gc"); !strings.Contains(out, name) {

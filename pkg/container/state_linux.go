@@ -60,7 +60,7 @@ func (c *container) register(imageID, dir string, cg cgroups.Manager, l cgroups.
 	h, err := c.cfg.State.Create(st)
 	if errors.Is(err, state.ErrExists) {
 		if old, gerr := c.cfg.State.Get(c.id); gerr == nil && old.Reason != "" {
-			return fmt.Errorf("container name %q is taken by a container whose %s: crate gc removes it", c.id, old.Reason)
+			return fmt.Errorf("container name %q is taken by a container whose %s: crate rm %s removes it", c.id, old.Reason, c.id)
 		}
 		return fmt.Errorf("container name %q is already in use; choose another --name, or remove it with crate rm", c.id)
 	}
