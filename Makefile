@@ -11,7 +11,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 IMAGE   := build/busybox.tar.gz
 SOURCES := $(shell find cmd pkg -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build deps deps-demo image demo test test-host test-v2 bench clean
+.PHONY: all build deps deps-demo image demo test test-host test-v2 soak bench clean
 .PHONY: deb rpm test-package manpages completions pkgdocs
 
 all: build
@@ -50,6 +50,13 @@ test-host: deps build
 
 test-v2: deps build
 	scripts/test-v2.sh
+
+# soak starts a thousand containers with faults injected at random moments
+# (killed supervisors and inits, signals, a full disk, too few descriptors)
+# while other crate commands run beside them, and fails on anything left
+# (root; about ten minutes). make test runs a short form of it.
+soak: deps build
+	CI=true CRATE_SOAK=$${CRATE_SOAK:-1000} $(GO) test -count=1 -v -run '^TestSoak$$' -timeout 60m ./cmd/crate
 
 # bench compares crate with runc, bubblewrap and unshare+chroot and writes
 # nothing outside build/bench (root; about 1.5 minutes, plus one for

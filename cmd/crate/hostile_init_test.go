@@ -521,8 +521,13 @@ func stopInitBeforeExec(t *testing.T, pid int) bool {
 	}
 }
 
-// childrenOf lists the children of pid's threads; nil once pid is gone.
+// childrenOf lists the children of pid's threads; nil once pid has exited
+// (a zombie, not yet waited for, has no threads that could fork).
 func childrenOf(pid int) []int {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if _, after, _ := strings.Cut(string(stat), ") "); err != nil || strings.HasPrefix(after, "Z") {
+		return nil
+	}
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return nil

@@ -9,6 +9,8 @@ package container
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/state"
 )
@@ -84,20 +87,48 @@ func Collect(ctx context.Context, log hclog.Logger, stateRoot, cgroupRoot string
 		done = append(done, Collected{ID: st.ID, Reason: st.Reason, Kept: kept})
 	}
 	for _, e := range dirs {
-		if known[e.Name()] || strings.HasPrefix(e.Name(), ".") || ctx.Err() != nil {
+		if known[e.Name()] || ctx.Err() != nil {
 			continue
 		}
-		orphan := state.State{ID: e.Name(), Bundle: filepath.Join(containers, e.Name())}
-		if err := Remove(log, cgroupRoot, orphan); err != nil {
+		removed, err := removeOrphanDir(log, cgroupRoot, containers, e)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", e.Name(), err))
-			continue
 		}
-		done = append(done, Collected{ID: e.Name(), Reason: "no entry in the run directory (the machine rebooted, or it was emptied)"})
+		if removed {
+			done = append(done, Collected{ID: e.Name(), Reason: "no entry in the run directory (the machine rebooted, or it was emptied)"})
+		}
 	}
 	for _, c := range done {
 		log.Info("collected what a container left", "container_id", c.ID, "reason", c.Reason, "kept_for_rm", c.Kept)
 	}
 	return done, errors.Join(errs...)
+}
+
+// removeOrphanDir removes the container directory e of containers, which
+// has no entry in the run directory, and its cgroup, if no supervisor holds
+// it (see makeContainerDir); a directory still being made is removed only
+// once it is older than abandonedAfter.
+func removeOrphanDir(log hclog.Logger, cgroupRoot, containers string, e fs.DirEntry) (bool, error) {
+	path := filepath.Join(containers, e.Name())
+	if strings.HasPrefix(e.Name(), newDirPrefix) {
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) < abandonedAfter {
+			return false, nil
+		}
+		return true, os.RemoveAll(path)
+	}
+	if strings.HasPrefix(e.Name(), ".") {
+		return false, nil
+	}
+	lock, err := lockDir(path, unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, fs.ErrNotExist) {
+		return false, nil // its supervisor lives, or it is gone already
+	}
+	if err != nil {
+		return false, err
+	}
+	defer lock.Close()
+	return true, Remove(log, cgroupRoot, state.State{ID: e.Name(), Bundle: path})
 }
 
 // cgroupLeft reports whether a container's cgroup may still be there.
@@ -137,4 +168,63 @@ func RemoveDead(log hclog.Logger, cgroupRoot string, dir *state.Dir, id string, 
 	}
 	log.Info("container removed", "container_id", id)
 	return dir.RemoveDir(id)
+}
+
+// A container's directory under the state root is made while its entry in
+// the run directory is (see prepare), so for a moment it exists without
+// one, as the directory of a container whose entry a reboot emptied does.
+// Its supervisor tells them apart by holding a lock on the directory itself
+// for as long as it lives: the directory is made under a hidden name,
+// locked, and only then renamed into place, so it is never seen unlocked
+// while it is made. Collect removes a directory without an entry only once
+// it has the lock.
+
+// newDirPrefix names a container directory being made.
+const newDirPrefix = ".new-"
+
+// makeContainerDir makes and locks the directory of container id in
+// containers. The lock lasts until the returned file is closed, or the
+// process ends.
+func makeContainerDir(containers, id string) (*os.File, error) {
+	rnd := make([]byte, 6)
+	rand.Read(rnd)
+	tmp := filepath.Join(containers, newDirPrefix+id+"-"+hex.EncodeToString(rnd))
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return nil, err
+	}
+	lock, err := lockDir(tmp, unix.LOCK_EX)
+	if err == nil {
+		// RENAME_NOREPLACE: a plain rename would replace an empty directory
+		// of the same name, one left by a container that ended badly.
+		err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, filepath.Join(containers, id), unix.RENAME_NOREPLACE)
+		if err != nil {
+			lock.Close()
+			err = &os.LinkError{Op: "rename", Old: tmp, New: filepath.Join(containers, id), Err: err}
+		}
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return nil, err
+	}
+	return lock, nil
+}
+
+// lockDir opens the directory path and flocks it with how (LOCK_EX, with or
+// without LOCK_NB).
+func lockDir(path string, how int) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+	}
+	return f, nil
 }

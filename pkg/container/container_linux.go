@@ -84,21 +84,24 @@ type Result struct {
 
 // container holds what Run made, so cleanup knows what to remove.
 type container struct {
-	log    hclog.Logger
-	logs   hclog.Logger // the logger without this container's id, for what is not about it
-	cfg    Config
-	id     string
-	dir    string // StateRoot/containers/<id>, created by Run
-	cgroup cgroups.Manager
-	spec   *specs.Spec
-	filter seccomp.Program // spec.Linux.Seccomp, compiled for init
-	netns  *pendingNetns
-	cmd    *exec.Cmd // crate-init, once started
-	tty    *terminal // the pty, with -t
-	relay  *relay    // crate's terminals relayed through pipes, without -t
-	placed time.Time // when init was born in the cgroup: CPU time counts from here
-	exited chan struct{}
-	stats  cgroups.Stats
+	log  hclog.Logger
+	logs hclog.Logger // the logger without this container's id, for what is not about it
+	cfg  Config
+	id   string
+	dir  string // StateRoot/containers/<id>, created by Run
+	// dirLock holds dir's lock for the supervisor's life (makeContainerDir):
+	// the directory of a live container is never taken for a leftover.
+	dirLock *os.File
+	cgroup  cgroups.Manager
+	spec    *specs.Spec
+	filter  seccomp.Program // spec.Linux.Seccomp, compiled for init
+	netns   *pendingNetns
+	cmd     *exec.Cmd // crate-init, once started
+	tty     *terminal // the pty, with -t
+	relay   *relay    // crate's terminals relayed through pipes, without -t
+	placed  time.Time // when init was born in the cgroup: CPU time counts from here
+	exited  chan struct{}
+	stats   cgroups.Stats
 
 	state    *state.Handle   // the container's entry in the state directory, once made
 	output   *capturedOutput // a detached container's output, captured to its log
@@ -143,6 +146,9 @@ func Run(log hclog.Logger, cfg Config, sigs <-chan os.Signal) (*Result, error) {
 	c.cleanup()
 	if c.collected != nil {
 		<-c.collected
+	}
+	if c.dirLock != nil {
+		c.dirLock.Close() // the directory is gone, or kept for crate rm
 	}
 	// Init is reaped and its PID namespace gone, so nothing holds the
 	// pty's slave any more: its output can be read to the end.
@@ -264,7 +270,7 @@ func (c *container) make(ctx context.Context, store *image.Store, img *image.Ima
 	if err := os.MkdirAll(containers, 0o700); err != nil {
 		return fmt.Errorf("create state directory: %w (use --root to choose another)", err)
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	if c.dirLock, err = makeContainerDir(containers, c.id); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("container directory %s exists, left by a container that did not end cleanly: crate gc removes it", dir)
 		}
