@@ -49,7 +49,7 @@ type soak struct {
 	img string // imported as "soak"
 
 	mu      sync.Mutex
-	names   []string              // every container started
+	names   []string               // every container started
 	results map[string]map[int]int // fault kind -> exit code -> runs
 }
 
