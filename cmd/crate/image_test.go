@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -164,14 +166,14 @@ func TestImageCommands(t *testing.T) {
 	// running on it, then frees only the layer nobody uses.
 	running := e.start("-i", "renamed:1.0", "/bin/sh", "-c", "echo ready; read x; cat /opt/new")
 	mustCrate("image", "rm", "renamed:1.0")
-	if out := mustCrate("image", "prune"); !strings.HasPrefix(out, "removed 0 layers") {
+	if out := mustCrate("image", "prune"); !strings.HasPrefix(out, "removed 0 images and 0 layers") {
 		t.Errorf("prune with a container running: %q, want nothing removed", out)
 	}
 	running.stdin.Write([]byte("go on\n"))
 	if r := e.wait(running); r.code != 0 || r.stdout != "new" {
 		t.Errorf("the container after prune: exit %d, %q", r.code, r.stdout)
 	}
-	if out := mustCrate("image", "prune"); !strings.HasPrefix(out, "removed 1 layers") {
+	if out := mustCrate("image", "prune"); !strings.Contains(out, "removed 0 images and 1 layer,") {
 		t.Errorf("prune: %q, want 1 layer (the base is still one:latest's)", out)
 	}
 	if r := e.crate("run", "renamed:1.0", "true"); r.code != 125 || !strings.Contains(r.stderr, "no imported image") {
@@ -405,5 +407,76 @@ func TestHomeFollowsTheUser(t *testing.T) {
 				t.Errorf("HOME = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestImagePrune: each crate run FILE keeps an image without a name. crate
+// image prune removes those no container uses, then the layers nothing uses;
+// -a removes every image no container uses. A running container, and an
+// exited one kept for crate rm, keep their images and layers until they go.
+func TestImagePrune(t *testing.T) {
+	e := newEnv(t)
+	image := func(which string) string {
+		return rootfsImage(t, busyboxFiles(t, testutil.File{Name: "which", Mode: 0o644, Body: []byte(which)}))
+	}
+	named, dangling, kept, running := image("named"), image("dangling"), image("kept"), image("running")
+	ids := map[string]string{}
+	for name, file := range map[string]string{"named": named, "dangling": dangling, "kept": kept, "running": running} {
+		ids[name] = e.importedID(file)
+	}
+	e.ok("image", "import", named, "--name", "named")
+	e.runOK(dangling, "true") // a foreground run: its container is gone, its image stays
+	keptName := e.detach(kept, "true")
+	e.ok("wait", keptName)
+	live := e.start("-i", running, "/bin/sh", "-c", "echo ready; read x")
+
+	images := func() []string {
+		t.Helper()
+		var rows []imageRow
+		if err := json.Unmarshal([]byte(e.ok("image", "ls", "--format", "json")), &rows); err != nil {
+			t.Fatal(err)
+		}
+		var left []string
+		for name, id := range ids {
+			if slices.ContainsFunc(rows, func(r imageRow) bool { return r.ID == id }) {
+				left = append(left, name)
+			}
+		}
+		slices.Sort(left)
+		return left
+	}
+	prune := func(args []string, removed []string, summary string) {
+		t.Helper()
+		out := e.ok(append([]string{"image", "prune"}, args...)...)
+		for _, name := range removed {
+			if !strings.Contains(out, "removed image "+ids[name][:12]) {
+				t.Errorf("crate image prune %q did not say it removed the %s image:\n%s", args, name, out)
+			}
+		}
+		if !regexp.MustCompile(`(?m)^` + summary + `, [0-9.]+ MiB freed$`).MatchString(out) {
+			t.Errorf("crate image prune %q:\n%s\nwant a last line %q, N MiB freed", args, out, summary)
+		}
+	}
+
+	prune(nil, []string{"dangling"}, "removed 1 image and 1 layer")
+	if got, want := images(), []string{"kept", "named", "running"}; !slices.Equal(got, want) {
+		t.Errorf("after crate image prune: %v, want %v", got, want)
+	}
+	prune([]string{"-a"}, []string{"named"}, "removed 1 image and 1 layer")
+	if got, want := images(), []string{"kept", "running"}; !slices.Equal(got, want) {
+		t.Errorf("after crate image prune -a: %v, want %v", got, want)
+	}
+	if out := e.runOK(running, "cat", "/which"); out != "running" {
+		t.Errorf("the image of the running container after prune -a: %q", out)
+	}
+
+	live.stdin.Write([]byte("done\n"))
+	if r := e.wait(live); r.code != 0 {
+		t.Errorf("the running container: exit %d\n%s", r.code, r.stderr)
+	}
+	e.ok("rm", keptName)
+	prune(nil, []string{"kept", "running"}, "removed 2 images and 2 layers")
+	if layers, _ := filepath.Glob(filepath.Join(e.root, "layers", "sha256", "*")); len(layers) != 0 {
+		t.Errorf("layers left when no image and no container is left: %v", layers)
 	}
 }

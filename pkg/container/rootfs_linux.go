@@ -176,48 +176,68 @@ func removeContainerDir(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// layersFile, in a container's directory, lists the layers its overlay
-// stands on, so that `crate image prune` leaves them alone.
+// What a container uses of the store, as `crate image prune` sees it: the
+// image it was made from and that image's layers, for as long as the
+// container's directory exists (while it runs, and once exited until crate
+// rm or crate gc removes it), with an overlay or a copy alike. One file in
+// the container's directory says which, so that a start writes one file
+// more, not two: a line "image ID", then the layers' diff_ids, one a line.
 const layersFile = "layers"
 
-// LayersInUse returns the layers the containers under stateRoot stand on.
-func LayersInUse(stateRoot string) ([]digest.Digest, error) {
+// imageLine starts the line of layersFile that names the image.
+const imageLine = "image "
+
+// InUse returns the images and layers the containers under stateRoot use.
+func InUse(stateRoot string) (image.InUse, error) {
+	var inUse image.InUse
 	files, err := filepath.Glob(filepath.Join(stateRoot, "containers", "*", layersFile))
 	if err != nil {
-		return nil, err
+		return inUse, err
 	}
-	var layers []digest.Digest
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // that container has just ended
 		}
 		if err != nil {
-			return nil, err
+			return inUse, err
 		}
-		for _, line := range strings.Fields(string(data)) {
-			layers = append(layers, digest.Digest(line))
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if id, ok := strings.CutPrefix(line, imageLine); ok {
+				inUse.Images = append(inUse.Images, digest.Digest(id))
+			} else if line != "" {
+				inUse.Layers = append(inUse.Layers, digest.Digest(line))
+			}
 		}
 	}
-	return layers, nil
+	return inUse, nil
+}
+
+// recordImage writes layersFile in the container's directory dir.
+func recordImage(img *image.Image, dir string) error {
+	var list strings.Builder
+	fmt.Fprintln(&list, imageLine+img.ID)
+	for _, l := range img.Layers {
+		fmt.Fprintln(&list, l)
+	}
+	if err := os.WriteFile(filepath.Join(dir, layersFile), []byte(list.String()), 0o600); err != nil {
+		return fmt.Errorf("record the container's image: %w", err)
+	}
+	return nil
 }
 
 // makeRoot makes the directories of the container's root filesystem in dir:
 // the mount point, and either the overlay's upper and work directories (init
 // mounts the overlay inside its own mount namespace) or a full copy.
 func makeRoot(ctx context.Context, store *image.Store, img *image.Image, dir string, o spec.Options) error {
+	if err := recordImage(img, dir); err != nil {
+		return err
+	}
 	if err := os.Mkdir(o.Rootfs, 0o755); err != nil {
 		return fmt.Errorf("create rootfs directory: %w", err)
 	}
 	if o.Overlay == nil {
 		return store.CopyRootfs(ctx, img, o.Rootfs)
-	}
-	var list strings.Builder
-	for _, l := range img.Layers {
-		fmt.Fprintln(&list, l)
-	}
-	if err := os.WriteFile(filepath.Join(dir, layersFile), []byte(list.String()), 0o600); err != nil {
-		return fmt.Errorf("record the container's layers: %w", err)
 	}
 	for _, dir := range []string{o.Overlay.Upper, o.Overlay.Work} {
 		if err := os.Mkdir(dir, 0o755); err != nil {

@@ -60,6 +60,66 @@ type Image struct {
 	Size int64 `json:"size"`
 }
 
+// InUse is what containers use. The store does not know about containers: the caller
+// tells it.
+type InUse struct {
+	// Images are the ids of the images containers were made from.
+	Images []digest.Digest
+	// Layers are the diff_ids of the layers containers stand on or were copied from.
+	Layers []digest.Digest
+}
+
+// PruneOptions say what Prune removes.
+type PruneOptions struct {
+	// All removes every image no container uses; otherwise only the images without a
+	// name (docker's dangling images: each run of an image file leaves one).
+	All bool
+	// InUse says what containers use. Prune calls it once it holds the store's lock
+	// alone. Nil: no container uses anything.
+	InUse func() (InUse, error)
+}
+
+// Pruned is what Prune removed.
+type Pruned struct {
+	Images []*Image
+	Layers []digest.Digest
+	// Bytes is the file content the removed layers held.
+	Bytes int64
+}
+
+// prunableImages returns the images Prune removes: those no container uses, and
+// without a name unless all.
+func prunableImages(images []*Image, inUse InUse, all bool) []*Image {
+	var doomed []*Image
+	for _, img := range images {
+		if (all || len(img.Names) == 0) && !slices.Contains(inUse.Images, img.ID) {
+			doomed = append(doomed, img)
+		}
+	}
+	return doomed
+}
+
+// unusedLayers returns the layers, among layers, that no image of images and no
+// container uses.
+func unusedLayers(images []*Image, layers []digest.Digest, inUse InUse) []digest.Digest {
+	used := map[digest.Digest]bool{}
+	for _, l := range inUse.Layers {
+		used[l] = true
+	}
+	for _, img := range images {
+		for _, l := range img.Layers {
+			used[l] = true
+		}
+	}
+	var unused []digest.Digest
+	for _, l := range layers {
+		if !used[l] {
+			unused = append(unused, l)
+		}
+	}
+	return unused
+}
+
 // minIDPrefix is the shortest id prefix Get accepts: shorter ones match by accident.
 const minIDPrefix = 4
 

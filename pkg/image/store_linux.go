@@ -306,80 +306,123 @@ func (s *Store) Remove(ref string) (*Image, error) {
 	return img, nil
 }
 
-// Prune removes the layers no image record uses, the blob index entries of layers that
-// are gone, and what crashed imports left in layers/tmp. It returns the diff_ids removed
-// and the bytes of file content they held. The store does not know about containers:
-// the caller passes in keep the layers that containers still use.
-func (s *Store) Prune(keep ...digest.Digest) (removed []digest.Digest, freed int64, err error) {
+// Prune removes the images opts says (see PruneOptions), then the layers that no image
+// left and no container uses, the blob index entries of layers that are gone, and what
+// crashed imports left in layers/tmp. It returns what it removed, as far as it got.
+func (s *Store) Prune(opts PruneOptions) (Pruned, error) {
+	var pruned Pruned
 	// Exclusive: no import is between unpacking a layer and recording its image.
 	unlockLayers, err := flock(filepath.Join(s.root, "layers", ".lock"), unix.LOCK_EX)
 	if err != nil {
-		return nil, 0, err
+		return pruned, err
 	}
 	defer unlockLayers()
+	var inUse InUse
+	if opts.InUse != nil {
+		if inUse, err = opts.InUse(); err != nil {
+			return pruned, fmt.Errorf("prune: %w", err)
+		}
+	}
+	if pruned.Images, err = s.pruneImages(inUse, opts.All); err != nil {
+		return pruned, err
+	}
 	images, err := s.readImagesShared()
 	if err != nil {
-		return nil, 0, err
-	}
-	used := map[string]bool{}
-	for _, l := range keep {
-		used[l.Encoded()] = true
-	}
-	for _, img := range images {
-		for _, l := range img.Layers {
-			used[l.Encoded()] = true
-		}
+		return pruned, err
 	}
 
 	// Leftovers first: with the exclusive lock held nobody is unpacking.
 	tmpDir := filepath.Join(s.root, "layers", "tmp")
 	if err := removeChildren(tmpDir); err != nil {
-		return nil, 0, err
+		return pruned, err
 	}
-	ents, err := os.ReadDir(s.layersDir())
+	layers, err := s.layerDirs()
 	if err != nil {
-		return nil, 0, fmt.Errorf("prune: %w", err)
+		return pruned, fmt.Errorf("prune: %w", err)
 	}
-	for _, e := range ents {
-		hex := strings.TrimSuffix(e.Name(), ".json")
-		if used[hex] || !isHex(hex) {
-			continue
-		}
-		diffID := digest.NewDigestFromEncoded(digest.SHA256, hex)
-		if !e.IsDir() {
-			// A description left without its layer (a crash before the rename).
-			if _, err := os.Stat(s.LayerDir(diffID)); errors.Is(err, fs.ErrNotExist) {
-				err := os.Remove(s.layerMetaPath(diffID))
-				if err != nil && !errors.Is(err, fs.ErrNotExist) { // gone with its layer
-					return removed, freed, fmt.Errorf("prune: %w", err)
-				}
-			}
-			continue
-		}
+	for _, diffID := range unusedLayers(images, layers, inUse) {
 		size, err := s.layerSize(diffID)
 		if err != nil {
-			return removed, freed, fmt.Errorf("prune: %w", err)
+			return pruned, fmt.Errorf("prune: %w", err)
 		}
 		// Rename first: the layer disappears at once, whole, and a crash in the middle
 		// of the removal leaves only layers/tmp to clean.
-		doomed := filepath.Join(tmpDir, "prune-"+hex)
+		doomed := filepath.Join(tmpDir, "prune-"+diffID.Encoded())
 		if err := os.Rename(s.LayerDir(diffID), doomed); err != nil {
-			return removed, freed, fmt.Errorf("prune: %w", err)
+			return pruned, fmt.Errorf("prune: %w", err)
 		}
 		if err := os.RemoveAll(doomed); err != nil {
-			return removed, freed, fmt.Errorf("prune: %w", err)
+			return pruned, fmt.Errorf("prune: %w", err)
 		}
 		if err := os.Remove(s.layerMetaPath(diffID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return removed, freed, fmt.Errorf("prune: %w", err)
+			return pruned, fmt.Errorf("prune: %w", err)
 		}
-		removed = append(removed, diffID)
-		freed += size
+		pruned.Layers = append(pruned.Layers, diffID)
+		pruned.Bytes += size
 		s.log.Info("layer removed", "diff_id", diffID, "bytes", size)
 	}
-	if err := s.pruneBlobIndex(); err != nil {
-		return removed, freed, err
+	if err := s.pruneLayerMeta(); err != nil {
+		return pruned, err
 	}
-	return removed, freed, nil
+	if err := s.pruneBlobIndex(); err != nil {
+		return pruned, err
+	}
+	return pruned, nil
+}
+
+// pruneImages removes the records of the images prunableImages picks.
+func (s *Store) pruneImages(inUse InUse, all bool) ([]*Image, error) {
+	unlock, err := flock(filepath.Join(s.imagesDir(), ".lock"), unix.LOCK_EX)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	images, err := s.readImages()
+	if err != nil {
+		return nil, err
+	}
+	var removed []*Image
+	for _, img := range prunableImages(images, inUse, all) {
+		if err := os.Remove(s.recordPath(img.ID)); err != nil {
+			return removed, fmt.Errorf("prune: remove image %s: %w", img.ID, err)
+		}
+		removed = append(removed, img)
+		s.log.Info("image removed", "image_id", img.ID, "names", img.Names, "source", img.Source)
+	}
+	return removed, nil
+}
+
+// layerDirs lists the layers the store holds.
+func (s *Store) layerDirs() ([]digest.Digest, error) {
+	ents, err := os.ReadDir(s.layersDir())
+	if err != nil {
+		return nil, err
+	}
+	var layers []digest.Digest
+	for _, e := range ents {
+		if e.IsDir() && len(e.Name()) == 64 && isHex(e.Name()) {
+			layers = append(layers, digest.NewDigestFromEncoded(digest.SHA256, e.Name()))
+		}
+	}
+	return layers, nil
+}
+
+// pruneLayerMeta removes the descriptions left without their layer (a crash, or a
+// full disk, before the rename that puts a layer in place).
+func (s *Store) pruneLayerMeta() error {
+	metas, err := filepath.Glob(filepath.Join(s.layersDir(), "*.json"))
+	if err != nil {
+		return fmt.Errorf("prune: %w", err)
+	}
+	for _, m := range metas {
+		if _, err := os.Lstat(strings.TrimSuffix(m, ".json")); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("prune: %w", err)
+		}
+	}
+	return nil
 }
 
 // pruneBlobIndex removes the entries that point at a layer the store no longer has.
