@@ -480,3 +480,54 @@ func TestImagePrune(t *testing.T) {
 		t.Errorf("layers left when no image and no container is left: %v", layers)
 	}
 }
+
+// TestPruneRacingStarts runs crate image prune -a over and over while
+// containers start from image files: a start imports an image without a
+// name, which prune -a removes unless a container uses it, so each start
+// must hold its image and layers from the moment it finds them until its
+// directory names them. Every start must succeed, with an overlay or a copy.
+func TestPruneRacingStarts(t *testing.T) {
+	e := newEnv(t)
+	const starters, starts = 2, 4
+	files := make([][]string, starters)
+	for i := range starters {
+		for j := range starts {
+			which := fmt.Sprintf("image %d.%d", i, j)
+			files[i] = append(files[i], rootfsImage(t, busyboxFiles(t, testutil.File{Name: "which", Mode: 0o644, Body: []byte(which)})))
+		}
+	}
+
+	done := make(chan struct{})
+	pruned := make(chan int)
+	go func() {
+		n := 0
+		defer func() { pruned <- n }()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if r := e.crate("image", "prune", "-a"); r.code != 0 {
+				t.Errorf("crate image prune -a: exit %d\n%s", r.code, r.stderr)
+				return
+			}
+			n++
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range starters {
+		wg.Go(func() {
+			for j, file := range files[i] {
+				storage := []string{"overlay", "copy"}[j%2]
+				r := e.run("--storage", storage, file, "cat", "/which")
+				if want := fmt.Sprintf("image %d.%d", i, j); r.code != 0 || r.stdout != want {
+					t.Errorf("start %d.%d (%s) racing prune: exit %d, %q, want %q\n%s", i, j, storage, r.code, r.stdout, want, r.stderr)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	t.Logf("%d prunes raced %d starts", <-pruned, starters*starts)
+}

@@ -40,46 +40,59 @@ const (
 // layers are unpacked only the first time); anything else must name an image
 // imported before. accept sees the image's config first and may refuse it,
 // before any import.
+//
+// The image comes with a lease of the store (see image.Store.Lease), taken
+// before the image is looked up: the caller releases it once the
+// container's directory names the image (recordImage), and until then no
+// crate image prune removes the image or its layers.
 func openImage(ctx context.Context, log hclog.Logger, stateRoot, ref, platform string, progress io.Writer,
-	accept func(ocispec.Image) error) (*image.Store, *image.Image, error) {
+	accept func(ocispec.Image) error) (store *image.Store, img *image.Image, release func(), err error) {
 	start := time.Now()
-	if _, err := os.Stat(ref); err != nil {
-		store, err := image.OpenStore(log, stateRoot)
-		if err != nil {
-			return nil, nil, err
+	var src *image.Source
+	if _, err := os.Stat(ref); err == nil {
+		if src, err = image.OpenSource(ref, platform); err != nil {
+			return nil, nil, nil, err
 		}
-		img, err := store.Get(ref)
+		defer src.Close()
+		if err := accept(src.Config); err != nil {
+			return nil, nil, nil, err
+		}
+		if _, err := image.ImportNames(src); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if store, err = image.OpenStore(log, stateRoot); err != nil {
+		return nil, nil, nil, err
+	}
+	lease, err := store.Lease()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			lease()
+		}
+	}()
+	if src == nil {
+		img, err = store.Get(ref)
 		if errors.Is(err, image.ErrNotFound) {
-			return nil, nil, fmt.Errorf("image %q: no such file, and no imported image has that name or id (see crate image ls)", ref)
+			return nil, nil, nil, fmt.Errorf("image %q: no such file, and no imported image has that name or id (see crate image ls)", ref)
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return store, img, accept(img.Config)
-	}
-	src, err := image.OpenSource(ref, platform)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer src.Close()
-	if err := accept(src.Config); err != nil {
-		return nil, nil, err
-	}
-	if _, err := image.ImportNames(src); err != nil {
-		return nil, nil, err
-	}
-	store, err := image.OpenStore(log, stateRoot)
-	if err != nil {
-		return nil, nil, err
+		if err := accept(img.Config); err != nil {
+			return nil, nil, nil, err
+		}
+		return store, img, lease, nil
 	}
 	store.Progress = progress
-	img, err := store.Import(ctx, src)
-	if err != nil {
-		return nil, nil, err
+	if img, err = store.Import(ctx, src); err != nil {
+		return nil, nil, nil, err
 	}
 	log.Info("image ready", "image", ref, "image_id", img.ID, "format", img.Format, "layers", len(img.Layers),
 		"bytes", img.Size, "duration", time.Since(start))
-	return store, img, nil
+	return store, img, lease, nil
 }
 
 // imageDefaults is the part of an image's config that says how to run it.

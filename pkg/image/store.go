@@ -11,7 +11,7 @@ package image
 //	layers/sha256/<diffhex>.json   its size and file count (layerMeta)
 //	layers/tmp/<blobhex>/          a layer being unpacked; renamed into place when done
 //	layers/.locks/<blobhex>.lock   flock held while a blob is unpacked
-//	layers/.lock                   flock: shared by Import, exclusive for Prune
+//	layers/.lock                   flock: shared by Import and Lease, exclusive for Prune
 //	blobs/sha256/<blobhex>         the diff_id a blob unpacked to (one line)
 //	images/<idhex>.json            an image record (Image); idhex is the config digest
 //	images/.lock                   flock held while image records change
@@ -75,7 +75,8 @@ type PruneOptions struct {
 	// name (docker's dangling images: each run of an image file leaves one).
 	All bool
 	// InUse says what containers use. Prune calls it once it holds the store's lock
-	// alone. Nil: no container uses anything.
+	// alone, so that no container (see Lease) starts using an image between the answer
+	// and the removal. Nil: no container uses anything.
 	InUse func() (InUse, error)
 }
 

@@ -102,13 +102,15 @@ func (s *Store) Import(ctx context.Context, src *Source, names ...string) (*Imag
 		return nil, fmt.Errorf("import %s: the image has no layers", src.Path)
 	}
 
-	// Shared: imports run side by side, but Prune (exclusive) must not remove a layer
-	// between its unpacking and the record that starts using it.
-	unlock, err := flock(filepath.Join(s.root, "layers", ".lock"), unix.LOCK_SH)
+	// Prune must not remove a layer between its unpacking and the record that starts
+	// using it. A caller may hold a lease of its own already: flock grants a shared
+	// lock beside other shared ones even while Prune waits for its exclusive one, so
+	// the two leases cannot deadlock with it.
+	release, err := s.Lease()
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", src.Path, err)
 	}
-	defer unlock()
+	defer release()
 
 	img := &Image{
 		ID:       src.ConfigDigest,
@@ -137,6 +139,15 @@ func (s *Store) Import(ctx context.Context, src *Source, names ...string) (*Imag
 		return nil, fmt.Errorf("import %s: %w", src.Path, err)
 	}
 	return img, nil
+}
+
+// Lease keeps every image and layer of the store from Prune until release is called.
+// A container takes one before it looks its image up or imports it, and releases it
+// once its own directory names the image and the layers, which is where Prune's InUse
+// finds them: in between, nothing else says that they are in use. Leases are the
+// shared hold of layers/.lock, which Prune takes alone.
+func (s *Store) Lease() (release func(), err error) {
+	return flock(filepath.Join(s.root, "layers", ".lock"), unix.LOCK_SH)
 }
 
 // ImportNames returns the names Import records src under: names, or src.Names if none
@@ -311,7 +322,8 @@ func (s *Store) Remove(ref string) (*Image, error) {
 // crashed imports left in layers/tmp. It returns what it removed, as far as it got.
 func (s *Store) Prune(opts PruneOptions) (Pruned, error) {
 	var pruned Pruned
-	// Exclusive: no import is between unpacking a layer and recording its image.
+	// Exclusive: no import is between unpacking a layer and recording its image, and no
+	// container between finding its image and naming it in its own directory (Lease).
 	unlockLayers, err := flock(filepath.Join(s.root, "layers", ".lock"), unix.LOCK_EX)
 	if err != nil {
 		return pruned, err
