@@ -531,3 +531,78 @@ func TestPruneRacingStarts(t *testing.T) {
 	close(done)
 	t.Logf("%d prunes raced %d starts", <-pruned, starters*starts)
 }
+
+// df returns crate system df's rows by type.
+func (e *env) df() map[string]dfRow {
+	e.t.Helper()
+	var rows []dfRow
+	if err := json.Unmarshal([]byte(e.ok("system", "df", "--format", "json")), &rows); err != nil {
+		e.t.Fatal(err)
+	}
+	byType := map[string]dfRow{}
+	for _, r := range rows {
+		byType[r.Type] = r
+	}
+	return byType
+}
+
+// TestSystemDf: crate system df counts images, layers and containers, the
+// bytes of file content each holds, and what crate image prune -a (images
+// and layers) or crate rm (exited containers) would free.
+func TestSystemDf(t *testing.T) {
+	e := newEnv(t)
+	image := func(which string, size int) string {
+		return rootfsImage(t, busyboxFiles(t, testutil.File{Name: which, Mode: 0o644, Body: make([]byte, size)}))
+	}
+	used, unused, orphan := image("used", 1<<20), image("unused", 2<<20), image("orphan", 3<<20)
+	sizes := map[string]int64{}
+	for name, file := range map[string]string{"used": used, "unused": unused, "orphan": orphan} {
+		id := e.importedID(file)
+		var rows []imageRow
+		if err := json.Unmarshal([]byte(e.ok("image", "ls", "--format", "json")), &rows); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.ID == id {
+				sizes[name] = r.Size
+			}
+		}
+	}
+	e.ok("image", "rm", e.importedID(orphan))
+	// An exited container kept for crate rm, with 4 MiB in its upper
+	// directory and a line of output, and a running one with 1 MiB.
+	kept := e.detach(used, "/bin/sh", "-c", "head -c 4194304 /dev/zero > /big; echo done")
+	e.ok("wait", kept)
+	live := e.start("-i", used, "/bin/sh", "-c", "head -c 1048576 /dev/zero > /big; echo ready; read x")
+
+	df := e.df()
+	want := map[string]dfRow{
+		"images": {Type: "images", Total: 2, Active: 1, Size: sizes["used"] + sizes["unused"], Reclaimable: sizes["unused"]},
+		"layers": {Type: "layers", Total: 3, Active: 2, Size: sizes["used"] + sizes["unused"] + sizes["orphan"], Reclaimable: sizes["orphan"]},
+	}
+	for typ, w := range want {
+		if df[typ] != w {
+			t.Errorf("%s: %+v, want %+v", typ, df[typ], w)
+		}
+	}
+	c := df["containers"]
+	const mib = 1 << 20
+	if c.Total != 2 || c.Active != 1 || c.Size < 5*mib || c.Size > 6*mib || c.Reclaimable < 4*mib || c.Reclaimable > 5*mib {
+		t.Errorf("containers: %+v, want 2, 1 active, 5 MiB and more, of which 4 MiB and more reclaimable", c)
+	}
+	table := e.ok("system", "df")
+	for _, s := range []string{"TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE", "Images", "Layers", "Containers"} {
+		if !strings.Contains(table, s) {
+			t.Errorf("crate system df does not say %q:\n%s", s, table)
+		}
+	}
+
+	// What df says prune -a frees is what it frees.
+	e.ok("image", "prune", "-a")
+	if after := e.df()["layers"]; after.Size != df["layers"].Size-df["images"].Reclaimable-df["layers"].Reclaimable {
+		t.Errorf("after prune -a the layers hold %d bytes; df said %d - %d - %d", after.Size,
+			df["layers"].Size, df["images"].Reclaimable, df["layers"].Reclaimable)
+	}
+	live.stdin.Write([]byte("done\n"))
+	e.wait(live)
+}

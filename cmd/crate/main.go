@@ -58,6 +58,7 @@ type CLI struct {
 	Stats      StatsCmd      `cmd:"" help:"Show containers' memory, CPU and process use."`
 	Gc         GcCmd         `cmd:"" name:"gc" help:"Remove what containers whose supervisor died left behind."`
 	Image      ImageCmd      `cmd:"" help:"Import, list and remove images."`
+	System     SystemCmd     `cmd:"" help:"Show the disk space crate uses."`
 	Log        LogCmd        `cmd:"" help:"Show crate's log, filtered by container, level and age."`
 	Check      CheckCmd      `cmd:"" help:"Check that this host can run containers, and say what to do where it cannot."`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script for crate (bash, zsh, fish)."`

@@ -88,6 +88,21 @@ type Pruned struct {
 	Bytes int64
 }
 
+// DiskUsage is what the store holds, in bytes of file content, and what Prune would
+// free of it.
+type DiskUsage struct {
+	// Images counts the images, ImagesInUse those containers use.
+	Images, ImagesInUse int
+	// ImageBytes is the content of the layers images use, each layer counted once;
+	// ImageReclaimable is what Prune with All would free of it.
+	ImageBytes, ImageReclaimable int64
+	// Layers counts the layers, LayersInUse those an image or a container uses.
+	Layers, LayersInUse int
+	// LayerBytes is the content of every layer; LayerReclaimable that of the layers no
+	// image and no container uses (as crate image rm leaves them), which any Prune frees.
+	LayerBytes, LayerReclaimable int64
+}
+
 // prunableImages returns the images Prune removes: those no container uses, and
 // without a name unless all.
 func prunableImages(images []*Image, inUse InUse, all bool) []*Image {

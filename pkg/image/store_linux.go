@@ -382,6 +382,55 @@ func (s *Store) Prune(opts PruneOptions) (Pruned, error) {
 	return pruned, nil
 }
 
+// DiskUsage says what the store holds and what Prune would free of it, given what
+// containers use. It removes nothing, so it takes no lock against imports: what it
+// says may be a moment old.
+func (s *Store) DiskUsage(inUse InUse) (DiskUsage, error) {
+	images, err := s.readImagesShared()
+	if err != nil {
+		return DiskUsage{}, err
+	}
+	layers, err := s.layerDirs()
+	if err != nil {
+		return DiskUsage{}, fmt.Errorf("read layers: %w", err)
+	}
+	size := map[digest.Digest]int64{}
+	for _, l := range layers {
+		if size[l], err = s.layerSize(l); err != nil {
+			return DiskUsage{}, fmt.Errorf("layer size: %w", err)
+		}
+	}
+	du := DiskUsage{Images: len(images), Layers: len(layers)}
+	ofImages := map[digest.Digest]bool{}
+	for _, img := range images {
+		if slices.Contains(inUse.Images, img.ID) {
+			du.ImagesInUse++
+		}
+		for _, l := range img.Layers {
+			if !ofImages[l] {
+				ofImages[l] = true
+				du.ImageBytes += size[l]
+			}
+		}
+	}
+	orphans := unusedLayers(images, layers, inUse)
+	for _, l := range orphans {
+		du.LayerReclaimable += size[l]
+	}
+	doomed := prunableImages(images, inUse, true)
+	kept := slices.DeleteFunc(slices.Clone(images), func(img *Image) bool { return slices.Contains(doomed, img) })
+	for _, l := range unusedLayers(kept, layers, inUse) {
+		if ofImages[l] {
+			du.ImageReclaimable += size[l]
+		}
+	}
+	for _, l := range layers {
+		du.LayerBytes += size[l]
+	}
+	du.LayersInUse = len(layers) - len(orphans)
+	return du, nil
+}
+
 // pruneImages removes the records of the images prunableImages picks.
 func (s *Store) pruneImages(inUse InUse, all bool) ([]*Image, error) {
 	unlock, err := flock(filepath.Join(s.imagesDir(), ".lock"), unix.LOCK_EX)

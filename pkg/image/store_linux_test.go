@@ -586,6 +586,10 @@ func TestPruneRemovesWhatNoContainerUses(t *testing.T) {
 				t.Fatal(err)
 			}
 			inUse := InUse{Images: []digest.Digest{usedImage.ID}, Layers: []digest.Digest{stoodOn.DiffID}}
+			du, err := s.DiskUsage(inUse)
+			if err != nil {
+				t.Fatal(err)
+			}
 
 			pruned, err := s.Prune(PruneOptions{All: tc.all, InUse: func() (InUse, error) { return inUse, nil }})
 			if err != nil {
@@ -621,6 +625,14 @@ func TestPruneRemovesWhatNoContainerUses(t *testing.T) {
 				if !s.hasLayer(l.DiffID) {
 					t.Errorf("layer %s was pruned", l.DiffID)
 				}
+			}
+			// DiskUsage said beforehand what Prune with All frees, and what any Prune
+			// frees of the layers no image uses.
+			if du.LayerReclaimable != sizes[orphan.DiffID] {
+				t.Errorf("DiskUsage: %d bytes of layers no image uses, want %d", du.LayerReclaimable, sizes[orphan.DiffID])
+			}
+			if tc.all && du.ImageReclaimable+du.LayerReclaimable != pruned.Bytes {
+				t.Errorf("DiskUsage: %+v, but Prune with All freed %d bytes", du, pruned.Bytes)
 			}
 		})
 	}
