@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/container"
 	"github.com/crate-run/crate/pkg/image"
@@ -51,11 +52,16 @@ func withImageLog(g *Globals, f func(hclog.Logger) error) error {
 }
 
 func openStore(g *Globals, log hclog.Logger) (*image.Store, error) {
+	minFree, err := g.reserve()
+	if err != nil {
+		return nil, err
+	}
 	store, err := image.OpenStore(log, g.Root)
 	if err != nil {
 		return nil, err
 	}
 	store.Progress = os.Stderr // drawn only on a terminal
+	store.MinFree = minFree
 	return store, nil
 }
 
@@ -91,7 +97,7 @@ func (c *ImageImportCmd) Run(g *Globals, code *int) error {
 		defer stop()
 		img, err := store.Import(ctx, src, names...)
 		if err != nil {
-			return err
+			return explainSpace(err, g.Root)
 		}
 		fmt.Printf("%s %s\n", img.ID, printableNames(img.Names))
 		return nil
@@ -104,6 +110,19 @@ func explainImageName(err error, what string) error {
 	var ne *image.NameError
 	if errors.As(err, &ne) && ne.FromImage {
 		return fmt.Errorf("%w; %s", err, what)
+	}
+	return err
+}
+
+// explainSpace adds what to do to the error of an import that ran out of
+// space on the file system of the state root, root.
+func explainSpace(err error, root string) error {
+	var se *image.SpaceError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("%w; free space (crate system df says what crate image prune would free), or change the reserve with --min-free SIZE|PERCENT", err)
+	case errors.Is(err, unix.ENOSPC):
+		return fmt.Errorf("%w; free space on the file system of %s (crate system df says what crate image prune would free)", err, root)
 	}
 	return err
 }

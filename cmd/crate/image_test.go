@@ -7,6 +7,8 @@ package main
 import (
 	"archive/tar"
 	"bufio"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -605,4 +607,69 @@ func TestSystemDf(t *testing.T) {
 	}
 	live.stdin.Write([]byte("done\n"))
 	e.wait(live)
+}
+
+// TestImportKeepsFreeSpace puts the state root on a small file system of
+// the test's own. An import that would go below the reserve (--min-free,
+// by default 5% of the file system or 1 GiB, whichever is smaller), a small
+// layer that expands beyond the free space, and, with no reserve, one that
+// fills the file system, each fail with one line and exit 125, leave
+// nothing under layers/tmp and no image; a good image imports and runs
+// after each.
+func TestImportKeepsFreeSpace(t *testing.T) {
+	e := newEnv(t)
+	e.root = filepath.Join(testutil.Tmpfs(t, "size=48m"), "state")
+	random := make([]byte, 24<<20)
+	rand.Read(random)
+	big := rootfsImage(t, busyboxFiles(t, testutil.File{Name: "big", Mode: 0o644, Body: random}))
+	bomb := rootfsImage(t, []testutil.File{{Name: "bomb", Mode: 0o644, Body: make([]byte, 96<<20)}})
+	busybox := busyboxImage(t)
+	data, err := os.ReadFile(busybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busyboxID := fmt.Sprintf("%x", sha256.Sum256(data)) // a root filesystem archive's id is its digest
+	tests := []struct {
+		name string
+		args []string // IMAGE follows, then "true" for crate run
+		file string
+		says string
+	}{
+		{"a layer that would cross the reserve", []string{"--min-free", "40M", "image", "import"}, big,
+			"expands beyond the free space"},
+		{"a reserve in percent", []string{"--min-free", "90%", "image", "import"}, big, "expands beyond the free space"},
+		{"a decompression bomb, default reserve", []string{"image", "import"}, bomb, "expands beyond the free space"},
+		{"a decompression bomb run", []string{"run", "--name", newName()}, bomb, "expands beyond the free space"},
+		{"no reserve: the disk fills up", []string{"--min-free", "0", "image", "import"}, bomb, "no space left on device"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(slices.Clone(tt.args), tt.file)
+			if tt.args[0] == "run" {
+				args = append(args, "true")
+			}
+			r := e.crate(args...)
+			requireRefused(t, r, tt.says)
+			if tt.says != "no space left on device" && !strings.Contains(r.stderr, "--min-free") {
+				t.Errorf("stderr %q does not say how to change the reserve (--min-free)", r.stderr)
+			}
+			t.Log(strings.TrimSpace(r.stderr))
+			if left, _ := filepath.Glob(filepath.Join(e.root, "layers", "tmp", "*")); len(left) != 0 {
+				t.Errorf("left under layers/tmp: %v", left)
+			}
+			e.noContainers()
+			var rows []imageRow
+			if err := json.Unmarshal([]byte(e.ok("image", "ls", "--format", "json")), &rows); err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range rows {
+				if row.ID != busyboxID {
+					t.Errorf("an image was recorded: %+v", row)
+				}
+			}
+			if out := e.runOK(busybox, "echo", "ok"); out != "ok\n" {
+				t.Errorf("a good image after the failed import: %q", out)
+			}
+		})
+	}
 }

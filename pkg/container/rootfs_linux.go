@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -34,7 +33,7 @@ const (
 	StorageCopy Storage = "copy"
 )
 
-// openImage opens the store and finds the image ref names there. A file or
+// openImage opens the store and finds the image cfg.Image names there. A file or
 // directory is opened first, so that a bad one (or one carrying a bad name)
 // is refused before the store is touched, then imported on the way (its
 // layers are unpacked only the first time); anything else must name an image
@@ -45,12 +44,13 @@ const (
 // before the image is looked up: the caller releases it once the
 // container's directory names the image (recordImage), and until then no
 // crate image prune removes the image or its layers.
-func openImage(ctx context.Context, log hclog.Logger, stateRoot, ref, platform string, progress io.Writer,
+func openImage(ctx context.Context, log hclog.Logger, cfg Config,
 	accept func(ocispec.Image) error) (store *image.Store, img *image.Image, release func(), err error) {
 	start := time.Now()
+	ref := cfg.Image
 	var src *image.Source
 	if _, err := os.Stat(ref); err == nil {
-		if src, err = image.OpenSource(ref, platform); err != nil {
+		if src, err = image.OpenSource(ref, cfg.Platform); err != nil {
 			return nil, nil, nil, err
 		}
 		defer src.Close()
@@ -61,9 +61,10 @@ func openImage(ctx context.Context, log hclog.Logger, stateRoot, ref, platform s
 			return nil, nil, nil, err
 		}
 	}
-	if store, err = image.OpenStore(log, stateRoot); err != nil {
+	if store, err = image.OpenStore(log, cfg.StateRoot); err != nil {
 		return nil, nil, nil, err
 	}
+	store.MinFree = cfg.MinFree
 	lease, err := store.Lease()
 	if err != nil {
 		return nil, nil, nil, err
@@ -86,7 +87,7 @@ func openImage(ctx context.Context, log hclog.Logger, stateRoot, ref, platform s
 		}
 		return store, img, lease, nil
 	}
-	store.Progress = progress
+	store.Progress = cfg.Progress
 	if img, err = store.Import(ctx, src); err != nil {
 		return nil, nil, nil, err
 	}

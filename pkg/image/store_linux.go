@@ -33,6 +33,11 @@ type Store struct {
 	// lasts more than about a second. Anything else (a file, a pipe) gets no bar: it
 	// would fill a log with carriage returns.
 	Progress io.Writer
+
+	// MinFree is the free space an import leaves on the state root's file system
+	// (OpenStore sets DefaultReserve): unpacking a layer that would go below it stops
+	// with a *SpaceError, and removes what it wrote.
+	MinFree Reserve
 }
 
 // OpenStore opens the store under root (DefaultRoot if empty), creating its directories.
@@ -43,7 +48,7 @@ func OpenStore(log hclog.Logger, root string) (*Store, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	s := &Store{log: log, root: root}
+	s := &Store{log: log, root: root, MinFree: DefaultReserve}
 	// 0700 all the way: layers hold the images' setuid binaries and device nodes with
 	// their real owners, which no user of the host should be able to reach.
 	for _, dir := range []string{

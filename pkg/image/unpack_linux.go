@@ -71,6 +71,9 @@ type extractOptions struct {
 	// overlayfs form (a 0/0 character device, the trusted.overlay.opaque attribute)
 	// instead of creating them as the ordinary files they are in the tar.
 	whiteouts bool
+	// space, if not nil, refuses an entry that would take the reserve of dest's file
+	// system.
+	space *spaceGuard
 }
 
 // extractArchive extracts every entry of a into dest; see Unpack.
@@ -83,6 +86,7 @@ func extractArchive(ctx context.Context, a *archive, dest string, opts extractOp
 	}
 	defer x.close()
 	x.whiteouts = opts.whiteouts && !onOverlayfs(x.root)
+	x.space = opts.space
 	content := archiveContent{a}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -138,8 +142,9 @@ type extractor struct {
 	dest string
 	root int // dest, opened once
 
-	// whiteouts: see extractOptions.
+	// whiteouts and space: see extractOptions.
 	whiteouts bool
+	space     *spaceGuard
 	// layered: entries are applied over an earlier layer (CopyRootfs), so an entry
 	// replaces whatever stands at its name, a whole directory tree included, as the
 	// upper layer of an overlay hides everything below it.
@@ -176,6 +181,9 @@ func (x *extractor) extract(hdr *tar.Header, content io.Reader) error {
 	name, reason := cleanName(hdr.Name)
 	if reason != "" {
 		return x.entryError(hdr, reason)
+	}
+	if err := x.space.entry(hdr); err != nil {
+		return err
 	}
 	var err error
 	switch {
