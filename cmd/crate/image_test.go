@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -671,5 +672,100 @@ func TestImportKeepsFreeSpace(t *testing.T) {
 				t.Errorf("a good image after the failed import: %q", out)
 			}
 		})
+	}
+}
+
+// TestImportSurvivesAFullDisk fills the state root's file system (a tmpfs
+// of the test's own, no reserve) so that the kernel's ENOSPC stops an
+// import at different points: in the middle of a file, at its last file,
+// at the layer's description, the blob index, the image records (the name
+// moves from another image). After each: one line and exit 125, nothing
+// under layers/tmp, no temporary file, every image's layers whole, the
+// name on exactly one image; and, once the space is back, the image
+// imports and runs.
+func TestImportSurvivesAFullDisk(t *testing.T) {
+	e := newEnv(t)
+	tiny := rootfsImage(t, []testutil.File{{Name: "tiny", Mode: 0o644, Body: []byte("tiny")}})
+	// busybox named app:latest, with a config big enough that its record
+	// takes more blocks than the old record frees when the name leaves it.
+	busybox := filepath.Join(t.TempDir(), "busybox.tar")
+	testutil.DockerSave(t, busybox, "app:latest", ocispec.ImageConfig{Env: []string{"BIG=" + strings.Repeat("x", 6000)}},
+		testutil.Tar(t, busyboxFiles(t)))
+	// What the import takes, in blocks: measured on a first tmpfs.
+	e.root = filepath.Join(testutil.Tmpfs(t, "size=32m"), "state")
+	e.ok("image", "import", tiny, "--name", "app")
+	before := freeBlocks(t, e.root)
+	e.ok("--min-free", "0", "image", "import", busybox)
+	need := before - freeBlocks(t, e.root)
+	t.Logf("the import takes %d blocks", need)
+
+	for _, left := range []int64{0, need / 2, need - 5, need - 4, need - 3, need - 2, need - 1} {
+		t.Run(fmt.Sprintf("%d blocks left", left), func(t *testing.T) {
+			sub := *e
+			e := &sub
+			e.t, e.root = t, filepath.Join(testutil.Tmpfs(t, "size=32m"), "state")
+			e.ok("image", "import", tiny, "--name", "app")
+			fill := testutil.FillTo(t, e.root, left*4096)
+			r := e.crate("--min-free", "0", "image", "import", busybox)
+			if r.code == 0 {
+				t.Logf("the import fits")
+			} else {
+				requireRefused(t, r, "no space left on device")
+				t.Log(strings.TrimSpace(r.stderr))
+			}
+			e.requireWholeStore()
+			os.Remove(fill)
+			e.ok("--min-free", "0", "image", "import", busybox)
+			e.requireWholeStore()
+			if out := e.runOK("app", "echo", "ok"); out != "ok\n" {
+				t.Errorf("the image after the full disk: %q", out)
+			}
+		})
+	}
+}
+
+// freeBlocks is the number of free blocks of dir's file system.
+func freeBlocks(t *testing.T, dir string) int64 {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return int64(st.Bavail)
+}
+
+// requireWholeStore checks the store under the env's state root: nothing
+// under layers/tmp, no temporary file, each image's layers in place, and the
+// name app:latest on exactly one image.
+func (e *env) requireWholeStore() {
+	e.t.Helper()
+	if left, _ := filepath.Glob(filepath.Join(e.root, "layers", "tmp", "*")); len(left) != 0 {
+		e.t.Errorf("left under layers/tmp: %v", left)
+	}
+	filepath.WalkDir(e.root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
+			e.t.Errorf("temporary file left: %s", p)
+		}
+		return err
+	})
+	records, _ := filepath.Glob(filepath.Join(e.root, "images", "*.json"))
+	named := 0
+	for _, p := range records {
+		var img struct {
+			Names  []string `json:"names"`
+			Layers []string `json:"layers"`
+		}
+		readJSONFile(e.t, p, &img)
+		if slices.Contains(img.Names, "app:latest") {
+			named++
+		}
+		for _, l := range img.Layers {
+			if _, err := os.Stat(filepath.Join(e.root, "layers", "sha256", strings.TrimPrefix(l, "sha256:"))); err != nil {
+				e.t.Errorf("image %s: layer %s: %v", filepath.Base(p), l, err)
+			}
+		}
+	}
+	if named != 1 {
+		e.t.Errorf("%d images are named app:latest, want 1", named)
 	}
 }

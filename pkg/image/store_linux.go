@@ -186,6 +186,12 @@ func ImportNames(src *Source, names ...string) ([]string, error) {
 
 // record writes img's record, merged with the one the store may have for the same id
 // (names added, first import kept), and takes img's names away from other images.
+//
+// Every record that changes is written whole to a temporary file first, and only when
+// all are written are they renamed into place: a full disk stops the change before any
+// of it shows, rather than after a name has left one image and before it reached the
+// other. The renames need no space. img's goes first, so that a crash between two
+// renames leaves a name on two images, not on none.
 func (s *Store) record(img *Image) error {
 	unlock, err := flock(filepath.Join(s.imagesDir(), ".lock"), unix.LOCK_EX)
 	if err != nil {
@@ -196,6 +202,7 @@ func (s *Store) record(img *Image) error {
 	if err != nil {
 		return err
 	}
+	var changed []*Image
 	for _, other := range images {
 		if other.ID == img.ID {
 			img.Names = append(other.Names, img.Names...)
@@ -203,25 +210,54 @@ func (s *Store) record(img *Image) error {
 			continue
 		}
 		kept := slices.DeleteFunc(slices.Clone(other.Names), func(n string) bool { return slices.Contains(img.Names, n) })
-		if len(kept) == len(other.Names) {
-			continue
-		}
-		other.Names = kept
-		if err := s.writeRecord(other); err != nil {
-			return err
+		if len(kept) != len(other.Names) {
+			other.Names = kept
+			changed = append(changed, other)
 		}
 	}
 	slices.Sort(img.Names)
 	img.Names = slices.Compact(img.Names)
-	return s.writeRecord(img)
+
+	var staged []stagedFile
+	defer func() {
+		for _, f := range staged {
+			f.discard()
+		}
+	}()
+	for _, r := range append([]*Image{img}, changed...) {
+		b, err := encodeRecord(r)
+		if err != nil {
+			return err
+		}
+		f, err := stageFile(s.recordPath(r.ID), b)
+		if err != nil {
+			return err
+		}
+		staged = append(staged, f)
+	}
+	for _, f := range staged {
+		if err := f.commit(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
+// writeRecord writes img's record alone.
 func (s *Store) writeRecord(img *Image) error {
+	b, err := encodeRecord(img)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(s.recordPath(img.ID), b)
+}
+
+func encodeRecord(img *Image) ([]byte, error) {
 	b, err := json.MarshalIndent(img, "", "\t")
 	if err != nil {
-		return fmt.Errorf("encode image record %s: %w", img.ID, err)
+		return nil, fmt.Errorf("encode image record %s: %w", img.ID, err)
 	}
-	return writeFileAtomic(s.recordPath(img.ID), append(b, '\n'))
+	return append(b, '\n'), nil
 }
 
 // readImages reads every record; the caller holds images/.lock.
@@ -600,9 +636,27 @@ func flock(path string, how int) (func(), error) {
 // writeFileAtomic replaces path with data: written to a temporary file in the same
 // directory, synced, then renamed over path, so no reader (and no crash) ever sees half.
 func writeFileAtomic(path string, data []byte) error {
+	f, err := stageFile(path, data)
+	if err != nil {
+		return err
+	}
+	if err := f.commit(); err != nil {
+		f.discard()
+		return err
+	}
+	return nil
+}
+
+// stagedFile is the new content of path, written whole and synced to tmp beside it,
+// not yet renamed over it.
+type stagedFile struct{ tmp, path string }
+
+// stageFile writes data to a temporary file in path's directory; on failure it
+// leaves nothing.
+func stageFile(path string, data []byte) (stagedFile, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return stagedFile{}, fmt.Errorf("write %s: %w", path, err)
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -611,15 +665,23 @@ func writeFileAtomic(path string, data []byte) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
 	if err != nil {
 		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
+		return stagedFile{}, fmt.Errorf("write %s: %w", path, err)
+	}
+	return stagedFile{tmp: f.Name(), path: path}, nil
+}
+
+// commit renames the staged file over its path.
+func (f stagedFile) commit() error {
+	if err := os.Rename(f.tmp, f.path); err != nil {
+		return fmt.Errorf("write %s: %w", f.path, err)
 	}
 	return nil
 }
+
+// discard removes the staged file, if it was not committed.
+func (f stagedFile) discard() { os.Remove(f.tmp) }
 
 // removeChildren empties dir.
 func removeChildren(dir string) error {

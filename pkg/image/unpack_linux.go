@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -499,6 +500,11 @@ func (x *extractor) copy(f *os.File, name string, content io.Reader) (int64, err
 		n, rerr := content.Read(x.buf)
 		if n > 0 {
 			if _, err := f.Write(x.buf[:n]); err != nil {
+				// Named once, as x.path quotes it: the *PathError repeats the raw name.
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err
+				}
 				return total, fmt.Errorf("write %s: %w", x.path(name), err)
 			}
 			total += int64(n)
