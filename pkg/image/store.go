@@ -10,7 +10,7 @@ package image
 //	layers/sha256/<diffhex>/       one unpacked layer, whiteouts in overlayfs form
 //	layers/sha256/<diffhex>.json   its size and file count (layerMeta)
 //	layers/tmp/<blobhex>/          a layer being unpacked; renamed into place when done
-//	layers/.locks/<blobhex>.lock   flock held while a blob is unpacked
+//	layers/.locks/<blobhex>.lock   flock held while a blob is unpacked; Prune removes them
 //	layers/.lock                   flock: shared by Import and Lease, exclusive for Prune
 //	blobs/sha256/<blobhex>         the diff_id a blob unpacked to (one line)
 //	images/<idhex>.json            an image record (Image); idhex is the config digest

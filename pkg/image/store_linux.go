@@ -384,10 +384,14 @@ func (s *Store) Prune(opts PruneOptions) (Pruned, error) {
 		return pruned, err
 	}
 
-	// Leftovers first: with the exclusive lock held nobody is unpacking.
+	// Leftovers first: with the exclusive lock held nobody is unpacking, nor holds or
+	// waits for a blob's lock (Import takes those under its shared hold), so the lock
+	// files, one per blob ever unpacked, can go too.
 	tmpDir := filepath.Join(s.root, "layers", "tmp")
-	if err := removeChildren(tmpDir); err != nil {
-		return pruned, err
+	for _, dir := range []string{tmpDir, filepath.Join(s.root, "layers", ".locks")} {
+		if err := removeChildren(dir); err != nil {
+			return pruned, err
+		}
 	}
 	layers, err := s.layerDirs()
 	if err != nil {

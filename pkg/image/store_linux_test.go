@@ -541,6 +541,10 @@ func TestRemoveAndPruneKeepSharedLayers(t *testing.T) {
 		t.Errorf("Prune after removing everything = %+v, %v; want all 3 layers", pruned, err)
 	}
 	requireNothingLeft(t, s.root)
+	// Nobody imports while Prune holds the store alone: the blobs' lock files go too.
+	if locks, _ := os.ReadDir(filepath.Join(s.root, "layers", ".locks")); len(locks) != 0 {
+		t.Errorf("layers/.locks holds %d lock files after Prune", len(locks))
+	}
 }
 
 // TestPruneRemovesWhatNoContainerUses: Prune removes the images without a name (with
