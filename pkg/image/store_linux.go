@@ -193,15 +193,11 @@ func ImportNames(src *Source, names ...string) ([]string, error) {
 // other. The renames need no space. img's goes first, so that a crash between two
 // renames leaves a name on two images, not on none.
 func (s *Store) record(img *Image) error {
-	unlock, err := flock(filepath.Join(s.imagesDir(), ".lock"), unix.LOCK_EX)
+	images, unlock, err := s.lockImages(unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	images, err := s.readImages()
-	if err != nil {
-		return err
-	}
 	var changed []*Image
 	for _, other := range images {
 		if other.ID == img.ID {
@@ -260,7 +256,7 @@ func encodeRecord(img *Image) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// readImages reads every record; the caller holds images/.lock.
+// readImages reads every record; the caller holds images/.lock (see lockImages).
 func (s *Store) readImages() ([]*Image, error) {
 	ents, err := os.ReadDir(s.imagesDir())
 	if err != nil {
@@ -289,12 +285,26 @@ func (s *Store) readImages() ([]*Image, error) {
 // readImagesShared reads the records under a shared lock: with a name moving from one
 // image to another, a lock-free reader could see it on both.
 func (s *Store) readImagesShared() ([]*Image, error) {
-	unlock, err := flock(filepath.Join(s.imagesDir(), ".lock"), unix.LOCK_SH)
+	images, unlock, err := s.lockImages(unix.LOCK_SH)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	return s.readImages()
+	unlock()
+	return images, nil
+}
+
+// lockImages takes images/.lock (LOCK_SH to read, LOCK_EX to change records) and
+// reads every record. The caller calls unlock.
+func (s *Store) lockImages(how int) (images []*Image, unlock func(), err error) {
+	unlock, err = flock(filepath.Join(s.imagesDir(), ".lock"), how)
+	if err != nil {
+		return nil, nil, err
+	}
+	if images, err = s.readImages(); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return images, unlock, nil
 }
 
 // Get finds an image by its full id ("sha256:<hex>" or the hex alone), NAME[:TAG] (tag
@@ -339,15 +349,11 @@ func (s *Store) List() ([]*Image, error) {
 // Remove drops the record of the image ref names (with all its names) and returns it.
 // Its layers stay until Prune: another image, or a running container, may use them.
 func (s *Store) Remove(ref string) (*Image, error) {
-	unlock, err := flock(filepath.Join(s.imagesDir(), ".lock"), unix.LOCK_EX)
+	images, unlock, err := s.lockImages(unix.LOCK_EX)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	images, err := s.readImages()
-	if err != nil {
-		return nil, err
-	}
 	img, err := s.find(images, ref)
 	if err != nil {
 		return nil, err
@@ -478,15 +484,11 @@ func (s *Store) DiskUsage(inUse InUse) (DiskUsage, error) {
 
 // pruneImages removes the records of the images prunableImages picks.
 func (s *Store) pruneImages(inUse InUse, all bool) ([]*Image, error) {
-	unlock, err := flock(filepath.Join(s.imagesDir(), ".lock"), unix.LOCK_EX)
+	images, unlock, err := s.lockImages(unix.LOCK_EX)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	images, err := s.readImages()
-	if err != nil {
-		return nil, err
-	}
 	var removed []*Image
 	for _, img := range prunableImages(images, inUse, all) {
 		if err := os.Remove(s.recordPath(img.ID)); err != nil {
