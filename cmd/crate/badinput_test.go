@@ -87,6 +87,10 @@ func TestBadInputIsRefused(t *testing.T) {
 		{name: "--cpu abc", flags: []string{"--cpu", "abc"}, want: "not a number"},
 		{name: "--cpu more than all CPUs", flags: []string{"--cpu", tooManyCPUs}, want: "out of range"},
 		{name: "--pids 0", flags: []string{"--pids", "0"}, want: "must be at least 1"},
+		{name: "--min-free abc", flags: []string{"--min-free", "abc"}, want: "not a size"},
+		{name: "--min-free=-1G", flags: []string{"--min-free=-1G"}, want: "must not be negative"},
+		{name: "--min-free 100%", flags: []string{"--min-free", "100%"}, want: "want a percentage from 0 to less than 100"},
+		{name: "--min-free=-5%", flags: []string{"--min-free=-5%"}, want: "want a percentage from 0 to less than 100"},
 
 		// Names, environment, working directory, command.
 		{name: "--hostname with an underscore", flags: []string{"--hostname", "under_score"}, want: "not a valid hostname"},

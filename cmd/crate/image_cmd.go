@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/container"
 	"github.com/crate-run/crate/pkg/image"
@@ -22,7 +23,7 @@ type ImageCmd struct {
 	Import ImageImportCmd `cmd:"" help:"Import an image file or directory into the store."`
 	Ls     ImageLsCmd     `cmd:"" help:"List the imported images."`
 	Rm     ImageRmCmd     `cmd:"" help:"Remove an image (its layers stay until prune)."`
-	Prune  ImagePruneCmd  `cmd:"" help:"Remove the layers no image or running container uses."`
+	Prune  ImagePruneCmd  `cmd:"" help:"Remove the images without a name (with -a, every image) that no container uses, then the layers nothing uses."`
 }
 
 // withStore opens the store under --root with crate's logging and runs f.
@@ -51,11 +52,16 @@ func withImageLog(g *Globals, f func(hclog.Logger) error) error {
 }
 
 func openStore(g *Globals, log hclog.Logger) (*image.Store, error) {
+	minFree, err := g.reserve()
+	if err != nil {
+		return nil, err
+	}
 	store, err := image.OpenStore(log, g.Root)
 	if err != nil {
 		return nil, err
 	}
 	store.Progress = os.Stderr // drawn only on a terminal
+	store.MinFree = minFree
 	return store, nil
 }
 
@@ -91,7 +97,7 @@ func (c *ImageImportCmd) Run(g *Globals, code *int) error {
 		defer stop()
 		img, err := store.Import(ctx, src, names...)
 		if err != nil {
-			return err
+			return explainSpace(err, g.Root)
 		}
 		fmt.Printf("%s %s\n", img.ID, printableNames(img.Names))
 		return nil
@@ -104,6 +110,19 @@ func explainImageName(err error, what string) error {
 	var ne *image.NameError
 	if errors.As(err, &ne) && ne.FromImage {
 		return fmt.Errorf("%w; %s", err, what)
+	}
+	return err
+}
+
+// explainSpace adds what to do to the error of an import that ran out of
+// space on the file system of the state root, root.
+func explainSpace(err error, root string) error {
+	var se *image.SpaceError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("%w; free space (crate system df says what crate image prune would free), or change the reserve with --min-free SIZE|PERCENT", err)
+	case errors.Is(err, unix.ENOSPC):
+		return fmt.Errorf("%w; free space on the file system of %s (crate system df says what crate image prune would free)", err, root)
 	}
 	return err
 }
@@ -189,21 +208,41 @@ func (c *ImageRmCmd) Run(g *Globals, code *int) error {
 }
 
 // ImagePruneCmd is `crate image prune`.
-type ImagePruneCmd struct{}
+type ImagePruneCmd struct {
+	All bool `short:"a" help:"Remove every image no container uses, named or not (default: only images without a name)."`
+}
 
 func (c *ImagePruneCmd) Run(g *Globals, code *int) error {
 	return withStore(g, func(log hclog.Logger, store *image.Store) error {
-		inUse, err := container.LayersInUse(g.Root)
+		pruned, err := store.Prune(image.PruneOptions{All: c.All, InUse: func() (image.InUse, error) {
+			return container.InUse(g.Root)
+		}})
+		// What was removed is said even when something failed half way.
+		for _, img := range pruned.Images {
+			names := "<none>"
+			if len(img.Names) > 0 {
+				names = printableNames(img.Names)
+			}
+			fmt.Printf("removed image %s %s, imported from %s\n", img.ID.Encoded()[:12], names, image.Printable(img.Source))
+		}
+		for _, l := range pruned.Layers {
+			fmt.Printf("removed layer %s\n", l.Encoded()[:12])
+		}
 		if err != nil {
 			return err
 		}
-		removed, freed, err := store.Prune(inUse...)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("removed %d layers, %s freed\n", len(removed), humanBytes(freed))
+		fmt.Printf("removed %s and %s, %s freed\n", count(len(pruned.Images), "image"), count(len(pruned.Layers), "layer"),
+			approxBytes(pruned.Bytes))
 		return nil
 	})
+}
+
+// count says "1 image" or "2 images".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // approxBytes prints a size the way ls -h would, to one decimal.

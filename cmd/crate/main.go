@@ -6,12 +6,17 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/alecthomas/kong"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/crate-run/crate/pkg/image"
 	"github.com/crate-run/crate/pkg/logging"
+	"github.com/crate-run/crate/pkg/spec"
 	"github.com/crate-run/crate/pkg/state"
 )
 
@@ -28,6 +33,36 @@ type Globals struct {
 	LogFile   string `help:"JSON log every run appends to, at debug level (read it with crate log)." default:"/var/log/crate/crate.log" type:"path" placeholder:"FILE"`
 	Root      string `help:"State root: images under ROOT/layers and ROOT/images, containers under ROOT/containers." default:"/var/lib/crate" type:"path" placeholder:"DIR"`
 	RunDir    string `help:"Where live containers are registered (on a tmpfs: a reboot empties it, as it ends every container)." default:"/run/crate" type:"path" placeholder:"DIR"`
+	MinFree   string `help:"Free space an import leaves on the state root's file system, a size (512M, 2G; a bare number is MiB) or a percentage of it (10%); 0 for none. Default: 5% of it or 1 GiB, whichever is smaller." placeholder:"SIZE|PERCENT"`
+}
+
+// Validate refuses a bad --min-free before any command starts.
+func (g *Globals) Validate() error {
+	_, err := g.reserve()
+	return err
+}
+
+// reserve reads --min-free.
+func (g *Globals) reserve() (image.Reserve, error) {
+	s := strings.TrimSpace(g.MinFree)
+	if s == "" {
+		return image.DefaultReserve, nil
+	}
+	if pct, ok := strings.CutSuffix(s, "%"); ok {
+		p, err := strconv.ParseFloat(pct, 64)
+		if err != nil || p < 0 || p >= 100 || math.IsNaN(p) {
+			return image.Reserve{}, fmt.Errorf("--min-free %q: want a percentage from 0 to less than 100 (10%%), or a size (512M, 2G)", g.MinFree)
+		}
+		return image.Reserve{Percent: p}, nil
+	}
+	n, err := spec.ParseSize(s)
+	if err == nil && n < 0 {
+		err = errors.New("must not be negative")
+	}
+	if err != nil {
+		return image.Reserve{}, fmt.Errorf("--min-free %q: %w; or give a percentage of the file system (10%%), 0 for no reserve", g.MinFree, err)
+	}
+	return image.Reserve{Bytes: n}, nil
 }
 
 // runDir is the directory of live containers.
@@ -58,6 +93,7 @@ type CLI struct {
 	Stats      StatsCmd      `cmd:"" help:"Show containers' memory, CPU and process use."`
 	Gc         GcCmd         `cmd:"" name:"gc" help:"Remove what containers whose supervisor died left behind."`
 	Image      ImageCmd      `cmd:"" help:"Import, list and remove images."`
+	System     SystemCmd     `cmd:"" help:"Show the disk space crate uses."`
 	Log        LogCmd        `cmd:"" help:"Show crate's log, filtered by container, level and age."`
 	Check      CheckCmd      `cmd:"" help:"Check that this host can run containers, and say what to do where it cannot."`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script for crate (bash, zsh, fish)."`

@@ -96,6 +96,7 @@ func runContainer(log hclog.Logger, cfg container.Config, sigs <-chan os.Signal)
 	res, err := container.Run(log, cfg, sigs)
 	if err != nil {
 		err = explainImageName(err, fmt.Sprintf("import it under a name of your own with crate image import %s --name NAME[:TAG], then run that name", cfg.Image))
+		err = explainSpace(err, cfg.StateRoot)
 		log.Error(err.Error(), "container_id", cfg.Spec.ID)
 		return 0, loggedError{err}
 	}
@@ -245,6 +246,10 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 	if err != nil {
 		return container.Config{}, err
 	}
+	minFree, err := g.reserve()
+	if err != nil {
+		return container.Config{}, err
+	}
 	return container.Config{
 		Image:       r.Image,
 		Platform:    r.Platform,
@@ -252,6 +257,7 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		Entrypoint:  r.Entrypoint,
 		Command:     r.Command,
 		StateRoot:   g.Root,
+		MinFree:     minFree,
 		Progress:    os.Stderr,
 		CgroupRoot:  "/sys/fs/cgroup",
 		InitPath:    initPath,

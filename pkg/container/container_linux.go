@@ -48,6 +48,7 @@ type Config struct {
 	Entrypoint  *string       // --entrypoint: replaces the image's (nil: keep it)
 	Command     []string      // the command and arguments given after IMAGE, if any
 	StateRoot   string        // images and containers live under it
+	MinFree     image.Reserve // the free space an import on the way leaves on the state root's file system
 	Progress    io.Writer     `json:"-"` // where a long layer unpack shows a progress bar, if it is a terminal
 	CgroupRoot  string        // normally /sys/fs/cgroup
 	InitPath    string        // the crate-init binary
@@ -214,12 +215,15 @@ func (c *container) prepare(ctx context.Context) error {
 	if _, err := os.Stat(c.cfg.Image); err == nil {
 		c.signalsCaught() // an image file is imported on the way: a write
 	}
-	store, img, err := openImage(ctx, c.log, c.cfg.StateRoot, c.cfg.Image, c.cfg.Platform, c.cfg.Progress, func(config ocispec.Image) error {
+	store, img, release, err := openImage(ctx, c.log, c.cfg, func(config ocispec.Image) error {
 		return spec.ApplyImage(&c.cfg.Spec, imageDefaults(config), c.cfg.Entrypoint, c.cfg.Command)
 	})
 	if err != nil {
 		return err
 	}
+	// Until make has written the container's layers file, or failed and
+	// left a directory that cleanup removes.
+	defer release()
 	storage, why, err := chooseStorage(c.cfg.Storage, c.cfg.StateRoot)
 	if err != nil {
 		return err

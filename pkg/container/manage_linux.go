@@ -3,7 +3,10 @@ package container
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -14,7 +17,8 @@ import (
 )
 
 // What other crate commands do to a container another crate supervises:
-// signal its PID 1, stop it, read its cgroup, and remove what is left of it.
+// signal its PID 1, stop it, read its cgroup and its directory's size, and
+// remove what is left of it.
 // PID 1 is always reached through a pidfd opened against the PID and start
 // time its state records, so that a PID the kernel has since given to
 // another process is never signalled.
@@ -130,4 +134,48 @@ func Remove(log hclog.Logger, cgroupRoot string, st state.State) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// DirSize is what a container's directory under the state root holds.
+type DirSize struct {
+	ID string
+	// Bytes is the content of its files: the overlay's upper directory (what
+	// the container wrote) or the copy of its image, and its output log.
+	Bytes int64
+}
+
+// DirSizes returns the size of every container's directory under stateRoot.
+func DirSizes(stateRoot string) ([]DirSize, error) {
+	dirs, err := os.ReadDir(filepath.Join(stateRoot, "containers"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sizes []DirSize
+	for _, d := range dirs {
+		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			continue
+		}
+		size := DirSize{ID: d.Name()}
+		// WalkDir follows no symlink: what a container made stays inside.
+		err := filepath.WalkDir(filepath.Join(stateRoot, "containers", d.Name()), func(_ string, e fs.DirEntry, err error) error {
+			if err == nil && e.Type().IsRegular() {
+				var fi fs.FileInfo
+				if fi, err = e.Info(); err == nil {
+					size.Bytes += fi.Size()
+				}
+			}
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // the container removed it, or ended
+			}
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("size of container %s: %w", d.Name(), err)
+		}
+		sizes = append(sizes, size)
+	}
+	return sizes, nil
 }

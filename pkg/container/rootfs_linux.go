@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -34,52 +33,67 @@ const (
 	StorageCopy Storage = "copy"
 )
 
-// openImage opens the store and finds the image ref names there. A file or
+// openImage opens the store and finds the image cfg.Image names there. A file or
 // directory is opened first, so that a bad one (or one carrying a bad name)
 // is refused before the store is touched, then imported on the way (its
 // layers are unpacked only the first time); anything else must name an image
 // imported before. accept sees the image's config first and may refuse it,
 // before any import.
-func openImage(ctx context.Context, log hclog.Logger, stateRoot, ref, platform string, progress io.Writer,
-	accept func(ocispec.Image) error) (*image.Store, *image.Image, error) {
+//
+// The image comes with a lease of the store (see image.Store.Lease), taken
+// before the image is looked up: the caller releases it once the
+// container's directory names the image (recordImage), and until then no
+// crate image prune removes the image or its layers.
+func openImage(ctx context.Context, log hclog.Logger, cfg Config,
+	accept func(ocispec.Image) error) (store *image.Store, img *image.Image, release func(), err error) {
 	start := time.Now()
-	if _, err := os.Stat(ref); err != nil {
-		store, err := image.OpenStore(log, stateRoot)
-		if err != nil {
-			return nil, nil, err
+	ref := cfg.Image
+	var src *image.Source
+	if _, err := os.Stat(ref); err == nil {
+		if src, err = image.OpenSource(ref, cfg.Platform); err != nil {
+			return nil, nil, nil, err
 		}
-		img, err := store.Get(ref)
+		defer src.Close()
+		if err := accept(src.Config); err != nil {
+			return nil, nil, nil, err
+		}
+		if _, err := image.ImportNames(src); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if store, err = image.OpenStore(log, cfg.StateRoot); err != nil {
+		return nil, nil, nil, err
+	}
+	store.MinFree = cfg.MinFree
+	lease, err := store.Lease()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			lease()
+		}
+	}()
+	if src == nil {
+		img, err = store.Get(ref)
 		if errors.Is(err, image.ErrNotFound) {
-			return nil, nil, fmt.Errorf("image %q: no such file, and no imported image has that name or id (see crate image ls)", ref)
+			return nil, nil, nil, fmt.Errorf("image %q: no such file, and no imported image has that name or id (see crate image ls)", ref)
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return store, img, accept(img.Config)
+		if err := accept(img.Config); err != nil {
+			return nil, nil, nil, err
+		}
+		return store, img, lease, nil
 	}
-	src, err := image.OpenSource(ref, platform)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer src.Close()
-	if err := accept(src.Config); err != nil {
-		return nil, nil, err
-	}
-	if _, err := image.ImportNames(src); err != nil {
-		return nil, nil, err
-	}
-	store, err := image.OpenStore(log, stateRoot)
-	if err != nil {
-		return nil, nil, err
-	}
-	store.Progress = progress
-	img, err := store.Import(ctx, src)
-	if err != nil {
-		return nil, nil, err
+	store.Progress = cfg.Progress
+	if img, err = store.Import(ctx, src); err != nil {
+		return nil, nil, nil, err
 	}
 	log.Info("image ready", "image", ref, "image_id", img.ID, "format", img.Format, "layers", len(img.Layers),
 		"bytes", img.Size, "duration", time.Since(start))
-	return store, img, nil
+	return store, img, lease, nil
 }
 
 // imageDefaults is the part of an image's config that says how to run it.
@@ -176,48 +190,68 @@ func removeContainerDir(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// layersFile, in a container's directory, lists the layers its overlay
-// stands on, so that `crate image prune` leaves them alone.
+// What a container uses of the store, as `crate image prune` sees it: the
+// image it was made from and that image's layers, for as long as the
+// container's directory exists (while it runs, and once exited until crate
+// rm or crate gc removes it), with an overlay or a copy alike. One file in
+// the container's directory says which, so that a start writes one file
+// more, not two: a line "image ID", then the layers' diff_ids, one a line.
 const layersFile = "layers"
 
-// LayersInUse returns the layers the containers under stateRoot stand on.
-func LayersInUse(stateRoot string) ([]digest.Digest, error) {
+// imageLine starts the line of layersFile that names the image.
+const imageLine = "image "
+
+// InUse returns the images and layers the containers under stateRoot use.
+func InUse(stateRoot string) (image.InUse, error) {
+	var inUse image.InUse
 	files, err := filepath.Glob(filepath.Join(stateRoot, "containers", "*", layersFile))
 	if err != nil {
-		return nil, err
+		return inUse, err
 	}
-	var layers []digest.Digest
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // that container has just ended
 		}
 		if err != nil {
-			return nil, err
+			return inUse, err
 		}
-		for _, line := range strings.Fields(string(data)) {
-			layers = append(layers, digest.Digest(line))
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if id, ok := strings.CutPrefix(line, imageLine); ok {
+				inUse.Images = append(inUse.Images, digest.Digest(id))
+			} else if line != "" {
+				inUse.Layers = append(inUse.Layers, digest.Digest(line))
+			}
 		}
 	}
-	return layers, nil
+	return inUse, nil
+}
+
+// recordImage writes layersFile in the container's directory dir.
+func recordImage(img *image.Image, dir string) error {
+	var list strings.Builder
+	fmt.Fprintln(&list, imageLine+img.ID)
+	for _, l := range img.Layers {
+		fmt.Fprintln(&list, l)
+	}
+	if err := os.WriteFile(filepath.Join(dir, layersFile), []byte(list.String()), 0o600); err != nil {
+		return fmt.Errorf("record the container's image: %w", err)
+	}
+	return nil
 }
 
 // makeRoot makes the directories of the container's root filesystem in dir:
 // the mount point, and either the overlay's upper and work directories (init
 // mounts the overlay inside its own mount namespace) or a full copy.
 func makeRoot(ctx context.Context, store *image.Store, img *image.Image, dir string, o spec.Options) error {
+	if err := recordImage(img, dir); err != nil {
+		return err
+	}
 	if err := os.Mkdir(o.Rootfs, 0o755); err != nil {
 		return fmt.Errorf("create rootfs directory: %w", err)
 	}
 	if o.Overlay == nil {
 		return store.CopyRootfs(ctx, img, o.Rootfs)
-	}
-	var list strings.Builder
-	for _, l := range img.Layers {
-		fmt.Fprintln(&list, l)
-	}
-	if err := os.WriteFile(filepath.Join(dir, layersFile), []byte(list.String()), 0o600); err != nil {
-		return fmt.Errorf("record the container's layers: %w", err)
 	}
 	for _, dir := range []string{o.Overlay.Upper, o.Overlay.Work} {
 		if err := os.Mkdir(dir, 0o755); err != nil {

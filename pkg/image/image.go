@@ -1,7 +1,8 @@
 // Package image owns container images: it opens image files (root filesystem archives,
 // docker save archives, OCI layouts: source_*.go), unpacks their layers without ever
 // writing outside the target directory (unpack_linux.go), and keeps each layer once in a
-// content-addressed store (store*.go).
+// content-addressed store (store*.go): it imports without taking the last of the
+// store's file system (space*.go), and prunes what no container uses.
 //
 // An archive is a tar stream, plain or compressed with gzip, zstd or xz. The compression
 // is recognised by the first bytes of the file, never by its name, because names lie

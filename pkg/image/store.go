@@ -10,8 +10,8 @@ package image
 //	layers/sha256/<diffhex>/       one unpacked layer, whiteouts in overlayfs form
 //	layers/sha256/<diffhex>.json   its size and file count (layerMeta)
 //	layers/tmp/<blobhex>/          a layer being unpacked; renamed into place when done
-//	layers/.locks/<blobhex>.lock   flock held while a blob is unpacked
-//	layers/.lock                   flock: shared by Import, exclusive for Prune
+//	layers/.locks/<blobhex>.lock   flock held while a blob is unpacked; Prune removes them
+//	layers/.lock                   flock: shared by Import and Lease, exclusive for Prune
 //	blobs/sha256/<blobhex>         the diff_id a blob unpacked to (one line)
 //	images/<idhex>.json            an image record (Image); idhex is the config digest
 //	images/.lock                   flock held while image records change
@@ -58,6 +58,82 @@ type Image struct {
 	Imported time.Time `json:"imported"`
 	// Size is the bytes of file content of all layers, as unpacked.
 	Size int64 `json:"size"`
+}
+
+// InUse is what containers use. The store does not know about containers: the caller
+// tells it.
+type InUse struct {
+	// Images are the ids of the images containers were made from.
+	Images []digest.Digest
+	// Layers are the diff_ids of the layers containers stand on or were copied from.
+	Layers []digest.Digest
+}
+
+// PruneOptions say what Prune removes.
+type PruneOptions struct {
+	// All removes every image no container uses; otherwise only the images without a
+	// name (docker's dangling images: each run of an image file leaves one).
+	All bool
+	// InUse says what containers use. Prune calls it once it holds the store's lock
+	// alone, so that no container (see Lease) starts using an image between the answer
+	// and the removal. Nil: no container uses anything.
+	InUse func() (InUse, error)
+}
+
+// Pruned is what Prune removed.
+type Pruned struct {
+	Images []*Image
+	Layers []digest.Digest
+	// Bytes is the file content the removed layers held.
+	Bytes int64
+}
+
+// DiskUsage is what the store holds, in bytes of file content, and what Prune would
+// free of it.
+type DiskUsage struct {
+	// Images counts the images, ImagesInUse those containers use.
+	Images, ImagesInUse int
+	// ImageBytes is the content of the layers images use, each layer counted once;
+	// ImageReclaimable is what Prune with All would free of it.
+	ImageBytes, ImageReclaimable int64
+	// Layers counts the layers, LayersInUse those an image or a container uses.
+	Layers, LayersInUse int
+	// LayerBytes is the content of every layer; LayerReclaimable that of the layers no
+	// image and no container uses (as crate image rm leaves them), which any Prune frees.
+	LayerBytes, LayerReclaimable int64
+}
+
+// prunableImages returns the images Prune removes: those no container uses, and
+// without a name unless all.
+func prunableImages(images []*Image, inUse InUse, all bool) []*Image {
+	var doomed []*Image
+	for _, img := range images {
+		if (all || len(img.Names) == 0) && !slices.Contains(inUse.Images, img.ID) {
+			doomed = append(doomed, img)
+		}
+	}
+	return doomed
+}
+
+// unusedLayers returns the layers, among layers, that no image of images and no
+// container uses.
+func unusedLayers(images []*Image, layers []digest.Digest, inUse InUse) []digest.Digest {
+	used := map[digest.Digest]bool{}
+	for _, l := range inUse.Layers {
+		used[l] = true
+	}
+	for _, img := range images {
+		for _, l := range img.Layers {
+			used[l] = true
+		}
+	}
+	var unused []digest.Digest
+	for _, l := range layers {
+		if !used[l] {
+			unused = append(unused, l)
+		}
+	}
+	return unused
 }
 
 // minIDPrefix is the shortest id prefix Get accepts: shorter ones match by accident.

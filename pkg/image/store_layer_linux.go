@@ -90,6 +90,10 @@ func (s *Store) unpackLayer(ctx context.Context, l Layer) (layerMeta, error) {
 	if err := os.RemoveAll(tmp); err != nil {
 		return layerMeta{}, fmt.Errorf("layer %s: remove stale unpack: %w", l.Digest, err)
 	}
+	space, err := newSpaceGuard(s.root, s.MinFree)
+	if err != nil {
+		return layerMeta{}, spaceErrorOf(err, l)
+	}
 	// Chmod too: Mkdir's mode is cut by the umask, and a layer that does not list "./"
 	// keeps this mode as the root directory of every container made from it.
 	if err := os.Mkdir(tmp, 0o755); err != nil {
@@ -108,9 +112,9 @@ func (s *Store) unpackLayer(ctx context.Context, l Layer) (layerMeta, error) {
 		}
 	}()
 
-	diffID, stats, err := s.unpackBlob(ctx, l, tmp)
+	diffID, stats, err := s.unpackBlob(ctx, l, tmp, space)
 	if err != nil {
-		return layerMeta{}, err
+		return layerMeta{}, spaceErrorOf(err, l)
 	}
 	meta := layerMeta{DiffID: diffID, Size: stats.Bytes, Files: stats.Files}
 	b, err := json.Marshal(meta)
@@ -143,12 +147,21 @@ func (s *Store) unpackLayer(ctx context.Context, l Layer) (layerMeta, error) {
 	return meta, nil
 }
 
+// spaceErrorOf names l in err if it is a *SpaceError, and returns err.
+func spaceErrorOf(err error, l Layer) error {
+	var se *SpaceError
+	if errors.As(err, &se) {
+		se.Layer = l.Digest
+	}
+	return err
+}
+
 // unpackBlob extracts l into dir while hashing the blob as stored and its uncompressed
 // tar stream, and checks both against what the source says. It returns the diff_id.
 //
 // The digests can only be known at the end, so the layer is extracted first and thrown
 // away if they are wrong: extraction is safe for any input, and the caller removes dir.
-func (s *Store) unpackBlob(ctx context.Context, l Layer, dir string) (digest.Digest, Stats, error) {
+func (s *Store) unpackBlob(ctx context.Context, l Layer, dir string, space *spaceGuard) (digest.Digest, Stats, error) {
 	label := layerLabel(l.Digest)
 	rc, err := l.Open()
 	if err != nil {
@@ -168,7 +181,7 @@ func (s *Store) unpackBlob(ctx context.Context, l Layer, dir string) (digest.Dig
 	}
 	defer a.close()
 
-	stats, err := extractArchive(ctx, a, dir, extractOptions{whiteouts: true})
+	stats, err := extractArchive(ctx, a, dir, extractOptions{whiteouts: true, space: space})
 	if err != nil {
 		return "", stats, err
 	}

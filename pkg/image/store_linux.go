@@ -33,6 +33,11 @@ type Store struct {
 	// lasts more than about a second. Anything else (a file, a pipe) gets no bar: it
 	// would fill a log with carriage returns.
 	Progress io.Writer
+
+	// MinFree is the free space an import leaves on the state root's file system
+	// (OpenStore sets DefaultReserve): unpacking a layer that would go below it stops
+	// with a *SpaceError, and removes what it wrote.
+	MinFree Reserve
 }
 
 // OpenStore opens the store under root (DefaultRoot if empty), creating its directories.
@@ -43,7 +48,7 @@ func OpenStore(log hclog.Logger, root string) (*Store, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	s := &Store{log: log, root: root}
+	s := &Store{log: log, root: root, MinFree: DefaultReserve}
 	// 0700 all the way: layers hold the images' setuid binaries and device nodes with
 	// their real owners, which no user of the host should be able to reach.
 	for _, dir := range []string{
@@ -102,13 +107,15 @@ func (s *Store) Import(ctx context.Context, src *Source, names ...string) (*Imag
 		return nil, fmt.Errorf("import %s: the image has no layers", src.Path)
 	}
 
-	// Shared: imports run side by side, but Prune (exclusive) must not remove a layer
-	// between its unpacking and the record that starts using it.
-	unlock, err := flock(filepath.Join(s.root, "layers", ".lock"), unix.LOCK_SH)
+	// Prune must not remove a layer between its unpacking and the record that starts
+	// using it. A caller may hold a lease of its own already: flock grants a shared
+	// lock beside other shared ones even while Prune waits for its exclusive one, so
+	// the two leases cannot deadlock with it.
+	release, err := s.Lease()
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", src.Path, err)
 	}
-	defer unlock()
+	defer release()
 
 	img := &Image{
 		ID:       src.ConfigDigest,
@@ -137,6 +144,15 @@ func (s *Store) Import(ctx context.Context, src *Source, names ...string) (*Imag
 		return nil, fmt.Errorf("import %s: %w", src.Path, err)
 	}
 	return img, nil
+}
+
+// Lease keeps every image and layer of the store from Prune until release is called.
+// A container takes one before it looks its image up or imports it, and releases it
+// once its own directory names the image and the layers, which is where Prune's InUse
+// finds them: in between, nothing else says that they are in use. Leases are the
+// shared hold of layers/.lock, which Prune takes alone.
+func (s *Store) Lease() (release func(), err error) {
+	return flock(filepath.Join(s.root, "layers", ".lock"), unix.LOCK_SH)
 }
 
 // ImportNames returns the names Import records src under: names, or src.Names if none
@@ -170,16 +186,19 @@ func ImportNames(src *Source, names ...string) ([]string, error) {
 
 // record writes img's record, merged with the one the store may have for the same id
 // (names added, first import kept), and takes img's names away from other images.
+//
+// Every record that changes is written whole to a temporary file first, and only when
+// all are written are they renamed into place: a full disk stops the change before any
+// of it shows, rather than after a name has left one image and before it reached the
+// other. The renames need no space. img's goes first, so that a crash between two
+// renames leaves a name on two images, not on none.
 func (s *Store) record(img *Image) error {
-	unlock, err := flock(filepath.Join(s.imagesDir(), ".lock"), unix.LOCK_EX)
+	images, unlock, err := s.lockImages(unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	images, err := s.readImages()
-	if err != nil {
-		return err
-	}
+	var changed []*Image
 	for _, other := range images {
 		if other.ID == img.ID {
 			img.Names = append(other.Names, img.Names...)
@@ -187,28 +206,57 @@ func (s *Store) record(img *Image) error {
 			continue
 		}
 		kept := slices.DeleteFunc(slices.Clone(other.Names), func(n string) bool { return slices.Contains(img.Names, n) })
-		if len(kept) == len(other.Names) {
-			continue
-		}
-		other.Names = kept
-		if err := s.writeRecord(other); err != nil {
-			return err
+		if len(kept) != len(other.Names) {
+			other.Names = kept
+			changed = append(changed, other)
 		}
 	}
 	slices.Sort(img.Names)
 	img.Names = slices.Compact(img.Names)
-	return s.writeRecord(img)
+
+	var staged []stagedFile
+	defer func() {
+		for _, f := range staged {
+			f.discard()
+		}
+	}()
+	for _, r := range append([]*Image{img}, changed...) {
+		b, err := encodeRecord(r)
+		if err != nil {
+			return err
+		}
+		f, err := stageFile(s.recordPath(r.ID), b)
+		if err != nil {
+			return err
+		}
+		staged = append(staged, f)
+	}
+	for _, f := range staged {
+		if err := f.commit(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
+// writeRecord writes img's record alone.
 func (s *Store) writeRecord(img *Image) error {
+	b, err := encodeRecord(img)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(s.recordPath(img.ID), b)
+}
+
+func encodeRecord(img *Image) ([]byte, error) {
 	b, err := json.MarshalIndent(img, "", "\t")
 	if err != nil {
-		return fmt.Errorf("encode image record %s: %w", img.ID, err)
+		return nil, fmt.Errorf("encode image record %s: %w", img.ID, err)
 	}
-	return writeFileAtomic(s.recordPath(img.ID), append(b, '\n'))
+	return append(b, '\n'), nil
 }
 
-// readImages reads every record; the caller holds images/.lock.
+// readImages reads every record; the caller holds images/.lock (see lockImages).
 func (s *Store) readImages() ([]*Image, error) {
 	ents, err := os.ReadDir(s.imagesDir())
 	if err != nil {
@@ -237,12 +285,26 @@ func (s *Store) readImages() ([]*Image, error) {
 // readImagesShared reads the records under a shared lock: with a name moving from one
 // image to another, a lock-free reader could see it on both.
 func (s *Store) readImagesShared() ([]*Image, error) {
-	unlock, err := flock(filepath.Join(s.imagesDir(), ".lock"), unix.LOCK_SH)
+	images, unlock, err := s.lockImages(unix.LOCK_SH)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	return s.readImages()
+	unlock()
+	return images, nil
+}
+
+// lockImages takes images/.lock (LOCK_SH to read, LOCK_EX to change records) and
+// reads every record. The caller calls unlock.
+func (s *Store) lockImages(how int) (images []*Image, unlock func(), err error) {
+	unlock, err = flock(filepath.Join(s.imagesDir(), ".lock"), how)
+	if err != nil {
+		return nil, nil, err
+	}
+	if images, err = s.readImages(); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return images, unlock, nil
 }
 
 // Get finds an image by its full id ("sha256:<hex>" or the hex alone), NAME[:TAG] (tag
@@ -287,15 +349,11 @@ func (s *Store) List() ([]*Image, error) {
 // Remove drops the record of the image ref names (with all its names) and returns it.
 // Its layers stay until Prune: another image, or a running container, may use them.
 func (s *Store) Remove(ref string) (*Image, error) {
-	unlock, err := flock(filepath.Join(s.imagesDir(), ".lock"), unix.LOCK_EX)
+	images, unlock, err := s.lockImages(unix.LOCK_EX)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	images, err := s.readImages()
-	if err != nil {
-		return nil, err
-	}
 	img, err := s.find(images, ref)
 	if err != nil {
 		return nil, err
@@ -306,80 +364,173 @@ func (s *Store) Remove(ref string) (*Image, error) {
 	return img, nil
 }
 
-// Prune removes the layers no image record uses, the blob index entries of layers that
-// are gone, and what crashed imports left in layers/tmp. It returns the diff_ids removed
-// and the bytes of file content they held. The store does not know about containers:
-// the caller passes in keep the layers that containers still use.
-func (s *Store) Prune(keep ...digest.Digest) (removed []digest.Digest, freed int64, err error) {
-	// Exclusive: no import is between unpacking a layer and recording its image.
+// Prune removes the images opts says (see PruneOptions), then the layers that no image
+// left and no container uses, the blob index entries of layers that are gone, and what
+// crashed imports left in layers/tmp. It returns what it removed, as far as it got.
+func (s *Store) Prune(opts PruneOptions) (Pruned, error) {
+	var pruned Pruned
+	// Exclusive: no import is between unpacking a layer and recording its image, and no
+	// container between finding its image and naming it in its own directory (Lease).
 	unlockLayers, err := flock(filepath.Join(s.root, "layers", ".lock"), unix.LOCK_EX)
 	if err != nil {
-		return nil, 0, err
+		return pruned, err
 	}
 	defer unlockLayers()
+	var inUse InUse
+	if opts.InUse != nil {
+		if inUse, err = opts.InUse(); err != nil {
+			return pruned, fmt.Errorf("prune: %w", err)
+		}
+	}
+	if pruned.Images, err = s.pruneImages(inUse, opts.All); err != nil {
+		return pruned, err
+	}
 	images, err := s.readImagesShared()
 	if err != nil {
-		return nil, 0, err
-	}
-	used := map[string]bool{}
-	for _, l := range keep {
-		used[l.Encoded()] = true
-	}
-	for _, img := range images {
-		for _, l := range img.Layers {
-			used[l.Encoded()] = true
-		}
+		return pruned, err
 	}
 
-	// Leftovers first: with the exclusive lock held nobody is unpacking.
+	// Leftovers first: with the exclusive lock held nobody is unpacking, nor holds or
+	// waits for a blob's lock (Import takes those under its shared hold), so the lock
+	// files, one per blob ever unpacked, can go too.
 	tmpDir := filepath.Join(s.root, "layers", "tmp")
-	if err := removeChildren(tmpDir); err != nil {
-		return nil, 0, err
+	for _, dir := range []string{tmpDir, filepath.Join(s.root, "layers", ".locks")} {
+		if err := removeChildren(dir); err != nil {
+			return pruned, err
+		}
 	}
-	ents, err := os.ReadDir(s.layersDir())
+	layers, err := s.layerDirs()
 	if err != nil {
-		return nil, 0, fmt.Errorf("prune: %w", err)
+		return pruned, fmt.Errorf("prune: %w", err)
 	}
-	for _, e := range ents {
-		hex := strings.TrimSuffix(e.Name(), ".json")
-		if used[hex] || !isHex(hex) {
-			continue
-		}
-		diffID := digest.NewDigestFromEncoded(digest.SHA256, hex)
-		if !e.IsDir() {
-			// A description left without its layer (a crash before the rename).
-			if _, err := os.Stat(s.LayerDir(diffID)); errors.Is(err, fs.ErrNotExist) {
-				err := os.Remove(s.layerMetaPath(diffID))
-				if err != nil && !errors.Is(err, fs.ErrNotExist) { // gone with its layer
-					return removed, freed, fmt.Errorf("prune: %w", err)
-				}
-			}
-			continue
-		}
+	for _, diffID := range unusedLayers(images, layers, inUse) {
 		size, err := s.layerSize(diffID)
 		if err != nil {
-			return removed, freed, fmt.Errorf("prune: %w", err)
+			return pruned, fmt.Errorf("prune: %w", err)
 		}
 		// Rename first: the layer disappears at once, whole, and a crash in the middle
 		// of the removal leaves only layers/tmp to clean.
-		doomed := filepath.Join(tmpDir, "prune-"+hex)
+		doomed := filepath.Join(tmpDir, "prune-"+diffID.Encoded())
 		if err := os.Rename(s.LayerDir(diffID), doomed); err != nil {
-			return removed, freed, fmt.Errorf("prune: %w", err)
+			return pruned, fmt.Errorf("prune: %w", err)
 		}
 		if err := os.RemoveAll(doomed); err != nil {
-			return removed, freed, fmt.Errorf("prune: %w", err)
+			return pruned, fmt.Errorf("prune: %w", err)
 		}
 		if err := os.Remove(s.layerMetaPath(diffID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return removed, freed, fmt.Errorf("prune: %w", err)
+			return pruned, fmt.Errorf("prune: %w", err)
 		}
-		removed = append(removed, diffID)
-		freed += size
+		pruned.Layers = append(pruned.Layers, diffID)
+		pruned.Bytes += size
 		s.log.Info("layer removed", "diff_id", diffID, "bytes", size)
 	}
-	if err := s.pruneBlobIndex(); err != nil {
-		return removed, freed, err
+	if err := s.pruneLayerMeta(); err != nil {
+		return pruned, err
 	}
-	return removed, freed, nil
+	if err := s.pruneBlobIndex(); err != nil {
+		return pruned, err
+	}
+	return pruned, nil
+}
+
+// DiskUsage says what the store holds and what Prune would free of it, given what
+// containers use. It removes nothing, so it takes no lock against imports: what it
+// says may be a moment old.
+func (s *Store) DiskUsage(inUse InUse) (DiskUsage, error) {
+	images, err := s.readImagesShared()
+	if err != nil {
+		return DiskUsage{}, err
+	}
+	layers, err := s.layerDirs()
+	if err != nil {
+		return DiskUsage{}, fmt.Errorf("read layers: %w", err)
+	}
+	size := map[digest.Digest]int64{}
+	for _, l := range layers {
+		if size[l], err = s.layerSize(l); err != nil {
+			return DiskUsage{}, fmt.Errorf("layer size: %w", err)
+		}
+	}
+	du := DiskUsage{Images: len(images), Layers: len(layers)}
+	ofImages := map[digest.Digest]bool{}
+	for _, img := range images {
+		if slices.Contains(inUse.Images, img.ID) {
+			du.ImagesInUse++
+		}
+		for _, l := range img.Layers {
+			if !ofImages[l] {
+				ofImages[l] = true
+				du.ImageBytes += size[l]
+			}
+		}
+	}
+	orphans := unusedLayers(images, layers, inUse)
+	for _, l := range orphans {
+		du.LayerReclaimable += size[l]
+	}
+	doomed := prunableImages(images, inUse, true)
+	kept := slices.DeleteFunc(slices.Clone(images), func(img *Image) bool { return slices.Contains(doomed, img) })
+	for _, l := range unusedLayers(kept, layers, inUse) {
+		if ofImages[l] {
+			du.ImageReclaimable += size[l]
+		}
+	}
+	for _, l := range layers {
+		du.LayerBytes += size[l]
+	}
+	du.LayersInUse = len(layers) - len(orphans)
+	return du, nil
+}
+
+// pruneImages removes the records of the images prunableImages picks.
+func (s *Store) pruneImages(inUse InUse, all bool) ([]*Image, error) {
+	images, unlock, err := s.lockImages(unix.LOCK_EX)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var removed []*Image
+	for _, img := range prunableImages(images, inUse, all) {
+		if err := os.Remove(s.recordPath(img.ID)); err != nil {
+			return removed, fmt.Errorf("prune: remove image %s: %w", img.ID, err)
+		}
+		removed = append(removed, img)
+		s.log.Info("image removed", "image_id", img.ID, "names", img.Names, "source", img.Source)
+	}
+	return removed, nil
+}
+
+// layerDirs lists the layers the store holds.
+func (s *Store) layerDirs() ([]digest.Digest, error) {
+	ents, err := os.ReadDir(s.layersDir())
+	if err != nil {
+		return nil, err
+	}
+	var layers []digest.Digest
+	for _, e := range ents {
+		if e.IsDir() && len(e.Name()) == 64 && isHex(e.Name()) {
+			layers = append(layers, digest.NewDigestFromEncoded(digest.SHA256, e.Name()))
+		}
+	}
+	return layers, nil
+}
+
+// pruneLayerMeta removes the descriptions left without their layer (a crash, or a
+// full disk, before the rename that puts a layer in place).
+func (s *Store) pruneLayerMeta() error {
+	metas, err := filepath.Glob(filepath.Join(s.layersDir(), "*.json"))
+	if err != nil {
+		return fmt.Errorf("prune: %w", err)
+	}
+	for _, m := range metas {
+		if _, err := os.Lstat(strings.TrimSuffix(m, ".json")); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("prune: %w", err)
+		}
+	}
+	return nil
 }
 
 // pruneBlobIndex removes the entries that point at a layer the store no longer has.
@@ -491,9 +642,27 @@ func flock(path string, how int) (func(), error) {
 // writeFileAtomic replaces path with data: written to a temporary file in the same
 // directory, synced, then renamed over path, so no reader (and no crash) ever sees half.
 func writeFileAtomic(path string, data []byte) error {
+	f, err := stageFile(path, data)
+	if err != nil {
+		return err
+	}
+	if err := f.commit(); err != nil {
+		f.discard()
+		return err
+	}
+	return nil
+}
+
+// stagedFile is the new content of path, written whole and synced to tmp beside it,
+// not yet renamed over it.
+type stagedFile struct{ tmp, path string }
+
+// stageFile writes data to a temporary file in path's directory; on failure it
+// leaves nothing.
+func stageFile(path string, data []byte) (stagedFile, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return stagedFile{}, fmt.Errorf("write %s: %w", path, err)
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -502,15 +671,23 @@ func writeFileAtomic(path string, data []byte) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
 	if err != nil {
 		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
+		return stagedFile{}, fmt.Errorf("write %s: %w", path, err)
+	}
+	return stagedFile{tmp: f.Name(), path: path}, nil
+}
+
+// commit renames the staged file over its path.
+func (f stagedFile) commit() error {
+	if err := os.Rename(f.tmp, f.path); err != nil {
+		return fmt.Errorf("write %s: %w", f.path, err)
 	}
 	return nil
 }
+
+// discard removes the staged file, if it was not committed.
+func (f stagedFile) discard() { os.Remove(f.tmp) }
 
 // removeChildren empties dir.
 func removeChildren(dir string) error {

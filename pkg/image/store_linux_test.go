@@ -511,12 +511,12 @@ func TestRemoveAndPruneKeepSharedLayers(t *testing.T) {
 	if !s.hasLayer(onlyX.DiffID) {
 		t.Errorf("Remove removed a layer: that is Prune's job")
 	}
-	removed, freed, err := s.Prune()
+	pruned, err := s.Prune(PruneOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalDigests(removed, []digest.Digest{onlyX.DiffID}) || freed != 5 {
-		t.Errorf("Prune = %v, %d; want [%s], 5", removed, freed, onlyX.DiffID)
+	if !equalDigests(pruned.Layers, []digest.Digest{onlyX.DiffID}) || pruned.Bytes != 5 || len(pruned.Images) != 0 {
+		t.Errorf("Prune = %+v; want layer %s, 5 bytes, no image", pruned, onlyX.DiffID)
 	}
 	for _, l := range []Layer{base, onlyY} {
 		if !s.hasLayer(l.DiffID) {
@@ -537,10 +537,109 @@ func TestRemoveAndPruneKeepSharedLayers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if removed, _, err := s.Prune(); err != nil || len(removed) != 3 {
-		t.Errorf("Prune after removing everything = %v, %v; want all 3 layers", removed, err)
+	if pruned, err := s.Prune(PruneOptions{}); err != nil || len(pruned.Layers) != 3 {
+		t.Errorf("Prune after removing everything = %+v, %v; want all 3 layers", pruned, err)
 	}
 	requireNothingLeft(t, s.root)
+	// Nobody imports while Prune holds the store alone: the blobs' lock files go too.
+	if locks, _ := os.ReadDir(filepath.Join(s.root, "layers", ".locks")); len(locks) != 0 {
+		t.Errorf("layers/.locks holds %d lock files after Prune", len(locks))
+	}
+}
+
+// TestPruneRemovesWhatNoContainerUses: Prune removes the images without a name (with
+// All, every image) that no container uses, then the layers that no image left and no
+// container stands on.
+func TestPruneRemovesWhatNoContainerUses(t *testing.T) {
+	sizes := map[digest.Digest]int64{} // bytes of file content, by diff_id
+	oneFile := func(name, body string) Layer {
+		l := layerOf(t, Gzip, file(name, body))
+		sizes[l.DiffID] = int64(len(body))
+		return l
+	}
+	base := oneFile("etc/os-release", "ID=crate\n")
+	app := oneFile("app", "the named image's own layer")
+	unnamed := oneFile("unnamed", "a layer of an unnamed image nobody uses")
+	used := oneFile("used", "a layer of an unnamed image a container uses")
+	stoodOn := oneFile("stood-on", "a layer a container stands on")
+	orphan := oneFile("orphan", "a layer of no image")
+
+	for _, tc := range []struct {
+		name         string
+		all          bool
+		imagesLeft   []string
+		layersLeft   []Layer
+		layersPruned []Layer
+	}{
+		{"images without a name", false, []string{"app", "used"},
+			[]Layer{base, app, used, stoodOn}, []Layer{unnamed, orphan}},
+		{"all images", true, []string{"used"},
+			[]Layer{used, stoodOn}, []Layer{base, app, unnamed, orphan}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestStore(t, "")
+			usedImage := importOK(t, s, imageOf(used))
+			ids := map[digest.Digest]string{
+				importOK(t, s, imageOf(base, app), "app").ID: "app",
+				importOK(t, s, imageOf(base, unnamed)).ID:    "unnamed",
+				usedImage.ID:                        "used",
+				importOK(t, s, imageOf(stoodOn)).ID: "stood-on",
+			}
+			importOK(t, s, imageOf(orphan), "orphan")
+			if _, err := s.Remove("orphan"); err != nil {
+				t.Fatal(err)
+			}
+			inUse := InUse{Images: []digest.Digest{usedImage.ID}, Layers: []digest.Digest{stoodOn.DiffID}}
+			du, err := s.DiskUsage(inUse)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			pruned, err := s.Prune(PruneOptions{All: tc.all, InUse: func() (InUse, error) { return inUse, nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			images, err := s.List()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var left []string
+			for _, img := range images {
+				left = append(left, ids[img.ID])
+			}
+			slices.Sort(left)
+			if !slices.Equal(left, tc.imagesLeft) {
+				t.Errorf("images left: %v, want %v", left, tc.imagesLeft)
+			}
+			if len(pruned.Images)+len(left) != len(ids) {
+				t.Errorf("Prune reported %d images removed, %d of %d are left", len(pruned.Images), len(left), len(ids))
+			}
+			var want []digest.Digest
+			var bytes int64
+			for _, l := range tc.layersPruned {
+				want = append(want, l.DiffID)
+				bytes += sizes[l.DiffID]
+			}
+			slices.Sort(want)
+			got := slices.Sorted(slices.Values(pruned.Layers))
+			if !equalDigests(got, want) || pruned.Bytes != bytes {
+				t.Errorf("Prune removed layers %v (%d bytes), want %v (%d bytes)", got, pruned.Bytes, want, bytes)
+			}
+			for _, l := range tc.layersLeft {
+				if !s.hasLayer(l.DiffID) {
+					t.Errorf("layer %s was pruned", l.DiffID)
+				}
+			}
+			// DiskUsage said beforehand what Prune with All frees, and what any Prune
+			// frees of the layers no image uses.
+			if du.LayerReclaimable != sizes[orphan.DiffID] {
+				t.Errorf("DiskUsage: %d bytes of layers no image uses, want %d", du.LayerReclaimable, sizes[orphan.DiffID])
+			}
+			if tc.all && du.ImageReclaimable+du.LayerReclaimable != pruned.Bytes {
+				t.Errorf("DiskUsage: %+v, but Prune with All freed %d bytes", du, pruned.Bytes)
+			}
+		})
+	}
 }
 
 func TestNormalizeName(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -71,6 +72,9 @@ type extractOptions struct {
 	// overlayfs form (a 0/0 character device, the trusted.overlay.opaque attribute)
 	// instead of creating them as the ordinary files they are in the tar.
 	whiteouts bool
+	// space, if not nil, refuses an entry that would take the reserve of dest's file
+	// system.
+	space *spaceGuard
 }
 
 // extractArchive extracts every entry of a into dest; see Unpack.
@@ -83,6 +87,7 @@ func extractArchive(ctx context.Context, a *archive, dest string, opts extractOp
 	}
 	defer x.close()
 	x.whiteouts = opts.whiteouts && !onOverlayfs(x.root)
+	x.space = opts.space
 	content := archiveContent{a}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -138,8 +143,9 @@ type extractor struct {
 	dest string
 	root int // dest, opened once
 
-	// whiteouts: see extractOptions.
+	// whiteouts and space: see extractOptions.
 	whiteouts bool
+	space     *spaceGuard
 	// layered: entries are applied over an earlier layer (CopyRootfs), so an entry
 	// replaces whatever stands at its name, a whole directory tree included, as the
 	// upper layer of an overlay hides everything below it.
@@ -176,6 +182,9 @@ func (x *extractor) extract(hdr *tar.Header, content io.Reader) error {
 	name, reason := cleanName(hdr.Name)
 	if reason != "" {
 		return x.entryError(hdr, reason)
+	}
+	if err := x.space.entry(hdr); err != nil {
+		return err
 	}
 	var err error
 	switch {
@@ -491,6 +500,11 @@ func (x *extractor) copy(f *os.File, name string, content io.Reader) (int64, err
 		n, rerr := content.Read(x.buf)
 		if n > 0 {
 			if _, err := f.Write(x.buf[:n]); err != nil {
+				// Named once, as x.path quotes it: the *PathError repeats the raw name.
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err
+				}
 				return total, fmt.Errorf("write %s: %w", x.path(name), err)
 			}
 			total += int64(n)

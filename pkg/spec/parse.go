@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -9,10 +10,13 @@ import (
 	"sync"
 )
 
-// ParseMemory reads a --memory value. A bare number is MiB, as in the original
-// `--memory 64`; a K, M or G suffix (any case, optional B or iB) says the unit.
-func ParseMemory(s string) (int64, error) {
-	const help = "use a number of MiB (64) or a size with a unit (512K, 64M, 2G)"
+// sizeHelp says how a size is written.
+const sizeHelp = "use a number of MiB (64) or a size with a unit (512K, 64M, 2G)"
+
+// ParseSize reads a size: a bare number is MiB, as in the original `--memory
+// 64`; a K, M or G suffix (any case, optional B or iB) says the unit. It
+// leaves the sign to the caller, which knows which sizes it takes.
+func ParseSize(s string) (int64, error) {
 	t := strings.ToUpper(strings.TrimSpace(s))
 	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
 	unit := int64(1 << 20)
@@ -28,15 +32,24 @@ func ParseMemory(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("--memory %q: not a size; %s", s, help)
+		return 0, fmt.Errorf("not a size; %s", sizeHelp)
 	}
-	if n <= 0 {
-		return 0, fmt.Errorf("--memory %q: must be more than 0; %s", s, help)
-	}
-	if n > math.MaxInt64/unit {
-		return 0, fmt.Errorf("--memory %q: too large", s)
+	if n > math.MaxInt64/unit || n < math.MinInt64/unit {
+		return 0, errors.New("too large")
 	}
 	return n * unit, nil
+}
+
+// ParseMemory reads a --memory value (see ParseSize).
+func ParseMemory(s string) (int64, error) {
+	n, err := ParseSize(s)
+	if err == nil && n <= 0 {
+		err = fmt.Errorf("must be more than 0; %s", sizeHelp)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("--memory %q: %w", s, err)
+	}
+	return n, nil
 }
 
 // ParseCPU reads a --cpu value: a percentage of one CPU, from 1 to 100 times
