@@ -178,7 +178,10 @@ func TestHostileExecIsNeverTheHost(t *testing.T) {
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	name, lines := e.detachReady("--cap-add", "SYS_PTRACE", attackImage(t), "/attack", "watch-roots", marker, "/tmp/stop")
+	// The watcher is not PID 1: PID 1's end would kill the exec that
+	// stops it before that exec could exit on its own.
+	name, lines := e.detachReady("--cap-add", "SYS_PTRACE", attackImage(t), "/bin/sh", "-c",
+		"/attack watch-roots "+marker+" /tmp/stop; exec sleep 1000")
 	// A few suffice: a crate-init that joined the PID namespace before
 	// the root was seen with the host's root in most of them.
 	const execs = 10
@@ -282,7 +285,7 @@ func TestHostileSharedVolumeRace(t *testing.T) {
 	etcMounts := mountsAt(t, "/etc")
 	img := attackImage(t)
 	racer, _ := e.detachReady("-v", shared+":/shared", img, "/bin/sh", "-c",
-		`echo ready; while :; do mkdir /shared/d 2>/dev/null; rmdir /shared/d; ln -s / /shared/d; rm /shared/d; done`)
+		`echo ready; while :; do rm -rf /shared/d; mkdir /shared/d; rm -rf /shared/d; ln -s / /shared/d; done 2>/dev/null`)
 	want := wantCaps(t, dockerDefaultCaps, false)
 	started, refused := 0, 0
 	// /attack's own check of what it holds, and of /proc/kcore, masked.
