@@ -194,7 +194,7 @@ type capturedOutput struct {
 }
 
 func captureOutput(path string) (*capturedOutput, error) {
-	w, err := containerlog.Create(path)
+	w, err := containerlog.Create(path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("create the output log: %w", err)
 	}
