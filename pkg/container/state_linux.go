@@ -194,7 +194,7 @@ type capturedOutput struct {
 }
 
 func captureOutput(path string) (*capturedOutput, error) {
-	w, err := containerlog.Create(path, nil)
+	w, err := containerlog.Create(path, containerlog.DefaultLimits, nil)
 	if err != nil {
 		return nil, fmt.Errorf("create the output log: %w", err)
 	}

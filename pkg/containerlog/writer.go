@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync"
 	"syscall"
@@ -23,12 +24,13 @@ import (
 // happened; one with holes would read as though the container had been silent there, and
 // a reader following it may already be past the bytes that were cut off.
 type Writer struct {
-	path string
-	lost func(error) // told once why the log takes no more output; may be nil
+	path   string
+	limits Limits
+	lost   func(error) // told once why the log takes no more output; may be nil
 
 	mu   sync.Mutex // one entry is one write, never interleaved with another
 	f    file
-	size int64 // f's size: where a failed write is cut back to
+	size int64 // f's size: where a failed write is cut back to, and what Limits bound
 	err  error // why the log takes no more output; nil while it does
 }
 
@@ -40,11 +42,15 @@ type file interface {
 }
 
 // Create opens the log at path for appending, creating it if needed. Appending, not
-// truncating: a log that already holds output keeps it. lost, if not nil, is told once
-// why output is being dropped (see Writer), from the goroutine of a Copy, which waits
-// for it to return.
-func Create(path string, lost func(error)) (*Writer, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+// truncating: a log that already holds output keeps it. The log is kept within limits.
+// lost, if not nil, is told once why output is being dropped (see Writer), from the
+// goroutine of a Copy, which waits for it to return.
+func Create(path string, limits Limits, lost func(error)) (*Writer, error) {
+	if limits.MaxSize < MinSize || limits.MaxFiles < 1 {
+		return nil, fmt.Errorf("create container log: limits of %d files of %d bytes: want 1 file at least, of %d bytes at least",
+			limits.MaxFiles, limits.MaxSize, MinSize)
+	}
+	f, err := openAppend(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("create container log: %w", err)
 	}
@@ -53,13 +59,18 @@ func Create(path string, lost func(error)) (*Writer, error) {
 		f.Close()
 		return nil, fmt.Errorf("create container log: %w", err)
 	}
-	w := newWriter(path, f, lost)
+	w := newWriter(path, f, limits, lost)
 	w.size = fi.Size()
 	return w, nil
 }
 
-func newWriter(path string, f file, lost func(error)) *Writer {
-	return &Writer{path: path, f: f, lost: lost}
+func newWriter(path string, f file, limits Limits, lost func(error)) *Writer {
+	return &Writer{path: path, f: f, limits: limits, lost: lost}
+}
+
+// openAppend opens a file of the log for appending, creating it if needed.
+func openAppend(name string, flags int) (*os.File, error) {
+	return os.OpenFile(name, os.O_CREATE|os.O_APPEND|os.O_WRONLY|flags, 0o640)
 }
 
 // Copy reads r to its end and appends its output as entries of the given stream, one per
@@ -143,6 +154,14 @@ func (e *encoder) encode(stream Stream, at time.Time, data []byte) ([]byte, erro
 // append writes one entry holding data, read at time at, unless the log has ended.
 func (w *Writer) append(e *encoder, stream Stream, at time.Time, data []byte) {
 	line, err := e.encode(stream, at, data)
+	if err == nil && int64(len(line)) > w.limits.MaxSize && len(data) > 1 {
+		// A file holds whole entries only: one larger than a file would take the
+		// log past its limits.
+		n := half(data)
+		w.append(e, stream, at, data[:n])
+		w.append(e, stream, at, data[n:])
+		return
+	}
 	// One write per entry under the lock: with O_APPEND a reader never sees two
 	// entries mixed, only at worst the first part of the last one.
 	w.mu.Lock()
@@ -153,6 +172,12 @@ func (w *Writer) append(e *encoder, stream Stream, at time.Time, data []byte) {
 	if err != nil {
 		w.end(err)
 		return
+	}
+	if w.size > 0 && w.size+int64(len(line)) > w.limits.MaxSize {
+		if err := w.rotate(); err != nil {
+			w.end(fmt.Errorf("rotate container log %s: %w", w.path, err))
+			return
+		}
 	}
 	n, err := w.f.Write(line)
 	w.size += int64(n)
@@ -178,4 +203,70 @@ func (w *Writer) end(err error) {
 	if w.lost != nil {
 		w.lost(err)
 	}
+}
+
+// half is where to split data, whose entry does not fit in a file: about half way, and
+// at the start of a character if data is text, so that both halves stay text.
+func half(data []byte) int {
+	n := len(data) / 2
+	if utf8.Valid(data) {
+		for n > 0 && !utf8.RuneStart(data[n]) {
+			n--
+		}
+	}
+	if n == 0 {
+		n = len(data) / 2
+	}
+	return n
+}
+
+// rotate starts a new file for the log, keeping MaxFiles in all. w.mu is held.
+//
+// Readers take no lock (see Show), so that no reader can ever hold up the container's
+// output; instead every step leaves files a reader can take in order. The new file is
+// made first, under another name, so that a failure there changes nothing. The old
+// files move up one, the oldest first, which drops the oldest of all. The file written
+// to gets its second name, output.log.1, by a hard link, and last the new file takes
+// the name output.log in one rename. A reader that opens the files from the newest on
+// may find one file under two names, but never misses one. With MaxFiles 1 only the
+// first and the last step are left: the log starts over.
+func (w *Writer) rotate() error {
+	next := w.path + ".new"
+	f, err := openAppend(next, os.O_TRUNC) // a crash may have left one behind
+	if err != nil {
+		return err
+	}
+	if err := w.shift(); err != nil {
+		f.Close()
+		os.Remove(next)
+		return err
+	}
+	if err := os.Rename(next, w.path); err != nil {
+		f.Close()
+		os.Remove(next)
+		return err
+	}
+	old := w.f
+	w.f, w.size = f, 0
+	return old.Close()
+}
+
+// shift moves the files of the log up one and links the file written to as
+// output.log.1 (see rotate).
+func (w *Writer) shift() error {
+	if w.limits.MaxFiles < 2 {
+		return nil
+	}
+	for i := w.limits.MaxFiles - 1; i >= 2; i-- {
+		err := os.Rename(fileName(w.path, i-1), fileName(w.path, i))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	// With two files, output.log.1 is the oldest, dropped here; with more, it has
+	// just moved up.
+	if err := os.Remove(fileName(w.path, 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return os.Link(w.path, fileName(w.path, 1))
 }

@@ -21,7 +21,7 @@ import (
 func newLog(t *testing.T) (string, *Writer) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "output.log")
-	w, err := Create(path, nil)
+	w, err := Create(path, DefaultLimits, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestConcurrentCopy(t *testing.T) {
 // the container would block on a full pipe. The reason is told once.
 func TestCopyDrainsAFailingLog(t *testing.T) {
 	var lost []error
-	w, err := Create("/dev/full", func(err error) { lost = append(lost, err) })
+	w, err := Create("/dev/full", DefaultLimits, func(err error) { lost = append(lost, err) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestFailedWriteEndsTheLog(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fullFile{room: len(whole) + len(short), truncErr: tt.truncErr}
 			var lost []error
-			w := newWriter("output.log", f, func(err error) { lost = append(lost, err) })
+			w := newWriter("output.log", f, DefaultLimits, func(err error) { lost = append(lost, err) })
 			writeEntries(t, w, at{0, Stdout, "first\n"}, at{0, Stderr, "second\n"})
 			if len(lost) != 0 {
 				t.Fatalf("lost %v before the disk was full", lost)
