@@ -3,7 +3,9 @@ package containerlog
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -76,7 +78,7 @@ func TestFollow(t *testing.T) {
 	done := make(chan struct{})
 	result := make(chan error, 1)
 	go func() {
-		result <- Show(context.Background(), path, stdout, stderr, Options{Follow: true}, done)
+		result <- Show(context.Background(), path, DefaultLimits.MaxFiles, stdout, stderr, Options{Follow: true}, done)
 	}()
 	stdout.waitFor(t, "before\n")
 
@@ -125,7 +127,9 @@ func TestFollowDoneAlreadyClosed(t *testing.T) {
 	close(done)
 	out := newSink()
 	result := make(chan error, 1)
-	go func() { result <- Show(context.Background(), path, out, io.Discard, Options{Follow: true}, done) }()
+	go func() {
+		result <- Show(context.Background(), path, DefaultLimits.MaxFiles, out, io.Discard, Options{Follow: true}, done)
+	}()
 	if err := waitReturn(t, result); err != nil {
 		t.Fatal(err)
 	}
@@ -141,10 +145,68 @@ func TestFollowCancel(t *testing.T) {
 	defer cancel()
 	out := newSink()
 	result := make(chan error, 1)
-	go func() { result <- Show(ctx, path, out, io.Discard, Options{Follow: true}, make(chan struct{})) }()
+	go func() {
+		result <- Show(ctx, path, DefaultLimits.MaxFiles, out, io.Discard, Options{Follow: true}, make(chan struct{}))
+	}()
 	out.waitFor(t, "running\n")
 	cancel()
 	if err := waitReturn(t, result); err != nil {
 		t.Errorf("Show after cancel = %v, want nil", err)
+	}
+}
+
+// TestFollowAcrossRotation: a follower of a log rotated under it prints every line once,
+// in order, when the log was rotated once between two looks, or as many times as it has
+// files (the file the follower reads is then dropped, and read to its end all the same);
+// with one file, which starts over, too.
+func TestFollowAcrossRotation(t *testing.T) {
+	for _, tt := range []struct {
+		files int
+		burst int // the most lines written between two looks: 12 of 80 bytes fill a file
+	}{
+		{files: 1, burst: 12},
+		{files: 3, burst: 12},
+		{files: 3, burst: 24},
+	} {
+		t.Run(fmt.Sprintf("%d files, %d lines at once", tt.files, tt.burst), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "output.log")
+			w, err := Create(path, Limits{MaxSize: MinSize, MaxFiles: tt.files}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			stdout := newSink()
+			done := make(chan struct{})
+			result := make(chan error, 1)
+			go func() {
+				result <- Show(context.Background(), path, tt.files, stdout, io.Discard, Options{Follow: true}, done)
+			}()
+			pr, pw := io.Pipe()
+			copied := make(chan error, 1)
+			go func() { copied <- w.Copy(Stdout, pr) }()
+			var want strings.Builder
+			n := 0
+			for i := range 60 {
+				var lines strings.Builder
+				for range i%tt.burst + 1 {
+					fmt.Fprintf(&lines, "line %d\n", n)
+					n++
+				}
+				io.WriteString(pw, lines.String())
+				want.WriteString(lines.String())
+				stdout.waitFor(t, want.String())
+			}
+			pw.Close()
+			if err := <-copied; err != nil {
+				t.Fatal(err)
+			}
+			close(done)
+			if err := waitReturn(t, result); err != nil {
+				t.Fatalf("Show: %v", err)
+			}
+			if got := stdout.String(); got != want.String() {
+				t.Errorf("printed %d bytes, want %d", len(got), want.Len())
+			}
+		})
 	}
 }

@@ -2,7 +2,9 @@ package containerlog
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -195,5 +197,70 @@ func TestRotationFails(t *testing.T) {
 	entries, lines := fileEntries(t, path)
 	if size := sum(lines); len(entries) == 0 || size > MinSize || size+lines[0] <= MinSize {
 		t.Errorf("output.log holds %d bytes, want it full up to %d", size, MinSize)
+	}
+}
+
+// TestShowRotated: Show prints what the files of a rotated log hold, oldest first, as one
+// output.
+func TestShowRotated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "output.log")
+	lim := Limits{MaxSize: MinSize, MaxFiles: 3}
+	w, err := Create(path, lim, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&in, "line %d\n", i)
+	}
+	if err := w.Copy(Stdout, strings.NewReader(in.String())); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var kept string // what the files hold, oldest first
+	for i := lim.MaxFiles - 1; i >= 0; i-- {
+		entries, _ := fileEntries(t, fileName(path, i))
+		for _, e := range entries {
+			kept += string(e.data)
+		}
+	}
+	if !strings.HasSuffix(in.String(), kept) || strings.Count(kept, "\n") < 25 {
+		t.Fatalf("the files hold %q, want the end of the output, more than two files of it", kept)
+	}
+	stdout, _, err := show(t, path, Options{})
+	if err != nil || stdout != kept {
+		t.Errorf("Show printed %q, %v\nwant %q", stdout, err, kept)
+	}
+	// No limits recorded: a container of before the rotation, whose log is one file.
+	newest, _ := fileEntries(t, path)
+	var out bytes.Buffer
+	if err := Show(context.Background(), path, 0, &out, io.Discard, Options{}, nil); err != nil || out.Len() != sumData(newest) {
+		t.Errorf("Show of one file printed %q, %v; want output.log's %d bytes", out.String(), err, sumData(newest))
+	}
+}
+
+func sumData(entries []entry) int {
+	n := 0
+	for _, e := range entries {
+		n += len(e.data)
+	}
+	return n
+}
+
+// TestShowRotatedCutEntry: an entry cut short at the end of an older file is corrupt (its
+// rest never comes), and not glued to the first entry of the next file.
+func TestShowRotatedCutEntry(t *testing.T) {
+	path, w := newLog(t)
+	writeEntries(t, w, at{0, Stdout, "old\n"})
+	appendRaw(t, path, `{"time":"2026-11-28T16:05:24Z","stream":"stdout","log":"cut`)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(`{"time":"2026-11-28T16:05:25Z","stream":"stdout","log":"new\n"}`+"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, err := show(t, path, Options{})
+	if stdout != "old\nnew\n" || err == nil || !strings.Contains(err.Error(), "skipped 1 corrupt lines") {
+		t.Errorf("Show printed %q, %v; want both entries and 1 corrupt line", stdout, err)
 	}
 }

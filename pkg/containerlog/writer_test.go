@@ -52,11 +52,12 @@ func records(t *testing.T, path string) []map[string]any {
 	return out
 }
 
-// show runs Show without following and returns what it printed on each stream.
+// show runs Show without following on a log of DefaultLimits and returns what it printed
+// on each stream.
 func show(t *testing.T, path string, o Options) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err = Show(context.Background(), path, &out, &errOut, o, nil)
+	err = Show(context.Background(), path, DefaultLimits.MaxFiles, &out, &errOut, o, nil)
 	return out.String(), errOut.String(), err
 }
 
