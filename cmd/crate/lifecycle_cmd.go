@@ -199,7 +199,7 @@ func (c *LogsCmd) Run(g *Globals) error {
 				containerlog.Stderr: isTerminal(os.Stderr),
 			}
 		}
-		err = containerlog.Show(context.Background(), st.Log, containerlog.DefaultLimits.MaxFiles, os.Stdout, os.Stderr, opts, done)
+		err = containerlog.Show(context.Background(), st.Log, st.LogLimits.MaxFiles, os.Stdout, os.Stderr, opts, done)
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("container %s has no output log any more (removed)", st.ID)
 		}

@@ -56,6 +56,7 @@ func (c *container) register(imageID, dir string, cg cgroups.Manager, l cgroups.
 	}
 	if c.cfg.Detached {
 		st.Log = dir + "/" + OutputLog
+		st.LogLimits = c.cfg.LogLimits
 	}
 	h, err := c.cfg.State.Create(st)
 	if errors.Is(err, state.ErrExists) {
@@ -193,8 +194,8 @@ type capturedOutput struct {
 	copied         chan error
 }
 
-func captureOutput(path string) (*capturedOutput, error) {
-	w, err := containerlog.Create(path, containerlog.DefaultLimits, nil)
+func captureOutput(path string, limits containerlog.Limits) (*capturedOutput, error) {
+	w, err := containerlog.Create(path, limits, nil)
 	if err != nil {
 		return nil, fmt.Errorf("create the output log: %w", err)
 	}

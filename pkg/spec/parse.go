@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -13,9 +14,30 @@ import (
 // `--memory 64`; a K, M or G suffix (any case, optional B or iB) says the unit.
 func ParseMemory(s string) (int64, error) {
 	const help = "use a number of MiB (64) or a size with a unit (512K, 64M, 2G)"
+	n, err := ParseSize(s, 1<<20)
+	switch {
+	case errors.Is(err, ErrSizeTooLarge):
+		return 0, fmt.Errorf("--memory %q: %w", s, err)
+	case err != nil:
+		return 0, fmt.Errorf("--memory %q: %w; %s", s, err, help)
+	}
+	return n, nil
+}
+
+// Why ParseSize refuses a size.
+var (
+	ErrNotSize         = errors.New("not a size")
+	ErrSizeNotPositive = errors.New("must be more than 0")
+	ErrSizeTooLarge    = errors.New("too large")
+)
+
+// ParseSize reads a size in bytes: a whole number with a K, M or G suffix (any case,
+// optional B or iB) for KiB, MiB or GiB, or without one, a number of bare bytes. Its
+// errors match ErrNotSize, ErrSizeNotPositive or ErrSizeTooLarge.
+func ParseSize(s string, bare int64) (int64, error) {
 	t := strings.ToUpper(strings.TrimSpace(s))
 	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
-	unit := int64(1 << 20)
+	unit := bare
 	if n := len(t); n > 0 {
 		switch t[n-1] {
 		case 'K':
@@ -27,14 +49,13 @@ func ParseMemory(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("--memory %q: not a size; %s", s, help)
-	}
-	if n <= 0 {
-		return 0, fmt.Errorf("--memory %q: must be more than 0; %s", s, help)
-	}
-	if n > math.MaxInt64/unit {
-		return 0, fmt.Errorf("--memory %q: too large", s)
+	switch {
+	case err != nil:
+		return 0, ErrNotSize
+	case n <= 0:
+		return 0, ErrSizeNotPositive
+	case n > math.MaxInt64/unit:
+		return 0, ErrSizeTooLarge
 	}
 	return n * unit, nil
 }
