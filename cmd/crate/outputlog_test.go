@@ -5,6 +5,7 @@ package main
 // full.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/containerlog"
 	"github.com/crate-run/crate/pkg/state"
@@ -117,5 +120,74 @@ func TestLogsFollowRotation(t *testing.T) {
 	e.ok("kill", name)
 	if lines.Scan() {
 		t.Errorf("logs -f printed %q after the last line", lines.Text())
+	}
+}
+
+// tinyStateRoot puts the env's state root on a tmpfs of its own, unmounted when the test
+// ends, and imports the busybox image there as "bb"; then it shrinks the tmpfs to what
+// that takes and room more.
+func (e *env) tinyStateRoot(room int64) {
+	e.t.Helper()
+	if err := os.MkdirAll(e.root, 0o700); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", e.root, "tmpfs", 0, "size=64m,mode=0700"); err != nil {
+		e.t.Fatalf("mount a tmpfs on %s: %v", e.root, err)
+	}
+	e.t.Cleanup(func() {
+		if err := unix.Unmount(e.root, 0); err != nil {
+			e.t.Errorf("unmount %s: %v", e.root, err)
+		}
+	})
+	e.ok("image", "import", "--name", "bb", busyboxImage(e.t))
+	var st unix.Statfs_t
+	if err := unix.Statfs(e.root, &st); err != nil {
+		e.t.Fatal(err)
+	}
+	used := int64(st.Blocks-st.Bfree) * st.Bsize
+	if err := unix.Mount("tmpfs", e.root, "tmpfs", unix.MS_REMOUNT, fmt.Sprintf("size=%d", used+room)); err != nil {
+		e.t.Fatalf("shrink the tmpfs on %s: %v", e.root, err)
+	}
+}
+
+// TestOutputOnFullDisk: when the disk of the state root fills up, the container neither
+// blocks nor dies: it writes all its output and exits as it means to. The log holds
+// whole entries only, the output up to where the disk was full; the state says the
+// output was truncated and why, crate's log says it once, and crate logs notes it.
+func TestOutputOnFullDisk(t *testing.T) {
+	e := newEnv(t)
+	e.tinyStateRoot(1 << 20)
+	// Some 8 MB of entries for 1 MB of room; the exit code says seq wrote everything.
+	name := e.detach("bb", "sh", "-c", "seq 1 100000 || exit 1; exit 7")
+	if code := strings.TrimSpace(e.ok("wait", name)); code != "7" {
+		t.Errorf("exit code %s, want 7: the container could not write its output", code)
+	}
+	st := e.get(name)
+	if !strings.Contains(st.OutputTruncated, "no space left on device") {
+		t.Errorf("state: output truncated %q, want the reason, no space left", st.OutputTruncated)
+	}
+	data, err := os.ReadFile(filepath.Join(e.root, "containers", name, "output.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(data, []byte("\n")) {
+		t.Errorf("output.log ends with half an entry: %q", data[max(0, len(data)-100):])
+	}
+	r := e.crate("logs", name)
+	t.Logf("crate logs: stderr %q", r.stderr)
+	if r.code != 0 {
+		t.Errorf("logs: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if first, last := numbers(t, r.stdout); first != 1 || last < 1000 || last >= 100000 {
+		t.Errorf("logs shows lines %d to %d, want those from 1 up to where the disk was full", first, last)
+	}
+	if !strings.Contains(r.stderr, "truncated") || !strings.Contains(r.stderr, "no space left on device") ||
+		strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("logs: stderr %q, want one line saying the output was truncated, and why", r.stderr)
+	}
+	entry := e.logEntry(name, "container output truncated: the rest of it is dropped")
+	if n := e.countLog("container output truncated: the rest of it is dropped"); n != 1 ||
+		!strings.Contains(fmt.Sprint(entry["error"]), "no space left on device") {
+		t.Errorf("crate's log says it %d times, with %v; want once, with the reason", n, entry["error"])
 	}
 }

@@ -268,7 +268,7 @@ func (c *container) make(ctx context.Context, store *image.Store, img *image.Ima
 	}
 	c.dir = dir // from here on cleanup removes it
 	if c.cfg.Detached {
-		if c.output, err = captureOutput(filepath.Join(dir, OutputLog), c.cfg.LogLimits); err != nil {
+		if c.output, err = captureOutput(c.log, filepath.Join(dir, OutputLog), c.cfg.LogLimits); err != nil {
 			return err
 		}
 	}
@@ -548,10 +548,14 @@ func (c *container) waitExec(ch *initsync.Channel, sigs <-chan os.Signal) error 
 // SIGTERM kills it at once.
 func (c *container) wait(sigs <-chan os.Signal) syscall.WaitStatus {
 	deadline := c.stopDeadline // a stop signal may have come during the start
+	truncated := c.output.truncatedChan()
 	for {
 		select {
 		case <-c.exited:
 			return c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		case <-truncated:
+			truncated = nil // closed: once is enough
+			c.recordTruncated()
 		case s := <-sigs:
 			if s == unix.SIGWINCH && c.tty != nil {
 				c.resize()

@@ -175,7 +175,7 @@ func (w *Writer) append(e *encoder, stream Stream, at time.Time, data []byte) {
 	}
 	if w.size > 0 && w.size+int64(len(line)) > w.limits.MaxSize {
 		if err := w.rotate(); err != nil {
-			w.end(fmt.Errorf("rotate container log %s: %w", w.path, err))
+			w.end(fmt.Errorf("rotate container log: %w", err)) // err names the file
 			return
 		}
 	}
@@ -184,7 +184,7 @@ func (w *Writer) append(e *encoder, stream Stream, at time.Time, data []byte) {
 	if err == nil {
 		return
 	}
-	err = fmt.Errorf("append to container log %s: %w", w.path, err)
+	err = fmt.Errorf("append to container log: %w", err) // err names the file
 	if n > 0 {
 		// The rest of the entry will never come: cut what was written back off, so
 		// that no reader takes the start of an entry for the whole.

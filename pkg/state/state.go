@@ -88,6 +88,9 @@ type State struct {
 	// LogLimits are those Log was kept within (its rotated files are Log.1, Log.2, ...);
 	// zero for a container of before they were recorded, whose log is one file.
 	LogLimits containerlog.Limits `json:"log_limits,omitzero"`
+	// OutputTruncated says why Log lacks the container's output from some point on
+	// (a full disk, say): its supervisor dropped the rest. "" while it has it all.
+	OutputTruncated string `json:"output_truncated,omitempty"`
 }
 
 // ReasonSupervisorDied is the Reason given to a created or running container
