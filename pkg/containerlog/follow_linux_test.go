@@ -70,24 +70,50 @@ func waitReturn(t *testing.T, result <-chan error) error {
 	}
 }
 
+// following is Show following a log while a Copy feeds it the container's stdout.
+type following struct {
+	pw     *io.PipeWriter // the container's stdout, through a pipe as to its supervisor
+	copied chan error
+	done   chan struct{}
+	result chan error
+}
+
+// follow starts Show following the log at path, kept in maxFiles files, and the Copy
+// into w.
+func follow(w *Writer, path string, maxFiles int, stdout, stderr io.Writer) *following {
+	f := &following{copied: make(chan error, 1), done: make(chan struct{}), result: make(chan error, 1)}
+	go func() {
+		f.result <- Show(context.Background(), path, maxFiles, stdout, stderr, Options{Follow: true}, f.done)
+	}()
+	pr, pw := io.Pipe()
+	f.pw = pw
+	go func() { f.copied <- w.Copy(Stdout, pr) }()
+	return f
+}
+
+// end ends the container's output: done is closed only after the copier has returned,
+// as the supervisor does, and Show must print all of it before it returns.
+func (f *following) end(t *testing.T) {
+	t.Helper()
+	f.pw.Close()
+	if err := <-f.copied; err != nil {
+		t.Fatal(err)
+	}
+	close(f.done)
+	if err := waitReturn(t, f.result); err != nil {
+		t.Fatalf("Show: %v", err)
+	}
+}
+
 func TestFollow(t *testing.T) {
 	path, w := newLog(t)
 	writeEntries(t, w, at{0, Stdout, "before\n"})
 
 	stdout, stderr := newSink(), newSink()
-	done := make(chan struct{})
-	result := make(chan error, 1)
-	go func() {
-		result <- Show(context.Background(), path, DefaultLimits.MaxFiles, stdout, stderr, Options{Follow: true}, done)
-	}()
+	f := follow(w, path, DefaultLimits.MaxFiles, stdout, stderr)
 	stdout.waitFor(t, "before\n")
 
-	// The container writes through a pipe, as it does to its supervisor.
-	pr, pw := io.Pipe()
-	copied := make(chan error, 1)
-	go func() { copied <- w.Copy(Stdout, pr) }()
-
-	io.WriteString(pw, "one\n")
+	io.WriteString(f.pw, "one\n")
 	stdout.waitFor(t, "before\none\n")
 
 	if err := w.Copy(Stderr, strings.NewReader("oops\n")); err != nil {
@@ -101,17 +127,9 @@ func TestFollow(t *testing.T) {
 	appendRaw(t, path, line[25:]+"\n")
 	stdout.waitFor(t, "before\none\nin two writes\n")
 
-	// The container's last output, then it exits: done is closed only after the copier
-	// has returned, and Show must print all of it before it returns.
-	io.WriteString(pw, "two\nthree")
-	pw.Close()
-	if err := <-copied; err != nil {
-		t.Fatal(err)
-	}
-	close(done)
-	if err := waitReturn(t, result); err != nil {
-		t.Fatalf("Show: %v", err)
-	}
+	// The container's last output, then it exits.
+	io.WriteString(f.pw, "two\nthree")
+	f.end(t)
 	if got, want := stdout.String(), "before\none\nin two writes\ntwo\nthree"; got != want {
 		t.Errorf("stdout = %q, want %q", got, want)
 	}
@@ -176,14 +194,7 @@ func TestFollowAcrossRotation(t *testing.T) {
 			}
 			defer w.Close()
 			stdout := newSink()
-			done := make(chan struct{})
-			result := make(chan error, 1)
-			go func() {
-				result <- Show(context.Background(), path, tt.files, stdout, io.Discard, Options{Follow: true}, done)
-			}()
-			pr, pw := io.Pipe()
-			copied := make(chan error, 1)
-			go func() { copied <- w.Copy(Stdout, pr) }()
+			f := follow(w, path, tt.files, stdout, io.Discard)
 			var want strings.Builder
 			n := 0
 			for i := range 60 {
@@ -192,18 +203,11 @@ func TestFollowAcrossRotation(t *testing.T) {
 					fmt.Fprintf(&lines, "line %d\n", n)
 					n++
 				}
-				io.WriteString(pw, lines.String())
+				io.WriteString(f.pw, lines.String())
 				want.WriteString(lines.String())
 				stdout.waitFor(t, want.String())
 			}
-			pw.Close()
-			if err := <-copied; err != nil {
-				t.Fatal(err)
-			}
-			close(done)
-			if err := waitReturn(t, result); err != nil {
-				t.Fatalf("Show: %v", err)
-			}
+			f.end(t)
 			if got := stdout.String(); got != want.String() {
 				t.Errorf("printed %d bytes, want %d", len(got), want.Len())
 			}
