@@ -115,6 +115,9 @@ func TestBadInputIsRefused(t *testing.T) {
 		{name: "--device with bad permissions", flags: []string{"--device", "/dev/null:/dev/x:rwx"}, want: "want some of r, w and m"},
 		{name: "negative --stop-timeout", flags: []string{"--stop-timeout=-1s"}, want: "must not be negative"},
 		{name: "-d with -i", flags: []string{"-d", "-i"}, want: "-d with -i"},
+		{name: "--log-opt of an unknown key", flags: []string{"-d", "--log-opt", "compress=true"}, want: "unknown option"},
+		{name: "--log-opt max-size too small", flags: []string{"-d", "--log-opt", "max-size=10"}, want: "must be at least 1k"},
+		{name: "--log-opt max-file 0", flags: []string{"-d", "--log-opt", "max-file=0"}, want: "1 or more"},
 
 		// crate-init.
 		{name: "crate-init missing", env: []string{"CRATE_INIT=/nonexistent"}, want: "crate-init /nonexistent: no such file"},

@@ -220,7 +220,12 @@ func (c *LogsCmd) Run(g *Globals) error {
 				containerlog.Stderr: isTerminal(os.Stderr),
 			}
 		}
-		err = containerlog.Show(context.Background(), st.Log, os.Stdout, os.Stderr, opts, done)
+		err = containerlog.Show(context.Background(), st.Log, st.LogLimits.MaxFiles, os.Stdout, os.Stderr, opts, done)
+		// Read again: following, the output may have been truncated meanwhile.
+		if now, gerr := dir.Get(st.ID); gerr == nil && now.OutputTruncated != "" {
+			log.Warn(fmt.Sprintf("container %s's output was truncated: the log ends where writing it failed, and the rest was dropped (%s)",
+				st.ID, now.OutputTruncated))
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("container %s has no output log any more (removed)", st.ID)
 		}

@@ -55,12 +55,12 @@ func (g *Globals) reserve() (image.Reserve, error) {
 		}
 		return image.Reserve{Percent: p}, nil
 	}
-	n, err := spec.ParseSize(s)
-	if err == nil && n < 0 {
+	n, err := spec.ParseSize(s, 1<<20)
+	if errors.Is(err, spec.ErrSizeNotPositive) {
 		err = errors.New("must not be negative")
 	}
 	if err != nil {
-		return image.Reserve{}, fmt.Errorf("--min-free %q: %w; or give a percentage of the file system (10%%), 0 for no reserve", g.MinFree, err)
+		return image.Reserve{}, fmt.Errorf("--min-free %q: %w; use a number of MiB (512) or a size with a unit (512M, 2G), a percentage of the file system (10%%), or 0 for no reserve", g.MinFree, err)
 	}
 	return image.Reserve{Bytes: n}, nil
 }

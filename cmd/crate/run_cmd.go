@@ -50,6 +50,7 @@ type RunCmd struct {
 	Platform    string        `help:"Platform to pick from a multi-platform image, os/arch[/variant] (default: this machine's)." placeholder:"PLATFORM"`
 	Detach      bool          `short:"d" help:"Run in the background: print the container id and return; a supervisor of its own keeps the output for crate logs."`
 	Rm          bool          `help:"With -d, remove the container when it exits (a container run in the foreground is always removed)."`
+	LogOpt      []string      `help:"With -d, a limit of the output log, as docker run's local driver: max-size=SIZE of one file before it is rotated (default 20m), max-file=N files kept (default 5); repeatable." sep:"none" placeholder:"KEY=VALUE"`
 	Storage     string        `help:"Root filesystem: overlay (shared layers, a private upper directory) or copy (a full copy; for when overlayfs cannot be used). Default: overlay where it works." enum:"overlay,copy," default:"" placeholder:"KIND"`
 
 	Image   string   `arg:"" help:"An image: a file or directory (a root filesystem tar, gzip, zstd or xz compressed; a docker save archive; an OCI image layout), imported on the way; or NAME[:TAG] or ID of an imported image."`
@@ -213,6 +214,10 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		}
 		o.Sysctls[key] = value
 	}
+	logLim, err := logLimits(r.LogOpt)
+	if err != nil {
+		return container.Config{}, err
+	}
 	sec, err := spec.ParseSecurityOpts(r.SecurityOpt)
 	if err != nil {
 		return container.Config{}, err
@@ -268,6 +273,7 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		Spec:        o,
 		State:       g.runDir(),
 		Detached:    r.Detach,
+		LogLimits:   logLim,
 		Keep:        r.Detach && !r.Rm,
 	}, nil
 }

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/cgroups"
+	"github.com/crate-run/crate/pkg/containerlog"
 	"github.com/crate-run/crate/pkg/image"
 	"github.com/crate-run/crate/pkg/initsync"
 	"github.com/crate-run/crate/pkg/logging"
@@ -68,6 +69,8 @@ type Config struct {
 	// container's directory (crate logs) rather than copied to crate's own
 	// stdout and stderr, and its stdin is /dev/null.
 	Detached bool
+	// LogLimits keep a detached container's output log within their bounds.
+	LogLimits containerlog.Limits
 	// Keep keeps the container's directory and state after it exits, until
 	// crate rm (crate run -d without --rm); otherwise everything goes.
 	Keep bool
@@ -282,7 +285,7 @@ func (c *container) make(ctx context.Context, store *image.Store, img *image.Ima
 	}
 	c.dir = dir // from here on cleanup removes it
 	if c.cfg.Detached {
-		if c.output, err = captureOutput(filepath.Join(dir, OutputLog)); err != nil {
+		if c.output, err = captureOutput(c.log, filepath.Join(dir, OutputLog), c.cfg.LogLimits); err != nil {
 			return err
 		}
 	}
@@ -585,10 +588,14 @@ func (c *container) waitExec(ch *initsync.Channel, sigs <-chan os.Signal) error 
 // SIGTERM kills it at once.
 func (c *container) wait(sigs <-chan os.Signal) syscall.WaitStatus {
 	deadline := c.stopDeadline // a stop signal may have come during the start
+	truncated := c.output.truncatedChan()
 	for {
 		select {
 		case <-c.exited:
 			return c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		case <-truncated:
+			truncated = nil // closed: once is enough
+			c.recordTruncated()
 		case s := <-sigs:
 			if s == unix.SIGWINCH && c.tty != nil {
 				c.resize()

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/cgroups"
@@ -56,6 +58,7 @@ func (c *container) register(imageID, dir string, cg cgroups.Manager, l cgroups.
 	}
 	if c.cfg.Detached {
 		st.Log = dir + "/" + OutputLog
+		st.LogLimits = c.cfg.LogLimits
 	}
 	h, err := c.cfg.State.Create(st)
 	if errors.Is(err, state.ErrExists) {
@@ -156,9 +159,24 @@ func (c *container) recordExit(r *Result) {
 		}
 		st.OOMKilled = r.OOMKilled
 		st.Finished = time.Now().UTC()
+		if reason := c.output.truncatedReason(); reason != "" {
+			st.OutputTruncated = reason
+		}
 	})
 	if err != nil {
 		c.log.Error("record the container's exit", "error", err)
+	}
+}
+
+// recordTruncated says in the state, while the container runs, that its
+// output log lacks some of its output, and why (see capturedOutput).
+func (c *container) recordTruncated() {
+	if c.state == nil {
+		return
+	}
+	reason := c.output.truncatedReason()
+	if err := c.state.Update(func(st *state.State) { st.OutputTruncated = reason }); err != nil {
+		c.log.Warn("record that the container's output was truncated", "error", err)
 	}
 }
 
@@ -186,15 +204,24 @@ func (c *container) placement() cgroups.Manager {
 }
 
 // capturedOutput copies a detached container's stdout and stderr into its
-// output log, line by line, each stamped with its time and stream.
+// output log, line by line, each stamped with its time and stream. Whatever
+// happens to the log, the copies read the pipes to their end, so that the
+// container never blocks on them; output the log cannot take makes it
+// truncated, which the supervisor logs once and records in the state.
 type capturedOutput struct {
 	log            *containerlog.Writer
 	stdout, stderr *os.File // init's ends; the supervisor drops its copies once init has them
-	copied         chan error
+	copied         chan struct{}
+	logger         hclog.Logger
+
+	mu        sync.Mutex
+	reason    error         // why the log lacks output from some point on; nil while it has it all
+	truncated chan struct{} // closed once reason is set
 }
 
-func captureOutput(path string) (*capturedOutput, error) {
-	w, err := containerlog.Create(path)
+func captureOutput(logger hclog.Logger, path string, limits containerlog.Limits) (*capturedOutput, error) {
+	o := &capturedOutput{logger: logger, copied: make(chan struct{}, 2), truncated: make(chan struct{})}
+	w, err := containerlog.Create(path, limits, o.truncate)
 	if err != nil {
 		return nil, fmt.Errorf("create the output log: %w", err)
 	}
@@ -211,14 +238,52 @@ func captureOutput(path string) (*capturedOutput, error) {
 		}
 		pipes[i] = [2]*os.File{r, wr}
 	}
-	o := &capturedOutput{log: w, stdout: pipes[0][1], stderr: pipes[1][1], copied: make(chan error, 2)}
+	o.log, o.stdout, o.stderr = w, pipes[0][1], pipes[1][1]
 	for i, stream := range []containerlog.Stream{containerlog.Stdout, containerlog.Stderr} {
 		go func() {
-			o.copied <- w.Copy(stream, pipes[i][0])
+			// A read error leaves the rest of the stream unread: closing the pipe
+			// then gives the container EPIPE rather than a pipe that fills up.
+			if err := w.Copy(stream, pipes[i][0]); err != nil {
+				o.truncate(err)
+			}
 			pipes[i][0].Close()
+			o.copied <- struct{}{}
 		}()
 	}
 	return o, nil
+}
+
+// truncate records why the log lacks output from here on, the first time.
+func (o *capturedOutput) truncate(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.reason != nil {
+		return
+	}
+	o.reason = err
+	o.logger.Error("container output truncated: the rest of it is dropped", "error", err)
+	close(o.truncated)
+}
+
+// truncatedChan is closed once the output is truncated; nil without a log.
+func (o *capturedOutput) truncatedChan() <-chan struct{} {
+	if o == nil {
+		return nil
+	}
+	return o.truncated
+}
+
+// truncatedReason says why the output is truncated, or "" while it is not.
+func (o *capturedOutput) truncatedReason() string {
+	if o == nil {
+		return ""
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.reason == nil {
+		return ""
+	}
+	return o.reason.Error()
 }
 
 // started drops the supervisor's copies of the pipes' write ends, so that
@@ -245,5 +310,7 @@ func (o *capturedOutput) close() {
 	for range 2 {
 		<-o.copied
 	}
-	o.log.Close()
+	if err := o.log.Close(); err != nil {
+		o.truncate(err) // a write the file system delayed may have failed
+	}
 }

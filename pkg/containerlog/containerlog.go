@@ -10,7 +10,8 @@
 //
 // "log" holds the bytes of one line of output including its "\n". A line longer than
 // MaxEntry bytes is split over several entries, and only the last one has the "\n"; a
-// last line cut off by the end of the stream has none. Output that is not valid UTF-8
+// last line cut off by the end of the stream has none. An entry that would not fit in
+// one file of the log (see Limits) is split further. Output that is not valid UTF-8
 // goes into "bytes" (base64) instead of "log", because a JSON string would replace the
 // invalid bytes with U+FFFD and the output must come back byte for byte.
 package containerlog
@@ -19,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -33,6 +35,34 @@ const (
 // MaxEntry is the most output bytes one entry holds; a longer line is split so that a
 // container printing without newlines cannot make the supervisor buffer without bound.
 const MaxEntry = 16 * 1024
+
+// Limits bound what a container's output log takes on disk, as Docker's local logging
+// driver does: when the next entry would take the file written to past MaxSize bytes,
+// the file is rotated (output.log becomes output.log.1, output.log.1 becomes
+// output.log.2, ...) and a new one started; MaxFiles files are kept, the one written to
+// included, and the oldest is dropped. With MaxFiles 1 the file starts over empty, as
+// Docker's does with max-file=1. The sizes are those of the entries as written, not of
+// the output they hold.
+type Limits struct {
+	MaxSize  int64 `json:"max_size"`
+	MaxFiles int   `json:"max_files"`
+}
+
+// DefaultLimits are Docker's local driver's: five files of 20 MiB, 100 MiB in all.
+var DefaultLimits = Limits{MaxSize: 20 << 20, MaxFiles: 5}
+
+// MinSize is the smallest MaxSize: a file holds a few lines at least, and one entry of
+// a single character (about 80 bytes) always fits.
+const MinSize = 1 << 10
+
+// fileName is the name of the i-th newest file of the log at path: path itself for the
+// file written to, then path.1, path.2, ...
+func fileName(path string, i int) string {
+	if i == 0 {
+		return path
+	}
+	return path + "." + strconv.Itoa(i)
+}
 
 // timeFormat is RFC 3339 with all nine fraction digits kept (time.RFC3339Nano drops
 // trailing zeros), so that the times in the file and in `crate logs -t` line up.

@@ -16,15 +16,21 @@ import (
 	"testing"
 )
 
-// newLog creates an empty log in a temporary directory; the writer is closed at cleanup.
+// newLog creates an empty log in a temporary directory; the writer is closed at cleanup,
+// and must not have dropped any output by then.
 func newLog(t *testing.T) (string, *Writer) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "output.log")
-	w, err := Create(path)
+	w, err := Create(path, DefaultLimits, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Close() })
+	t.Cleanup(func() {
+		if err := w.Lost(); err != nil {
+			t.Errorf("the log dropped output: %v", err)
+		}
+		w.Close()
+	})
 	return path, w
 }
 
@@ -46,11 +52,12 @@ func records(t *testing.T, path string) []map[string]any {
 	return out
 }
 
-// show runs Show without following and returns what it printed on each stream.
+// show runs Show without following on a log of DefaultLimits and returns what it printed
+// on each stream.
 func show(t *testing.T, path string, o Options) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err = Show(context.Background(), path, &out, &errOut, o, nil)
+	err = Show(context.Background(), path, DefaultLimits.MaxFiles, &out, &errOut, o, nil)
 	return out.String(), errOut.String(), err
 }
 
@@ -115,12 +122,8 @@ func mustMarshal(t *testing.T, v any) []byte {
 // TestEntryFields pins the file format that other tools may read.
 func TestEntryFields(t *testing.T) {
 	path, w := newLog(t)
-	if err := w.append(newEncoder(), Stderr, t0, []byte("hi\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.append(newEncoder(), Stdout, t0, []byte("\xff\n")); err != nil {
-		t.Fatal(err)
-	}
+	w.append(newEncoder(), Stderr, t0, []byte("hi\n"))
+	w.append(newEncoder(), Stdout, t0, []byte("\xff\n"))
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -217,5 +220,103 @@ func TestConcurrentCopy(t *testing.T) {
 	}
 	if stderr != want[1].String() {
 		t.Errorf("stderr differs: %d bytes, want %d", len(stderr), want[1].Len())
+	}
+}
+
+// TestCopyDrainsAFailingLog: a log that cannot be written (/dev/full answers every write
+// with ENOSPC, as a full disk does) is no reason to stop reading the container's output:
+// the container would block on a full pipe. The reason is told once.
+func TestCopyDrainsAFailingLog(t *testing.T) {
+	var lost []error
+	w, err := Create("/dev/full", DefaultLimits, func(err error) { lost = append(lost, err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	in := strings.NewReader(strings.Repeat("a line of output\n", 10000))
+	if err := w.Copy(Stdout, in); err != nil {
+		t.Errorf("Copy = %v, want nil: output the log cannot take is dropped, not a reason to stop reading", err)
+	}
+	if in.Len() != 0 {
+		t.Errorf("Copy left %d bytes unread: the container would block on a full pipe", in.Len())
+	}
+	if len(lost) != 1 || !errors.Is(lost[0], syscall.ENOSPC) {
+		t.Errorf("told %v, want ENOSPC once", lost)
+	}
+	if err := w.Lost(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Lost = %v, want ENOSPC", err)
+	}
+}
+
+// fullFile stands for a log file on a disk that fills up: it takes room bytes, then
+// a write gets what still fits and ENOSPC. Truncate fails with truncErr if set.
+type fullFile struct {
+	room     int
+	data     []byte
+	truncErr error
+}
+
+func (f *fullFile) Write(p []byte) (int, error) {
+	n := min(len(p), f.room-len(f.data))
+	f.data = append(f.data, p[:n]...)
+	if n < len(p) {
+		return n, syscall.ENOSPC
+	}
+	return n, nil
+}
+
+func (f *fullFile) Truncate(size int64) error {
+	if f.truncErr != nil {
+		return f.truncErr
+	}
+	f.data = f.data[:size]
+	return nil
+}
+
+func (f *fullFile) Close() error { return nil }
+
+// encoded is the JSON line of one entry at t0, as the writer encodes it.
+func encoded(t *testing.T, stream Stream, data string) []byte {
+	t.Helper()
+	rec, err := newEncoder().encode(stream, t0, []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Clone(rec)
+}
+
+// TestFailedWriteEndsTheLog: the entry a disk fills up in the middle of is cut back off,
+// so that the log ends with a whole entry, and the log ends there: a later entry that
+// would fit is dropped too (no hole in the middle of the log). If even the cut fails, the
+// reason says so.
+func TestFailedWriteEndsTheLog(t *testing.T) {
+	first, second := encoded(t, Stdout, "first\n"), encoded(t, Stderr, "second\n")
+	long, short := encoded(t, Stdout, strings.Repeat("x", 200)+"\n"), encoded(t, Stdout, "s\n")
+	whole := string(first) + string(second)
+	for _, tt := range []struct {
+		name     string
+		truncErr error
+		want     string // what the file holds
+		reason   string // what the reason says
+	}{
+		{"cut back", nil, whole, "no space left on device"},
+		{"cut fails", syscall.EIO, whole + string(long[:len(short)]), "input/output error"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fullFile{room: len(whole) + len(short), truncErr: tt.truncErr}
+			var lost []error
+			w := newWriter("output.log", f, DefaultLimits, func(err error) { lost = append(lost, err) })
+			writeEntries(t, w, at{0, Stdout, "first\n"}, at{0, Stderr, "second\n"})
+			if len(lost) != 0 {
+				t.Fatalf("lost %v before the disk was full", lost)
+			}
+			writeEntries(t, w, at{0, Stdout, strings.Repeat("x", 200) + "\n"}, at{0, Stdout, "s\n"})
+			if string(f.data) != tt.want {
+				t.Errorf("file holds\n%q\nwant\n%q", f.data, tt.want)
+			}
+			if len(lost) != 1 || !errors.Is(lost[0], syscall.ENOSPC) || !strings.Contains(lost[0].Error(), tt.reason) {
+				t.Errorf("told %v, want once ENOSPC saying %q", lost, tt.reason)
+			}
+		})
 	}
 }

@@ -14,5 +14,9 @@ func Modify(context.Context, string) (*Watch, error) {
 	return nil, errors.New("follow a file: needs inotify (linux only)")
 }
 
+func Dir(context.Context, string) (*Watch, error) {
+	return nil, errors.New("follow a directory: needs inotify (linux only)")
+}
+
 func (*Watch) Wait(context.Context) error { return nil }
 func (*Watch) Close()                     {}

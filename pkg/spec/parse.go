@@ -10,16 +10,38 @@ import (
 	"sync"
 )
 
-// sizeHelp says how a size is written.
-const sizeHelp = "use a number of MiB (64) or a size with a unit (512K, 64M, 2G)"
+// ParseMemory reads a --memory value. A bare number is MiB, as in the original
+// `--memory 64`; a K, M or G suffix (any case, optional B or iB) says the unit.
+func ParseMemory(s string) (int64, error) {
+	const help = "use a number of MiB (64) or a size with a unit (512K, 64M, 2G)"
+	n, err := ParseSize(s, 1<<20)
+	switch {
+	case errors.Is(err, ErrSizeTooLarge):
+		return 0, fmt.Errorf("--memory %q: %w", s, err)
+	case err == nil && n == 0:
+		err = ErrSizeNotPositive
+	}
+	if err != nil {
+		return 0, fmt.Errorf("--memory %q: %w; %s", s, err, help)
+	}
+	return n, nil
+}
 
-// ParseSize reads a size: a bare number is MiB, as in the original `--memory
-// 64`; a K, M or G suffix (any case, optional B or iB) says the unit. It
-// leaves the sign to the caller, which knows which sizes it takes.
-func ParseSize(s string) (int64, error) {
+// Why ParseSize refuses a size.
+var (
+	ErrNotSize         = errors.New("not a size")
+	ErrSizeNotPositive = errors.New("must be more than 0")
+	ErrSizeTooLarge    = errors.New("too large")
+)
+
+// ParseSize reads a size in bytes: a whole number with a K, M or G suffix (any case,
+// optional B or iB) for KiB, MiB or GiB, or without one, a number of bare bytes. It
+// takes 0 (whether a size may be 0 is the caller's to say); its errors match
+// ErrNotSize, ErrSizeNotPositive (a negative size) or ErrSizeTooLarge.
+func ParseSize(s string, bare int64) (int64, error) {
 	t := strings.ToUpper(strings.TrimSpace(s))
 	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
-	unit := int64(1 << 20)
+	unit := bare
 	if n := len(t); n > 0 {
 		switch t[n-1] {
 		case 'K':
@@ -31,25 +53,15 @@ func ParseSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("not a size; %s", sizeHelp)
-	}
-	if n > math.MaxInt64/unit || n < math.MinInt64/unit {
-		return 0, errors.New("too large")
+	switch {
+	case err != nil:
+		return 0, ErrNotSize
+	case n < 0:
+		return 0, ErrSizeNotPositive
+	case n > math.MaxInt64/unit:
+		return 0, ErrSizeTooLarge
 	}
 	return n * unit, nil
-}
-
-// ParseMemory reads a --memory value (see ParseSize).
-func ParseMemory(s string) (int64, error) {
-	n, err := ParseSize(s)
-	if err == nil && n <= 0 {
-		err = fmt.Errorf("must be more than 0; %s", sizeHelp)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("--memory %q: %w", s, err)
-	}
-	return n, nil
 }
 
 // ParseCPU reads a --cpu value: a percentage of one CPU, from 1 to 100 times

@@ -36,6 +36,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/crate-run/crate/pkg/containerlog"
 )
 
 // Status is where a container is in its life.
@@ -83,6 +85,12 @@ type State struct {
 	Limits        Limits    `json:"limits"`
 	Bundle        string    `json:"bundle,omitempty"` // the container's directory under crate's --root (rootfs, upper dir, output log)
 	Log           string    `json:"log,omitempty"`    // the captured stdout/stderr file, for detached containers
+	// LogLimits are those Log was kept within (its rotated files are Log.1, Log.2, ...);
+	// zero for a container of before they were recorded, whose log is one file.
+	LogLimits containerlog.Limits `json:"log_limits,omitzero"`
+	// OutputTruncated says why Log lacks the container's output from some point on
+	// (a full disk, say): its supervisor dropped the rest. "" while it has it all.
+	OutputTruncated string `json:"output_truncated,omitempty"`
 }
 
 // ReasonSupervisorDied is the Reason given to a created or running container
