@@ -22,7 +22,7 @@ CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=other" -o build/crate
 # machine's is a disk: a container's pivot_root leaves nothing of the host
 # above the container (see scripts/vm/guest-init.sh), and /tmp is a tmpfs of
 # its own, where the tests make their state roots.
-args="-test.v -test.count=1 -test.timeout=20m"
+args="-test.v -test.count=1 -test.timeout=30m"
 # Without arguments: the tests whose behaviour depends on cgroups or the
 # kernel. Those of the command line, the image store, the logs and the
 # terminal relay behave the same on any kernel, and the host has run them.
@@ -32,7 +32,9 @@ kernelIndependent+='|TestImportSurvivesACrash|TestHomeFollowsTheUser|TestBothFla
 kernelIndependent+='|TestCrateLog.*|TestCrateVersion|TestTerminal.*|TestStdin|TestExecTerminal|TestDetachedTerminal'
 kernelIndependent+='|TestExecLeavesAChildOnTheTerminal|TestHostileTerminalWithoutTTY|TestWorkdirAndEnv|TestHostname'
 kernelIndependent+='|TestHostileImageNameIsAnID|TestHostileImageNames|TestHostileImageIndexBomb|TestHostileImageFIFO'
-kernelIndependent+='|TestLogsOnTerminal|TestPsQuotesImageStrings|TestQuoteShort|TestWriteJSON)$'
+kernelIndependent+='|TestLogsOnTerminal|TestPsQuotesImageStrings|TestQuoteShort|TestWriteJSON'
+kernelIndependent+='|TestImagePrune|TestPruneRacingStarts|TestSystemDf|TestImportKeepsFreeSpace|TestImportSurvivesAFullDisk'
+kernelIndependent+='|TestHostileImageOverlayXattrs|TestLogOpts|TestLogLimits|TestLogsFollowRotation|TestOutputOnFullDisk)$'
 if [ $# -eq 0 ]; then
 	args="$args -test.skip \"$kernelIndependent\""
 else
@@ -40,8 +42,12 @@ else
 fi
 inner="cd $project/pkg/cgroups && $project/build/cgroups.test $args &&
 cd $project/cmd/crate && $project/build/crate.test $args"
-exec "$vm" --timeout 1500 \
+# The soak test runs shorter here than on the host: what it must show under
+# v2 is that no cgroup of a killed container stays, which a few dozen
+# faulted starts show, and a start in an emulated VM is slow.
+exec "$vm" --timeout 2100 \
 	--env "CI=${CI:-}" \
+	--env "CRATE_SOAK=${CRATE_SOAK:-20}" \
 	--env "CRATE_BIN=$project/bin/crate" \
 	--env "CRATE_INIT_BIN=$project/bin/crate-init" \
 	--env "CRATE_ATTACK_BIN=$project/build/attack" \

@@ -40,9 +40,7 @@ if [ "${1:-}" != stage2 ]; then
 	. $r/ctl/config # dir=, the checkout's path on the host
 	/bin/busybox mkdir -p "$r$dir"
 	mount9p work "$r$dir" cache=mmap
-	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' >$r/etc/passwd
-	printf 'root:x:0:\nnogroup:x:65534:\n' >$r/etc/group
-	/bin/busybox ln -s /proc/self/mounts $r/etc/mtab
+	mount9p etc $r/etc ro,cache=loose
 	/bin/busybox umount /proc /dev
 	exec /bin/busybox switch_root $r /bb/init stage2
 fi

@@ -13,8 +13,8 @@
 #   - shares DIR into the VM at the same path, read-write, and runs COMMAND
 #     there as root, with stdin /dev/null, PATH, HOME and the --env
 #     variables; its stdout and stderr come back on this script's stdout;
-#   - shares the host's /usr read-only, so that the host's tools and
-#     binaries work in the VM;
+#   - shares the host's /usr and /etc read-only, so that the host's tools
+#     and binaries work in the VM as they do on the host;
 #   - gives it a real root, a tmpfs that the initramfs switched to, and
 #     /sys/fs/cgroup as cgroup2 alone, every controller enabled for children.
 #
@@ -210,6 +210,7 @@ share() { # share ID PATH [OPTIONS]
 }
 share ctl "$run/ctl"
 share usr /usr readonly=on
+share etc /etc readonly=on
 share work "$dir"
 timeout --foreground "$timeout" qemu-system-x86_64 \
 	-machine pc "${accel[@]}" -m "$mem" -smp "$cpus" \
