@@ -98,6 +98,7 @@ func runContainer(log hclog.Logger, cfg container.Config, sigs <-chan os.Signal)
 	if err != nil {
 		err = explainImageName(err, fmt.Sprintf("import it under a name of your own with crate image import %s --name NAME[:TAG], then run that name", cfg.Image))
 		err = explainSpace(err, cfg.StateRoot)
+		err = explainInitDied(err)
 		log.Error(err.Error(), "container_id", cfg.Spec.ID)
 		return 0, loggedError{err}
 	}
@@ -324,6 +325,30 @@ func containerID(name string) (string, error) {
 type loggedError struct{ error }
 
 func (e loggedError) Unwrap() error { return e.error }
+
+// explainInitDied words a start whose crate-init died before the command
+// started, naming the flag of the limit that was in its way, if one was.
+func explainInitDied(err error) error {
+	var d *container.InitDiedError
+	if !errors.As(err, &d) {
+		return err
+	}
+	const oom = "crate-init was OOM-killed before the command started"
+	const pids = "crate-init could not start a thread before the command started"
+	switch {
+	case d.OOMKilled && d.MemoryLimit > 0 && d.MemoryLimit < container.MinMemoryBytes:
+		return fmt.Errorf("%s: a memory limit of %s is below what a start needs (about %s); raise --memory",
+			oom, humanBytes(d.MemoryLimit), humanBytes(container.MinMemoryBytes))
+	case d.OOMKilled && d.MemoryLimit > 0:
+		return fmt.Errorf("%s, under a memory limit of %s; raise --memory", oom, humanBytes(d.MemoryLimit))
+	case d.PidsLimited && d.PidsLimit > 0 && d.PidsLimit < container.MinPids:
+		return fmt.Errorf("%s: a pids limit of %d is below what a start needs (%d); raise --pids",
+			pids, d.PidsLimit, container.MinPids)
+	case d.PidsLimited:
+		return fmt.Errorf("%s: the pids limit of %d was reached; raise --pids", pids, d.PidsLimit)
+	}
+	return err
+}
 
 // humanBytes prints a limit the way it was most likely given.
 func humanBytes(n int64) string {
