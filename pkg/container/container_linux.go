@@ -428,8 +428,12 @@ func (c *container) start(sigs <-chan os.Signal) error {
 		Path: execPath(initExe),
 		// The level init logs at: what crate keeps (see logging.New), so
 		// that init spends nothing on lines nobody will read.
-		Args:   []string{"crate-init", initLogLevel(c.log).String()},
-		Env:    []string{}, // nothing of the host's environment reaches the container
+		Args: []string{"crate-init", initLogLevel(c.log).String()},
+		// Nothing of the host's environment reaches init, and the command
+		// gets the spec's, never init's. GOMAXPROCS=1 keeps init's Go
+		// runtime to the fewest threads, which lowers the memory and the
+		// tasks every start needs (MinMemoryBytes, MinPids).
+		Env:    []string{"GOMAXPROCS=1"},
 		Stdin:  stdin,
 		Stdout: stdout,
 		Stderr: stderr,

@@ -10,9 +10,10 @@ import (
 // What a container's start needs at the least, whatever its command: the
 // memory and the tasks crate-init uses until it has executed the command.
 // scripts/bench.sh measures both (part 5: the smallest limit under which
-// /bin/true starts 100 times of 100, bisected in 64 KiB steps on the
-// development VM's cgroup v1; see docs/benchmarks.md), and a limit below
-// them is refused.
+// /bin/true starts 100 times of 100, bisected in 64 KiB steps; see
+// docs/benchmarks.md); these are that figure and a step or a task more, so
+// that a kernel that accounts a little more still starts, and crate run
+// refuses a limit below them.
 const (
 	MinMemoryBytes = 1536 << 10
 	MinPids        = 6
