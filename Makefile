@@ -59,10 +59,15 @@ soak: deps build
 	CI=true CRATE_SOAK=$${CRATE_SOAK:-1000} $(GO) test -count=1 -v -run '^TestSoak$$' -timeout 60m ./cmd/crate
 
 # bench compares crate with runc, bubblewrap and unshare+chroot and writes
-# nothing outside build/bench (root; about 1.5 minutes, plus one for
-# debootstrap the first time). See docs/benchmarks.md.
+# nothing outside build/bench (root; a few minutes, plus one for debootstrap
+# the first time). See docs/benchmarks.md.
 bench: build
 	scripts/bench.sh
+
+# The bench's probe of the floor (its part 5): crate built to start
+# containers under limits below the minimum that crate run refuses.
+build/bench/crate-floorprobe: $(SOURCES)
+	$(GOBUILD) -tags floorprobe -o $@ ./cmd/crate
 
 # --- Distribution packages -------------------------------------------------
 # `make deb` and `make rpm` write build/crate_*.deb and build/crate-*.rpm with

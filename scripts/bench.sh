@@ -4,7 +4,9 @@
 #   1. warm start: /bin/true in a new container, image already imported;
 #   2. cold start: the first run of a Debian minbase image vs tar -xzf of it;
 #   3. disk: the state root with 10 containers of that image running;
-#   4. scale: 50 containers started at once.
+#   4. scale: 50 containers started at once;
+#   5. floor: the smallest --memory and --pids under which /bin/true starts
+#      every time, for crate and runc.
 # It also draws docs/bench-start-latency.png from part 1.
 #
 # Run as root from the repository: sudo make bench (or sudo scripts/bench.sh).
@@ -12,7 +14,8 @@
 # /var/lib/crate is not touched), the log, the runc bundle. All of it is
 # removed at the end except the cached Debian image (debian-bookworm-minbase
 # and its .tar.gz), which takes a minute of debootstrap to make.
-# BENCH_RUNS (default 30) and BENCH_COLD_RUNS (default 8) set the run counts.
+# BENCH_RUNS (default 30), BENCH_COLD_RUNS (default 8) and BENCH_FLOOR_RUNS
+# (default 100) set the run counts.
 # BENCH_BASELINE=REV (a git revision, e.g. HEAD~1 or main) adds that build
 # of crate to part 1, in the same rounds, as "crate@base": a change's cost
 # in start time, measured against runc in one run.
@@ -35,6 +38,7 @@ fi
 
 runs=${BENCH_RUNS:-30}
 cold_runs=${BENCH_COLD_RUNS:-8}
+floor_runs=${BENCH_FLOOR_RUNS:-100}
 baseline=${BENCH_BASELINE:-}
 bench=$repo/build/bench
 base=$bench/debian-bookworm-minbase # cached root filesystem directory
@@ -59,7 +63,7 @@ if [ ${#need[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
-make --no-print-directory build >/dev/null
+make --no-print-directory build build/bench/crate-floorprobe >/dev/null
 
 # --- cleanup: everything made here but the cached image ----------------------
 
@@ -74,6 +78,7 @@ cleanup() {
 		wait "$p" 2>/dev/null || true
 	done
 	runc --root "$work/runc" delete --force crate-bench-runc >/dev/null 2>&1 || true
+	runc --root "$work/runc" delete --force crate-bench-floor >/dev/null 2>&1 || true
 	# A crate that failed half-way may leave a mount; take it down before
 	# rm, which must not walk into it. Deepest first.
 	{ findmnt -rn -o TARGET | grep "^$bench/" || true; } | sort -r | while read -r m; do
@@ -170,6 +175,14 @@ if [ -n "$baseline" ]; then
 	make --no-print-directory -C "$base_dir/src" VERSION="$base_rev" COMMIT="$base_rev" build >/dev/null ||
 		fail "building $baseline failed"
 	base_crate=("$base_dir/src/bin/crate" --root "$base_dir/state" --log-file "$base_dir/crate.log")
+	# Part 5's probe of the baseline; a revision older than the probe has
+	# no minimum to lift, and its crate serves.
+	base_exe=$base_dir/src/bin/crate
+	if make --no-print-directory -C "$base_dir/src" VERSION="$base_rev" COMMIT="$base_rev" \
+		build/bench/crate-floorprobe >/dev/null 2>&1; then
+		base_exe=$base_dir/src/build/bench/crate-floorprobe
+	fi
+	base_probe=(env CRATE_INIT="$base_dir/src/bin/crate-init" "$base_exe" "${base_crate[@]:1}")
 	echo "crate@base: $("${base_crate[@]}" version | head -n 1) ($baseline)"
 fi
 echo "runc:      $(runc --version | head -n 1)"
@@ -332,6 +345,74 @@ else
 		fi
 	done
 fi
+echo
+
+# --- 5. floor ----------------------------------------------------------------
+
+echo "== 5. floor: the smallest limits under which /bin/true starts $floor_runs times of $floor_runs =="
+# starts N CMD... reports whether CMD succeeds N times in a row; it stops at
+# the first failure. A run that failed may leave what crate gc or runc
+# delete removes, or the next run would fail for that.
+starts() {
+	local n=$1 i
+	shift
+	for i in $(seq 1 "$n"); do
+		if ! "$@" >/dev/null 2>&1; then
+			"${crate[@]}" gc >/dev/null 2>&1 || true
+			if [ -n "$baseline" ]; then "${base_crate[@]}" gc >/dev/null 2>&1 || true; fi
+			runc --root "$work/runc" delete --force crate-bench-floor >/dev/null 2>&1 || true
+			return 1
+		fi
+	done
+}
+# smallest STEP HIGH CMD... bisects the smallest multiple of STEP, up to
+# HIGH, for which `CMD VALUE` starts floor_runs times of floor_runs,
+# assuming that more never hurts. It prints the value, or "> HIGH".
+smallest() {
+	local step=$1 lo=0 hi=$2 mid
+	shift 2
+	if ! starts "$floor_runs" "$@" "$hi"; then
+		echo "> $hi"
+		return
+	fi
+	while [ $((hi - lo)) -gt "$step" ]; do
+		mid=$(((lo + hi) / 2 / step * step))
+		if starts "$floor_runs" "$@" "$mid"; then hi=$mid; else lo=$mid; fi
+	done
+	echo "$hi"
+}
+# crate's probe is crate built to start what crate run refuses, a limit
+# below the minimum (see the Makefile); it runs the crate-init of bin/.
+probe=(env CRATE_INIT="$repo/bin/crate-init" build/bench/crate-floorprobe --root "$state" --log-file "$log")
+crate_memory() { "${probe[@]}" run --name bench-floor --memory "${1}K" "$image" /bin/true; }
+crate_pids() { "${probe[@]}" run --name bench-floor --pids "$1" "$image" /bin/true; }
+crate_init_memory() { "${probe[@]}" run --name bench-floor --init --memory "${1}K" "$image" /bin/true; }
+crate_init_pids() { "${probe[@]}" run --name bench-floor --init --pids "$1" "$image" /bin/true; }
+base_memory() { "${base_probe[@]}" run --name bench-floor --memory "${1}K" "$image" /bin/true; }
+base_pids() { "${base_probe[@]}" run --name bench-floor --pids "$1" "$image" /bin/true; }
+# runc's bundle of part 1, with a memory limit (memory+swap the same, as
+# crate's) or a pids limit.
+runc_limited() {
+	jq "$1" "$work/bundle/config.json" >"$work/bundle-floor/config.json"
+	runc --root "$work/runc" run --bundle "$work/bundle-floor" crate-bench-floor
+}
+runc_memory() { runc_limited ".linux.resources.memory = {limit: $(($1 * 1024)), swap: $(($1 * 1024))}"; }
+runc_pids() { runc_limited ".linux.resources.pids = {limit: $1}"; }
+mkdir -p "$work/bundle-floor"
+kib=64 # the memory step
+rows=(crate crate_init runc)
+if [ -n "$baseline" ]; then rows=(crate base crate_init runc); fi
+printf '%-16s %12s %8s\n' "" "--memory" "--pids"
+for row in "${rows[@]}"; do
+	memory=$(smallest $kib 16384 "${row}_memory")
+	pids=$(smallest 1 64 "${row}_pids")
+	name=${row/_init/ --init}
+	printf '%-16s %12s %8s\n' "${name/base/crate@base}" "$memory KiB" "$pids"
+	if [ "$row" = crate ]; then crate_floor=$memory; fi
+done
+echo "(bisected, memory in $kib KiB steps, pids by one: the figure started /bin/true $floor_runs times of $floor_runs, one step below failed at least once)"
+if [[ $crate_floor != ">"* ]] && [ "$crate_floor" -le 1024 ]; then verdict=MET; else verdict="NOT MET"; fi
+echo "goal: crate's --memory floor ≤ 1 MiB — $verdict ($crate_floor KiB)"
 echo
 echo "plot: docs/bench-start-latency.png"
 ok=1

@@ -71,6 +71,7 @@ func (c *ExecCmd) Run(g *Globals, code *int) error {
 			StopTimeout: 10 * time.Second,
 		}, sigs)
 		if err != nil {
+			err = explainInitDied(err)
 			if code := exitCode(err); code != exitCrateFailed {
 				// The command could not be executed: 126/127, said once.
 				return codedError{err, code}

@@ -456,45 +456,61 @@ func TestInterruptedStart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// --cpu 1 slows crate-init down, so that the test finds it
-			// before it has executed the command; if it has not, the test
-			// tries again with a new container.
-			for attempt := 0; ; attempt++ {
-				name := newName()
-				cmd := e.command("run", "--name", name, "--cpu", "1", "--stop-timeout", tt.stopTimeout, img, "sleep", "1000")
-				var stderr strings.Builder
-				cmd.Stderr = &stderr
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				caught := stopInitBeforeExec(t, cmd.Process.Pid)
-				if !caught && attempt < 5 {
-					cmd.Process.Kill()
-					cmd.Wait()
-					e.crate("gc")
-					continue
-				}
-				if !caught {
-					t.Fatal("crate-init executed the command before the test could stop it, five times")
-				}
-				for _, sig := range tt.signals {
-					cmd.Process.Signal(sig)
-				}
-				var ee *exec.ExitError
-				if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != exitCrateFailed || !strings.Contains(stderr.String(), "interrupted") {
-					t.Errorf("crate run: %v, stderr %q; want exit 125, interrupted", err, stderr.String())
-				}
-				e.noLeftovers(name)
-				return
+			s := e.stoppedAtStart("--stop-timeout", tt.stopTimeout, img, "sleep", "1000")
+			for _, sig := range tt.signals {
+				s.cmd.Process.Signal(sig)
 			}
+			var ee *exec.ExitError
+			if err := s.cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != exitCrateFailed || !strings.Contains(s.stderr.String(), "interrupted") {
+				t.Errorf("crate run: %v, stderr %q; want exit 125, interrupted", err, s.stderr.String())
+			}
+			e.noLeftovers(s.name)
 		})
 	}
 }
 
+// stoppedStart is a `crate run` whose crate-init the test has stopped
+// (SIGSTOP) before it executed the command.
+type stoppedStart struct {
+	cmd    *exec.Cmd
+	stderr *strings.Builder
+	name   string
+	init   int // crate-init's PID
+}
+
+// stoppedAtStart starts `crate run ARGS...` and stops its crate-init as soon
+// as it exists, before it has executed the command. --cpu 1 slows
+// crate-init down, so that the test finds it in time; if it has not, the
+// test tries again with a new container.
+func (e *env) stoppedAtStart(args ...string) stoppedStart {
+	e.t.Helper()
+	for attempt := 0; ; attempt++ {
+		name := newName()
+		cmd := e.command(append([]string{"run", "--name", name, "--cpu", "1"}, args...)...)
+		stderr := &strings.Builder{}
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			e.t.Fatal(err)
+		}
+		if pid := stopInitBeforeExec(e.t, cmd.Process.Pid); pid != 0 {
+			return stoppedStart{cmd: cmd, stderr: stderr, name: name, init: pid}
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		e.crate("gc")
+		if attempt == 4 {
+			e.t.Fatal("crate-init executed the command before the test could stop it, five times")
+		}
+	}
+}
+
 // stopInitBeforeExec finds the crate-init that the crate of pid starts, and
-// stops it with SIGSTOP; it reports whether it stopped it before it had
-// executed the command (its name is still crate-init once it is stopped).
-func stopInitBeforeExec(t *testing.T, pid int) bool {
+// stops it with SIGSTOP; it returns its PID if it stopped it before it went
+// through the gate: its name is still crate-init once it is stopped, so it
+// has not executed the command, and it still shares the test's cgroup
+// namespace, which it leaves first thing after the gate, so it has made
+// none of the container yet.
+func stopInitBeforeExec(t *testing.T, pid int) int {
 	t.Helper()
 	for {
 		children := childrenOf(pid)
@@ -507,21 +523,34 @@ func stopInitBeforeExec(t *testing.T, pid int) bool {
 				continue // forked, not yet executed: crate's own copy
 			case "crate-init":
 			default:
-				return false
+				return 0
 			}
 			syscall.Kill(child, syscall.SIGSTOP)
 			for {
 				stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
 				if err != nil {
-					return false
+					return 0
 				}
 				// "PID (COMM) STATE ...": T once the stop has taken effect.
 				if _, after, ok := strings.Cut(string(stat), ") "); ok && strings.HasPrefix(after, "T") {
-					return command(child) == "crate-init"
+					if command(child) != "crate-init" || !sameCgroupNamespace(child) {
+						return 0
+					}
+					return child
 				}
 			}
 		}
 	}
+}
+
+// sameCgroupNamespace reports whether pid is in the test's cgroup namespace.
+func sameCgroupNamespace(pid int) bool {
+	ours, err := os.Readlink("/proc/self/ns/cgroup")
+	if err != nil {
+		return false
+	}
+	theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/cgroup", pid))
+	return err == nil && theirs == ours
 }
 
 // childrenOf lists the children of pid's threads; nil once pid has exited

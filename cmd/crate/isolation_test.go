@@ -120,6 +120,19 @@ func TestWorkdirAndEnv(t *testing.T) {
 	}
 }
 
+// TestInitsEnvironmentStaysInit: crate-init runs with an environment of
+// crate's (GOMAXPROCS), which the command, with or without --init, never
+// sees.
+func TestInitsEnvironmentStaysInit(t *testing.T) {
+	e := newEnv(t)
+	for _, flags := range [][]string{nil, {"--init"}} {
+		out := e.runOK(append(flags, busyboxImage(t), "env")...)
+		if strings.Contains(out, "GOMAXPROCS") {
+			t.Errorf("crate run %v: the command's environment has crate-init's:\n%s", flags, out)
+		}
+	}
+}
+
 // TestNoPivot runs with chroot instead of pivot_root: the container works the
 // same from the inside.
 func TestNoPivot(t *testing.T) {

@@ -107,6 +107,9 @@ type Stats struct {
 	MemoryPeak uint64        // highest memory usage seen, in bytes
 	CPUTime    time.Duration // user+system CPU time of every process ever in the cgroup
 	PidsPeak   uint64        // highest number of tasks seen (pids.peak; newer kernels only)
+	// PidsLimitHits counts the forks and new threads the pids limit refused
+	// (pids.events "max").
+	PidsLimitHits uint64
 }
 
 // Usage is what a live container uses now, and its limits (0: none), for

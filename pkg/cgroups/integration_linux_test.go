@@ -249,6 +249,23 @@ func TestOOMKill(t *testing.T) {
 	}
 }
 
+// TestPidsLimitHits: a fork the pids limit refuses is counted.
+func TestPidsLimitHits(t *testing.T) {
+	testutil.RequireRoot(t)
+	m := newTestCgroup(t, Limits{Pids: 1})
+	// The shell is the one process allowed: its fork fails.
+	cmd := startInCgroup(t, m, "(exit 0)")
+	cmd.Wait()
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stats: %+v", st)
+	if st.PidsLimitHits < 1 {
+		t.Errorf("PidsLimitHits = %d after a refused fork, want at least 1", st.PidsLimitHits)
+	}
+}
+
 func TestCPUTime(t *testing.T) {
 	testutil.RequireRoot(t)
 	m := newTestCgroup(t, Limits{})

@@ -209,6 +209,11 @@ func (m *v1) Stats() (Stats, error) {
 		if st.PidsPeak, err = readUintFile(filepath.Join(dir, "pids.peak")); err != nil {
 			return st, err
 		}
+		events, err := readKeyValueFile(filepath.Join(dir, "pids.events"))
+		if err != nil {
+			return st, err
+		}
+		st.PidsLimitHits = events["max"]
 	}
 	return st, nil
 }

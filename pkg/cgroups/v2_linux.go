@@ -151,6 +151,11 @@ func (m *v2) Stats() (Stats, error) {
 	if st.PidsPeak, err = readUintFile(m.file("pids.peak")); err != nil {
 		return st, err
 	}
+	pids, err := readKeyValueFile(m.file("pids.events"))
+	if err != nil {
+		return st, err
+	}
+	st.PidsLimitHits = pids["max"]
 	return st, nil
 }
 

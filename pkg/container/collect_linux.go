@@ -216,15 +216,9 @@ func lockDir(path string, how int) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
+	if err := state.Flock(f, how); err != nil {
 		f.Close()
-		return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+		return nil, err
 	}
 	return f, nil
 }

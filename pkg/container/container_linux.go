@@ -106,6 +106,10 @@ type container struct {
 	placed  time.Time // when init was born in the cgroup: CPU time counts from here
 	exited  chan struct{}
 	stats   cgroups.Stats
+	// baseline is what the counters of init's cgroup said before init
+	// started: zero, but for crate exec, whose init joins a running
+	// container's cgroup.
+	baseline cgroups.Stats
 
 	state    *state.Handle   // the container's entry in the state directory, once made
 	output   *capturedOutput // a detached container's output, captured to its log
@@ -424,8 +428,12 @@ func (c *container) start(sigs <-chan os.Signal) error {
 		Path: execPath(initExe),
 		// The level init logs at: what crate keeps (see logging.New), so
 		// that init spends nothing on lines nobody will read.
-		Args:   []string{"crate-init", initLogLevel(c.log).String()},
-		Env:    []string{}, // nothing of the host's environment reaches the container
+		Args: []string{"crate-init", initLogLevel(c.log).String()},
+		// Nothing of the host's environment reaches init, and the command
+		// gets the spec's, never init's. GOMAXPROCS=1 keeps init's Go
+		// runtime to the fewest threads, which lowers the memory and the
+		// tasks every start needs (MinMemoryBytes, MinPids).
+		Env:    []string{"GOMAXPROCS=1"},
 		Stdin:  stdin,
 		Stdout: stdout,
 		Stderr: stderr,
@@ -447,6 +455,12 @@ func (c *container) start(sigs <-chan os.Signal) error {
 			// exec, the process it started.
 			Pdeathsig: syscall.SIGKILL,
 		},
+	}
+	if c.join != nil {
+		// For initDied: what the container's processes have counted.
+		if c.baseline, err = c.join.cgroup.Stats(); err != nil {
+			c.log.Warn("read cgroup stats", "error", err)
+		}
 	}
 	// The cgroup must hold init before init runs a single instruction of the
 	// container: otherwise a fast command could fork or allocate outside its
@@ -490,15 +504,18 @@ func (c *container) start(sigs <-chan os.Signal) error {
 	}()
 	c.log.Debug("init started", "pid", cmd.Process.Pid, "init", c.cfg.InitPath)
 
-	if err := <-sent; err != nil {
+	// A write that init's end refuses (EPIPE) means that init stopped
+	// reading: it failed a step, or died. WaitExec then says which.
+	if err := <-sent; err != nil && !errors.Is(err, unix.EPIPE) {
 		return fmt.Errorf("send spec to init: %w", err)
 	}
 	specW.Close()
-
-	if err := ch.SendGo(); err != nil {
+	if err := ch.SendGo(); err != nil && !errors.Is(err, unix.EPIPE) {
 		return err
 	}
-	if err := c.waitExec(ch, sigs); err != nil {
+	if err := c.waitExec(ch, sigs); errors.Is(err, initsync.ErrInitDied) {
+		return c.initDied()
+	} else if err != nil {
 		return err
 	}
 	if c.join != nil {
@@ -580,6 +597,35 @@ func (c *container) waitExec(ch *initsync.Channel, sigs <-chan os.Signal) error 
 			return interrupted("the command has not started by the stop timeout", stopped)
 		}
 	}
+}
+
+// initDied explains a start whose init died before the command started:
+// how it ended, and the counters of its cgroup that say why. Its end of the
+// sync socket is closed, and it had not executed the command: it has exited,
+// or is exiting.
+func (c *container) initDied() error {
+	<-c.exited
+	e := &InitDiedError{}
+	ws := c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		e.Signal = ws.Signal()
+	} else {
+		e.ExitCode = ws.ExitStatus()
+	}
+	cg := c.placement()
+	st, err := cg.Stats()
+	if err != nil {
+		c.log.Warn("read cgroup stats", "error", err)
+	}
+	u, err := cg.Usage()
+	if err != nil {
+		c.log.Warn("read cgroup limits", "error", err)
+	}
+	// crate exec's init joins a cgroup whose counters ran before it.
+	e.OOMKilled = e.Signal == unix.SIGKILL && st.OOMKills > c.baseline.OOMKills
+	e.PidsLimited = st.PidsLimitHits > c.baseline.PidsLimitHits
+	e.MemoryLimit, e.PidsLimit = int64(u.MemoryLimit), int64(u.PidsLimit)
+	return e
 }
 
 // wait forwards signals to the container's PID 1 until it exits. A PID 1

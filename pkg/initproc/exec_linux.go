@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crate-run/crate/pkg/initsync"
 	"github.com/crate-run/crate/pkg/spec"
 )
 
@@ -41,11 +42,17 @@ func shown(s string) string {
 }
 func (e *ExecError) Unwrap() error { return e.Errno }
 
-// execCommand finds args[0] on the container's PATH and execs it. It returns
-// only on failure, with an *ExecError that says exactly why.
-func execCommand(args, env []string) error {
+// execCommand finds args[0] on the container's PATH, tells the supervisor
+// that init is executing it, and execs it. It returns only on failure, with
+// an *ExecError that says exactly why.
+func execCommand(args, env []string, sync *initsync.Channel) error {
 	path, err := lookPath(args[0], env)
 	if err != nil {
+		return err
+	}
+	// The last word, as late as it can come: until the supervisor has it, a
+	// death of init is a death before the command started.
+	if err := sync.Executing(); err != nil {
 		return err
 	}
 	err = unix.Exec(path, args, env)

@@ -269,7 +269,7 @@ func becomeCommand(log *initlog.Logger, s *specs.Spec, filter seccomp.Program, s
 		return "exec", runAsInit(log, s.Process.Args, s.Process.Env, s.Process.Terminal, sync, volumes)
 	}
 	log.Debug("init executing command", "args", s.Process.Args, "cwd", s.Process.Cwd)
-	return "exec", execCommand(s.Process.Args, s.Process.Env)
+	return "exec", execCommand(s.Process.Args, s.Process.Env, sync)
 }
 
 // readSpec reads the runtime spec the supervisor wrote to the spec pipe.

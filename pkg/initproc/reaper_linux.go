@@ -24,10 +24,10 @@ package initproc
 // the terminal, and Ctrl-C and Ctrl-Z would reach init instead of it. Init
 // never reads the terminal, so it is fine in the background.
 //
-// The supervisor is unchanged: it still learns from EOF on the sync socket
-// that the command runs, and still signals and reaps its child, now init,
-// which exits with the command's exit code (128+N for a signal N, as a
-// shell and docker run --init report it).
+// The supervisor is unchanged: it still learns from exec and EOF on the
+// sync socket that the command runs, and still signals and reaps its child,
+// now init, which exits with the command's exit code (128+N for a signal N,
+// as a shell and docker run --init report it).
 
 import (
 	"errors"
@@ -100,11 +100,13 @@ func startCommand(args, env []string, terminal bool) (pid int, err error) {
 	return pid, nil
 }
 
-// letGo closes every descriptor init still holds of the supervisor's, now
-// that the command runs: without --init, execve would have closed them. The
-// sync socket goes last, so that by the time the supervisor reads EOF there,
-// the container holds nothing of its own.
+// letGo tells the supervisor that the command runs, and closes every
+// descriptor init still holds of the supervisor's: without --init, execve
+// would have closed them. The sync socket goes last, so that by the time
+// the supervisor reads EOF there, the container holds nothing of its own.
 func letGo(sync *initsync.Channel, vs *volumes) {
+	// Were the supervisor gone, init dies of its parent-death signal.
+	sync.Executing()
 	vs.Close()
 	// Raw descriptors: the network namespace's was never an *os.File in
 	// init, and the log's belongs to crate-init's main (see runAsInit).

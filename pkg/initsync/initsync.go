@@ -17,13 +17,17 @@
 //	                                            namespace's root, chdir,
 //	                                            and fork the command)
 //	WaitExec <------ error{step,errno,msg} ---  Fail        (on any failure)
+//	WaitExec <------------ exec --------------  Executing   (the command found)
 //	WaitExec <------------- EOF --------------  execve      (fd 4 is close-on-exec)
 //
 // Every message is a 4-byte big-endian length followed by that many bytes of
-// JSON. EOF where WaitExec expects a message means execve succeeded: the kernel
-// closed init's end of the socket, and nothing else could have. (With --init,
-// and for crate exec, init closes it itself once its child has exec'ed the
-// command.)
+// JSON. EOF after exec means execve succeeded: the kernel closed init's end
+// of the socket. (With --init, and for crate exec, init sends exec and
+// closes the socket itself once its child has exec'ed the command.) A
+// process's descriptors also close when it dies: EOF, or ECONNRESET when go
+// was still unread, before exec means that init died before the command
+// started (WaitExec's ErrInitDied) — killed by a signal, by the OOM killer,
+// or ended by its Go runtime when it could not start a thread.
 package initsync
 
 import (
@@ -56,7 +60,16 @@ const (
 	KindGo Kind = "go"
 	// KindError is sent by init when a step fails; init exits right after.
 	KindError Kind = "error"
+	// KindExec is init's last word: it is executing the command (with
+	// --init and for crate exec, the command runs). An error may still
+	// follow, if execve fails.
+	KindExec Kind = "exec"
 )
+
+// ErrInitDied is WaitExec's error when init's end of the socket closed
+// before init said it was executing the command: init died before the
+// command started, without a word.
+var ErrInitDied = errors.New("crate-init died before the command started")
 
 // Message is what travels on the sync socket.
 type Message struct {
@@ -171,18 +184,46 @@ func (c *Channel) Fail(step string, err error) error {
 	return c.send(m)
 }
 
+// execMessage is KindExec's message, encoded once: init sends it on every
+// start, and encoding/json would build an encoder for Message first.
+var execMessage = []byte("\x00\x00\x00\x0f" + `{"kind":"exec"}`)
+
+// Executing tells the supervisor that init is executing the command: the
+// EOF that follows, with no error before it, means that the command runs.
+func (c *Channel) Executing() error {
+	if _, err := c.f.Write(execMessage); err != nil {
+		return fmt.Errorf("send %s message: %w", KindExec, err)
+	}
+	return nil
+}
+
 // WaitExec blocks the supervisor until init has either executed the command
-// (nil) or failed a step (*InitError).
+// (nil), failed a step (*InitError), or died before it said it was
+// executing the command (ErrInitDied).
 func (c *Channel) WaitExec() error {
-	m, err := c.recv()
-	if errors.Is(err, io.EOF) {
-		return nil
+	executing := false
+	for {
+		m, err := c.recv()
+		switch {
+		case errors.Is(err, io.EOF) && executing:
+			return nil
+		case closed(err):
+			return fmt.Errorf("wait for exec: %w (%w)", ErrInitDied, err)
+		case err != nil:
+			return fmt.Errorf("wait for exec: %w", err)
+		case m.Kind == KindExec && !executing:
+			executing = true
+		case m.Kind == KindError:
+			return &InitError{Step: m.Step, Errno: syscall.Errno(m.Errno), Msg: m.Msg}
+		default:
+			return fmt.Errorf("wait for exec: got a %q message", m.Kind)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("wait for exec: %w", err)
-	}
-	if m.Kind != KindError {
-		return fmt.Errorf("wait for exec: got a %q message", m.Kind)
-	}
-	return &InitError{Step: m.Step, Errno: syscall.Errno(m.Errno), Msg: m.Msg}
+}
+
+// closed reports whether err, from a read of the socket, means that the
+// other end closed it: EOF, part of a message then EOF, or ECONNRESET, the
+// kernel's answer when the other end closed it with data still unread.
+func closed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }

@@ -13,7 +13,7 @@ import (
 // ParseMemory reads a --memory value. A bare number is MiB, as in the original
 // `--memory 64`; a K, M or G suffix (any case, optional B or iB) says the unit.
 func ParseMemory(s string) (int64, error) {
-	const help = "use a number of MiB (64) or a size with a unit (512K, 64M, 2G)"
+	const help = "use a number of MiB (64) or a size with a unit (2048K, 64M, 2G)"
 	n, err := ParseSize(s, 1<<20)
 	switch {
 	case errors.Is(err, ErrSizeTooLarge):

@@ -369,7 +369,7 @@ func (d Dir) WaitSupervisor(ctx context.Context, id string) error {
 	done := make(chan error, 1) // buffered: the goroutine never blocks on it
 	go func() {
 		defer f.Close()
-		done <- flock(f, unix.LOCK_SH)
+		done <- Flock(f, unix.LOCK_SH)
 	}()
 	select {
 	case err := <-done:
@@ -413,7 +413,7 @@ func (d Dir) Reap(id string) (unlock func(), err error) {
 		// again, so the exclusive lock waits only for other probes and
 		// reapers. flock converts by dropping the shared lock first, so two
 		// reapers converting at once cannot deadlock.
-		if err := flock(f, unix.LOCK_EX); err != nil {
+		if err := Flock(f, unix.LOCK_EX); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("reap container %s: %w", id, err)
 		}

@@ -7,9 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// flock applies operation how (unix.LOCK_*) to f. A blocking wait that a
+// Flock applies operation how (unix.LOCK_*) to f. A blocking wait that a
 // signal interrupts is started again.
-func flock(f *os.File, how int) error {
+func Flock(f *os.File, how int) error {
 	return flockFd(int(f.Fd()), f.Name(), how)
 }
 
@@ -38,7 +38,7 @@ func lockExisting(path string, how int) (*os.File, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := flock(f, how); err != nil {
+		if err := Flock(f, how); err != nil {
 			f.Close()
 			return nil, err
 		}
