@@ -60,21 +60,21 @@ func TestInitOOMKilledBeforeExec(t *testing.T) {
 // TestInitDiedWording: each way crate-init can die before the command
 // starts is worded with the flag to change, if a limit was in the way.
 func TestInitDiedWording(t *testing.T) {
-	min := humanBytes(container.MinMemoryBytes)
+	floor := container.StartFloor(false)
 	for _, tt := range []struct {
 		err  container.InitDiedError
 		want string
 	}{
-		{container.InitDiedError{Signal: syscall.SIGKILL, OOMKilled: true, MemoryLimit: 1 << 20},
-			"crate-init was OOM-killed before the command started: a memory limit of 1 MiB is below what a start needs (about " + min + "); raise --memory"},
-		{container.InitDiedError{Signal: syscall.SIGKILL, OOMKilled: true, MemoryLimit: 64 << 20},
+		{container.InitDiedError{Signal: syscall.SIGKILL, OOMKilled: true, MemoryLimit: 1 << 20, Floor: floor},
+			"crate-init was OOM-killed before the command started: a memory limit of 1 MiB is below what a start needs (about " + humanBytes(floor.MemoryBytes) + "); raise --memory"},
+		{container.InitDiedError{Signal: syscall.SIGKILL, OOMKilled: true, MemoryLimit: 64 << 20, Floor: floor},
 			"crate-init was OOM-killed before the command started, under a memory limit of 64 MiB; raise --memory"},
 		{container.InitDiedError{Signal: syscall.SIGKILL, OOMKilled: true},
 			"crate-init was OOM-killed before the command started, with no memory limit: the host is out of memory"},
-		{container.InitDiedError{ExitCode: 2, PidsLimited: true, PidsLimit: 2},
+		{container.InitDiedError{ExitCode: 2, PidsLimited: true, PidsLimit: 2, Floor: floor},
 			"crate-init could not start a thread before the command started: a pids limit of 2 is below what a start needs (" +
-				strconv.Itoa(container.MinPids) + "); raise --pids"},
-		{container.InitDiedError{ExitCode: 2, PidsLimited: true, PidsLimit: 100},
+				strconv.FormatInt(floor.Pids, 10) + "); raise --pids"},
+		{container.InitDiedError{ExitCode: 2, PidsLimited: true, PidsLimit: 100, Floor: floor},
 			"crate-init could not start a thread before the command started: the pids limit of 100 was reached; raise --pids"},
 		{container.InitDiedError{Signal: syscall.SIGKILL}, "crate-init was killed by SIGKILL before the command started"},
 		{container.InitDiedError{ExitCode: 2}, "crate-init exited with code 2 before the command started"},

@@ -24,9 +24,9 @@ import (
 // RunCmd is `crate run`.
 type RunCmd struct {
 	Hostname    string        `help:"Hostname inside the container (default: the container id)." placeholder:"NAME"`
-	Memory      string        `help:"Memory limit: MiB as a bare number (64), or 2048K, 64M, 2G; at least 1536K, what crate-init needs to start. Swap is limited to the same." placeholder:"SIZE"`
+	Memory      string        `help:"Memory limit: MiB as a bare number (64), or 2048K, 64M, 2G; at least 1536K (1664K with --init), what crate-init needs to start. Swap is limited to the same." placeholder:"SIZE"`
 	CPU         string        `name:"cpu" help:"CPU limit in percent of one CPU: 50 is half a CPU, 250 two and a half." placeholder:"PERCENT"`
-	Pids        *int64        `help:"Maximum number of processes in the container (default 4096, so a fork bomb dies; at least 6, what crate-init needs to start; -1 for no limit)." placeholder:"N"`
+	Pids        *int64        `help:"Maximum number of processes in the container (default 4096, so a fork bomb dies; at least 6 (10 with --init), what crate-init needs to start; -1 for no limit)." placeholder:"N"`
 	CapAdd      []string      `help:"Add a capability to Docker's default set (NET_ADMIN, or ALL); repeatable." sep:"none" placeholder:"CAP"`
 	CapDrop     []string      `help:"Drop a capability from the default set (or ALL); repeatable." sep:"none" placeholder:"CAP"`
 	Privileged  bool          `help:"Keep every capability and leave /proc and /sys unmasked: the container is as strong as root on the host."`
@@ -161,10 +161,6 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		if o.MemoryBytes, err = spec.ParseMemory(r.Memory); err != nil {
 			return container.Config{}, err
 		}
-		if refuseBelowMinimums && o.MemoryBytes < container.MinMemoryBytes {
-			return container.Config{}, fmt.Errorf("--memory %s: below the %s crate-init needs to start any command; give --memory %dK or more",
-				r.Memory, humanBytes(container.MinMemoryBytes), container.MinMemoryBytes>>10)
-		}
 	}
 	if r.CPU != "" {
 		if o.CPUPercent, err = spec.ParseCPU(r.CPU, runtime.NumCPU()); err != nil {
@@ -176,9 +172,10 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		if o.Pids, err = spec.ParsePids(*r.Pids); err != nil {
 			return container.Config{}, err
 		}
-		if refuseBelowMinimums && o.Pids > 0 && o.Pids < container.MinPids {
-			return container.Config{}, fmt.Errorf("--pids %d: below the %d tasks crate-init needs to start any command; give --pids %d or more (-1 for no limit)",
-				o.Pids, container.MinPids, container.MinPids)
+	}
+	if refuseBelowMinimums {
+		if err := aboveFloor(r.Memory, o); err != nil {
+			return container.Config{}, err
 		}
 	}
 	if o.Capabilities, err = spec.CapabilitySet(r.CapAdd, r.CapDrop, r.Privileged); err != nil {
@@ -334,6 +331,26 @@ type loggedError struct{ error }
 
 func (e loggedError) Unwrap() error { return e.error }
 
+// aboveFloor refuses a --memory or --pids below what a start needs, with
+// --init or without (container.StartFloor): such a start would fail, now and
+// then or always, once crate had made everything.
+func aboveFloor(memory string, o spec.Options) error {
+	f := container.StartFloor(o.Init)
+	with := ""
+	if o.Init {
+		with = " with --init"
+	}
+	if o.MemoryBytes > 0 && o.MemoryBytes < f.MemoryBytes {
+		return fmt.Errorf("--memory %s: below the %s crate-init needs to start any command%s; give --memory %dK or more",
+			memory, humanBytes(f.MemoryBytes), with, f.MemoryBytes>>10)
+	}
+	if o.Pids > 0 && o.Pids < f.Pids {
+		return fmt.Errorf("--pids %d: below the %d tasks crate-init needs to start any command%s; give --pids %d or more (-1 for no limit)",
+			o.Pids, f.Pids, with, f.Pids)
+	}
+	return nil
+}
+
 // explainInitDied words a start whose crate-init died before the command
 // started, naming the flag of the limit that was in its way, if one was.
 func explainInitDied(err error) error {
@@ -344,14 +361,14 @@ func explainInitDied(err error) error {
 	const oom = "crate-init was OOM-killed before the command started"
 	const pids = "crate-init could not start a thread before the command started"
 	switch {
-	case d.OOMKilled && d.MemoryLimit > 0 && d.MemoryLimit < container.MinMemoryBytes:
+	case d.OOMKilled && d.MemoryLimit > 0 && d.MemoryLimit < d.Floor.MemoryBytes:
 		return fmt.Errorf("%s: a memory limit of %s is below what a start needs (about %s); raise --memory",
-			oom, humanBytes(d.MemoryLimit), humanBytes(container.MinMemoryBytes))
+			oom, humanBytes(d.MemoryLimit), humanBytes(d.Floor.MemoryBytes))
 	case d.OOMKilled && d.MemoryLimit > 0:
 		return fmt.Errorf("%s, under a memory limit of %s; raise --memory", oom, humanBytes(d.MemoryLimit))
-	case d.PidsLimited && d.PidsLimit > 0 && d.PidsLimit < container.MinPids:
+	case d.PidsLimited && d.PidsLimit > 0 && d.PidsLimit < d.Floor.Pids:
 		return fmt.Errorf("%s: a pids limit of %d is below what a start needs (%d); raise --pids",
-			pids, d.PidsLimit, container.MinPids)
+			pids, d.PidsLimit, d.Floor.Pids)
 	case d.PidsLimited:
 		return fmt.Errorf("%s: the pids limit of %d was reached; raise --pids", pids, d.PidsLimit)
 	}

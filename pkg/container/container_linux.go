@@ -432,7 +432,7 @@ func (c *container) start(sigs <-chan os.Signal) error {
 		// Nothing of the host's environment reaches init, and the command
 		// gets the spec's, never init's. GOMAXPROCS=1 keeps init's Go
 		// runtime to the fewest threads, which lowers the memory and the
-		// tasks every start needs (MinMemoryBytes, MinPids).
+		// tasks every start needs (StartFloor).
 		Env:    []string{"GOMAXPROCS=1"},
 		Stdin:  stdin,
 		Stdout: stdout,
@@ -605,7 +605,8 @@ func (c *container) waitExec(ch *initsync.Channel, sigs <-chan os.Signal) error 
 // or is exiting.
 func (c *container) initDied() error {
 	<-c.exited
-	e := &InitDiedError{}
+	// crate exec's init stays beside the command as --init's does.
+	e := &InitDiedError{Floor: StartFloor(c.cfg.Spec.Init || c.join != nil)}
 	ws := c.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
 		e.Signal = ws.Signal()
