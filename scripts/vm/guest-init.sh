@@ -3,16 +3,16 @@
 # stages, both as PID 1:
 #
 #   stage 1 (/init in the initramfs): load the kernel modules the VM needs,
-#     make a tmpfs the real root, put busybox, the shared host /usr and the
-#     shared checkout in it, and switch_root into it. The tests need a real
-#     root: pivot_root, which every container does, is impossible on the
+#     make a tmpfs the real root, put busybox and the shared host /usr and
+#     /etc in it, and switch_root into it. The tests need a real root:
+#     pivot_root, which every container does, is impossible on the
 #     initramfs, and a chroot over it would leave the initramfs reachable to
 #     a container that escapes its own root.
-#   stage 2 (/bb/init in the new root): mount the usual file systems, cgroup2
-#     alone at /sys/fs/cgroup with every controller enabled for children, run
-#     the host's command from the control share with its output on the
-#     second serial port, write its exit status to the control share and
-#     power off.
+#   stage 2 (/bb/init in the new root): mount the usual file systems, then
+#     the shared checkout at its path on the host, and cgroup2 alone at
+#     /sys/fs/cgroup with every controller enabled for children; run the
+#     host's command from the control share with its output on the second
+#     serial port, write its exit status to the control share and power off.
 set -u
 PATH=/bb/bin:/bin:/usr/sbin:/usr/bin:/sbin
 
@@ -37,9 +37,6 @@ if [ "${1:-}" != stage2 ]; then
 	for d in bin sbin lib lib64 libx32 lib32; do
 		[ -e $r/usr/$d ] && /bin/busybox ln -s usr/$d $r/$d
 	done
-	. $r/ctl/config # dir=, the checkout's path on the host
-	/bin/busybox mkdir -p "$r$dir"
-	mount9p work "$r$dir" cache=mmap
 	mount9p etc $r/etc ro,cache=loose
 	/bin/busybox umount /proc /dev
 	exec /bin/busybox switch_root $r /bb/init stage2
@@ -60,6 +57,14 @@ done
 hostname crate-vm
 ip link set lo up
 stty -F /dev/ttyS1 raw -echo 115200 2>/dev/null
+# The checkout last, over what is mounted above: a clone in /tmp or /run
+# must not be hidden by their tmpfs.
+. /ctl/config # dir=, the checkout's path on the host
+if ! mkdir -p "$dir" || ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=mmap work "$dir"; then
+	echo "crate-vm: cannot share the checkout at $dir in the VM (inside the host's /usr or /etc, shared read-only?)" >/dev/ttyS1
+	echo 125 >/ctl/status
+	poweroff -f
+fi
 # The host's shell if it has one: busybox's runs its own applets first,
 # whatever PATH says.
 shell=/bin/sh
