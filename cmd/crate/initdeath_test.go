@@ -97,8 +97,9 @@ func (e *env) finishStopped(s stoppedStart) result {
 
 // squeezeMemory lowers the memory limit of container name, whose crate-init
 // is stopped at the gate, so far that crate-init cannot go on. On cgroup v2
-// the limit goes to nothing: the kernel reclaims what it can, then
-// OOM-kills crate-init at once. Cgroup v1 refuses (EBUSY) a limit below what
+// the limit goes to one page: the kernel reclaims what it can, then
+// OOM-kills crate-init at once. (Not to 0: crate reads a limit of 0 as no
+// limit, as the kernel's "max".) Cgroup v1 refuses (EBUSY) a limit below what
 // the cgroup uses, but only after it has reclaimed what it could and
 // emptied the per-CPU stocks of memory charged ahead, which the usage
 // counts: a limit of exactly the usage read after that holds, and the
@@ -107,7 +108,7 @@ func (e *env) finishStopped(s stoppedStart) result {
 func squeezeMemory(t *testing.T, name string, init int) {
 	t.Helper()
 	if cgroupV2() {
-		if err := os.WriteFile(filepath.Join("/sys/fs/cgroup", "crate-"+name, "memory.max"), []byte("0"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join("/sys/fs/cgroup", "crate-"+name, "memory.max"), []byte("4096"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
