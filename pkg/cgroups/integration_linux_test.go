@@ -3,7 +3,7 @@ package cgroups
 // These tests make real cgroups named crate-test-<random> under
 // /sys/fs/cgroup and remove them. They run on the v1 hybrid CI host and, from
 // a test binary built with CGO_ENABLED=0, in the cgroup v2 VM
-// (/work/shared/vm/run-in-vm.sh); each checks the files of the mode it finds.
+// (scripts/test-v2.sh); each checks the files of the mode it finds.
 
 import (
 	"bufio"
