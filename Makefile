@@ -66,8 +66,11 @@ bench: build
 
 # The bench's probe of the floor (its part 5): crate built to start
 # containers under limits below the minimum that crate run refuses.
+# Its crate-init is built with it: crate refuses an init of another version,
+# and bin/ may have been built at another commit.
 build/bench/crate-floorprobe: $(SOURCES)
 	$(GOBUILD) -tags floorprobe -o $@ ./cmd/crate
+	$(GOBUILD) -o $@-init ./cmd/crate-init
 
 # --- Distribution packages -------------------------------------------------
 # `make deb` and `make rpm` write build/crate_*.deb and build/crate-*.rpm with

@@ -382,8 +382,12 @@ smallest() {
 	echo "$hi"
 }
 # crate's probe is crate built to start what crate run refuses, a limit
-# below the minimum (see the Makefile); it runs the crate-init of bin/.
-probe=(env CRATE_INIT="$repo/bin/crate-init" build/bench/crate-floorprobe --root "$state" --log-file "$log")
+# below the minimum (see the Makefile), with the crate-init built beside it.
+# A probe that cannot start a container at all would read as a floor above
+# every limit tried.
+probe=(env CRATE_INIT="$repo/build/bench/crate-floorprobe-init" build/bench/crate-floorprobe --root "$state" --log-file "$log")
+"${probe[@]}" run --name bench-floor "$image" /bin/true >/dev/null ||
+	fail "the floor probe (build/bench/crate-floorprobe) did not start /bin/true without limits"
 crate_memory() { "${probe[@]}" run --name bench-floor --memory "${1}K" "$image" /bin/true; }
 crate_pids() { "${probe[@]}" run --name bench-floor --pids "$1" "$image" /bin/true; }
 crate_init_memory() { "${probe[@]}" run --name bench-floor --init --memory "${1}K" "$image" /bin/true; }
