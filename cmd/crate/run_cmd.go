@@ -24,7 +24,7 @@ import (
 // RunCmd is `crate run`.
 type RunCmd struct {
 	Hostname    string        `help:"Hostname inside the container (default: the container id)." placeholder:"NAME"`
-	Memory      string        `help:"Memory limit: MiB as a bare number (64), or 2048K, 64M, 2G; at least 1536K (1664K with --init), what crate-init needs to start. Swap is limited to the same." placeholder:"SIZE"`
+	Memory      string        `help:"Memory limit: MiB as a bare number (64), or 2048K, 64M, 2G; at least 1536K (1728K with --init), what crate-init needs to start. Swap is limited to the same." placeholder:"SIZE"`
 	CPU         string        `name:"cpu" help:"CPU limit in percent of one CPU: 50 is half a CPU, 250 two and a half." placeholder:"PERCENT"`
 	Pids        *int64        `help:"Maximum number of processes in the container (default 4096, so a fork bomb dies; at least 6 (10 with --init), what crate-init needs to start; -1 for no limit)." placeholder:"N"`
 	CapAdd      []string      `help:"Add a capability to Docker's default set (NET_ADMIN, or ALL); repeatable." sep:"none" placeholder:"CAP"`

@@ -24,7 +24,7 @@ type Floor struct {
 // refuses a limit below them.
 func StartFloor(init bool) Floor {
 	if init {
-		return Floor{MemoryBytes: 1664 << 10, Pids: 10}
+		return Floor{MemoryBytes: 1728 << 10, Pids: 10}
 	}
 	return Floor{MemoryBytes: 1536 << 10, Pids: 6}
 }
