@@ -18,7 +18,7 @@
 # (default 100) set the run counts.
 # BENCH_BASELINE=REV (a git revision, e.g. HEAD~1 or main) adds that build
 # of crate to part 1, in the same rounds, as "crate@base": a change's cost
-# in start time, measured against runc in one run.
+# in start time, measured against runc in one run; and to part 5.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
