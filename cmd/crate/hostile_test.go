@@ -369,3 +369,20 @@ func mountsAt(t *testing.T, dir string) int {
 	}
 	return n
 }
+
+// TestHostileDfWalk: crate system df sums what each container's directory
+// holds, which the container changes while df walks it: its writes land in
+// the overlay's upper directory. A container that swaps a directory for a
+// symlink to / for ever must never get df to count the host's files (the
+// walk would find d a directory, then open d by name and be in /): the
+// containers' total stays what one small container holds.
+func TestHostileDfWalk(t *testing.T) {
+	e := newEnv(t)
+	e.detachReady(attackImage(t), "/attack", "swap-dir-link", "/race")
+	const most = 64 << 20 // the attack image and its copy, were it copied
+	for range 100 {
+		if c := e.df()["containers"]; c.Size > most {
+			t.Fatalf("df counts %d bytes in the containers, the host's files among them", c.Size)
+		}
+	}
+}

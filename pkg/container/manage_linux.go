@@ -158,24 +158,67 @@ func DirSizes(stateRoot string) ([]DirSize, error) {
 		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
 			continue
 		}
-		size := DirSize{ID: d.Name()}
-		// WalkDir follows no symlink: what a container made stays inside.
-		err := filepath.WalkDir(filepath.Join(stateRoot, "containers", d.Name()), func(_ string, e fs.DirEntry, err error) error {
-			if err == nil && e.Type().IsRegular() {
-				var fi fs.FileInfo
-				if fi, err = e.Info(); err == nil {
-					size.Bytes += fi.Size()
-				}
-			}
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // the container removed it, or ended
-			}
-			return err
-		})
+		n, err := treeSize(filepath.Join(stateRoot, "containers", d.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed meanwhile
+		}
 		if err != nil {
 			return nil, fmt.Errorf("size of container %s: %w", d.Name(), err)
 		}
-		sizes = append(sizes, size)
+		sizes = append(sizes, DirSize{ID: d.Name(), Bytes: n})
 	}
 	return sizes, nil
+}
+
+// treeSize sums the sizes of the regular files below the directory path,
+// which the container changes as it is read: its writes land in the
+// overlay's upper directory. The walk goes from descriptor to descriptor,
+// never by a path below path and never through a symlink, so that a
+// directory swapped for a symlink to the host's / between its listing and
+// its opening is skipped, not followed.
+func treeSize(path string) (int64, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return treeSizeAt(fd, path)
+}
+
+// treeSizeAt is treeSize of the directory fd, named path; it closes fd.
+func treeSizeAt(fd int, path string) (int64, error) {
+	dir := os.NewFile(uintptr(fd), path)
+	defer dir.Close()
+	names, err := dir.Readdirnames(-1)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, name := range names {
+		var st unix.Stat_t
+		err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if errors.Is(err, unix.ENOENT) {
+			continue // removed since the listing
+		}
+		if err != nil {
+			return 0, &os.PathError{Op: "stat", Path: path + "/" + name, Err: err}
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+			total += st.Size
+		case unix.S_IFDIR:
+			sub, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+				continue // removed or swapped since the stat
+			}
+			if err != nil {
+				return 0, &os.PathError{Op: "open", Path: path + "/" + name, Err: err}
+			}
+			n, err := treeSizeAt(sub, path+"/"+name)
+			if err != nil {
+				return 0, err
+			}
+			total += n
+		}
+	}
+	return total, nil
 }

@@ -84,6 +84,11 @@ var attacks = map[string]func(args []string) string{
 	// A PID 1 that chroots into DIR, with a forged /proc inside, and waits.
 	"chroot-forge": chrootForge,
 
+	// Makes DIR/d, a directory, and DIR/s, a symlink to the host's /, and
+	// swaps them for ever: a walk of DIR from outside that finds d a
+	// directory and then opens it by name opens /.
+	"swap-dir-link": swapDirLink,
+
 	// Does nothing: the child unshare-user starts.
 	"noop": func([]string) string { return "" },
 	// Prints "ready" and waits for ever: a PID 1 to exec into.
@@ -546,6 +551,26 @@ func chrootForge(args []string) string {
 	fmt.Println("ready")
 	pauseForEver()
 	return ""
+}
+
+func swapDirLink(args []string) string {
+	dir := arg(args, 0, "DIR")
+	if err := os.MkdirAll(dir+"/d", 0o755); err != nil {
+		return outcome("mkdir", err)
+	}
+	if err := os.WriteFile(dir+"/d/file", []byte("x"), 0o644); err != nil {
+		return outcome("write", err)
+	}
+	if err := os.Symlink("/", dir+"/s"); err != nil {
+		return outcome("symlink", err)
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, dir+"/d", unix.AT_FDCWD, dir+"/s", unix.RENAME_EXCHANGE); err != nil {
+		return outcome("exchange", err)
+	}
+	fmt.Println("ready")
+	for {
+		unix.Renameat2(unix.AT_FDCWD, dir+"/d", unix.AT_FDCWD, dir+"/s", unix.RENAME_EXCHANGE)
+	}
 }
 
 // pauseForEver waits until SIGTERM or SIGINT, and exits 0 then: as PID 1
