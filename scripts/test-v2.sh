@@ -34,7 +34,7 @@ kernelIndependent+='|TestExecLeavesAChildOnTheTerminal|TestHostileTerminalWithou
 kernelIndependent+='|TestHostileImageNameIsAnID|TestHostileImageNames|TestHostileImageIndexBomb|TestHostileImageFIFO'
 kernelIndependent+='|TestLogsOnTerminal|TestPsQuotesImageStrings|TestQuoteShort|TestWriteJSON'
 kernelIndependent+='|TestImagePrune|TestPruneRacingStarts|TestSystemDf|TestImportKeepsFreeSpace|TestImportSurvivesAFullDisk'
-kernelIndependent+='|TestHostileImageOverlayXattrs|TestLogOpts|TestLogLimits|TestLogsFollowRotation|TestOutputOnFullDisk)$'
+kernelIndependent+='|TestHostileImageOverlayXattrs|TestHostileDfWalk|TestLogOpts|TestLogLimits|TestLogsFollowRotation|TestOutputOnFullDisk)$'
 if [ $# -eq 0 ]; then
 	args="$args -test.skip \"$kernelIndependent\""
 else
