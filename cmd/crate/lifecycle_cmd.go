@@ -35,7 +35,8 @@ const cgroupRoot = "/sys/fs/cgroup"
 const supervisorExit = time.Minute
 
 // withRunDir runs f with crate's logger, logging an error f returns; then,
-// its work done, it collects what dead supervisors left (collectLeftovers).
+// its work done, it collects what dead supervisors left
+// (container.CollectLeftovers), so that a command's answer never waits for it.
 func withRunDir(g *Globals, verb string, f func(hclog.Logger, *state.Dir) error) error {
 	log, closeLog, err := g.rootLogger("crate " + verb + " needs root (containers belong to root)")
 	if err != nil {
@@ -49,26 +50,9 @@ func withRunDir(g *Globals, verb string, f func(hclog.Logger, *state.Dir) error)
 		err = loggedError{err}
 	}
 	if verb != "gc" {
-		collectLeftovers(log, g.Root, dir)
+		container.CollectLeftovers(log, g.Root, cgroupRoot, dir)
 	}
 	return err
-}
-
-// leftoverBound bounds the collection a command does after its own work: a
-// safety net (a cgroup whose processes will not die), not a measure.
-const leftoverBound = 10 * time.Second
-
-// collectLeftovers removes what the containers whose supervisor is gone
-// left, as container.Collect does without crate gc's everything, so that
-// nobody has to run crate gc. It comes after the command's own work, so a
-// command's answer never waits for it; a failure is logged, and left for
-// the next command.
-func collectLeftovers(log hclog.Logger, stateRoot string, dir *state.Dir) {
-	ctx, cancel := context.WithTimeout(context.Background(), leftoverBound)
-	defer cancel()
-	if _, err := container.Collect(ctx, log, stateRoot, cgroupRoot, dir, false); err != nil {
-		log.Warn("collect what dead supervisors left (crate gc removes it)", "error", err)
-	}
 }
 
 // forEach runs f for every container ref names, reporting failures one line

@@ -104,6 +104,22 @@ func Collect(ctx context.Context, log hclog.Logger, stateRoot, cgroupRoot string
 	return done, errors.Join(errs...)
 }
 
+// leftoverBound bounds a collection a command or a supervisor does on its
+// own: a safety net (a cgroup whose processes will not die), not a measure.
+const leftoverBound = 10 * time.Second
+
+// CollectLeftovers is what every crate command that reads the run
+// directory, and every supervisor while its container runs, does after its
+// own work, so that nobody has to run crate gc: Collect without everything,
+// bounded by leftoverBound, a failure logged and left for the next one.
+func CollectLeftovers(log hclog.Logger, stateRoot, cgroupRoot string, dir *state.Dir) {
+	ctx, cancel := context.WithTimeout(context.Background(), leftoverBound)
+	defer cancel()
+	if _, err := Collect(ctx, log, stateRoot, cgroupRoot, dir, false); err != nil {
+		log.Warn("collect what dead supervisors left (crate gc removes it)", "error", err)
+	}
+}
+
 // removeOrphanDir removes the container directory e of containers, which
 // has no entry in the run directory, and its cgroup, if no supervisor holds
 // it (see makeContainerDir); a directory still being made is removed only

@@ -530,10 +530,6 @@ func (c *container) start(sigs <-chan os.Signal) error {
 	return nil
 }
 
-// leftoverBound bounds the supervisor's collection of what dead supervisors
-// left: a safety net (a cgroup whose processes will not die), not a measure.
-const leftoverBound = 10 * time.Second
-
 // collectLeftovers removes, while the container runs, what the containers
 // whose supervisor is gone left (see Collect): the supervisor waits for its
 // command anyway, and the start has not waited for it. Run waits for it
@@ -545,11 +541,7 @@ func (c *container) collectLeftovers() {
 	c.collected = make(chan struct{})
 	go func() {
 		defer close(c.collected)
-		ctx, cancel := context.WithTimeout(context.Background(), leftoverBound)
-		defer cancel()
-		if _, err := Collect(ctx, c.logs, c.cfg.StateRoot, c.cfg.CgroupRoot, c.cfg.State, false); err != nil {
-			c.logs.Warn("collect what dead supervisors left (crate gc removes it)", "error", err)
-		}
+		CollectLeftovers(c.logs, c.cfg.StateRoot, c.cfg.CgroupRoot, c.cfg.State)
 	}()
 }
 
