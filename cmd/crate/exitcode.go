@@ -21,7 +21,7 @@ func exitCode(err error) int {
 		return ce.code
 	}
 	var ie *initsync.InitError
-	if errors.As(err, &ie) && ie.Step == "exec" {
+	if errors.As(err, &ie) && ie.Step == initsync.StepExec {
 		if errors.Is(err, syscall.ENOENT) {
 			return exitNotFound
 		}

@@ -11,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -28,7 +27,6 @@ import (
 	"github.com/crate-run/crate/pkg/containerlog"
 	"github.com/crate-run/crate/pkg/image"
 	"github.com/crate-run/crate/pkg/initsync"
-	"github.com/crate-run/crate/pkg/logging"
 	"github.com/crate-run/crate/pkg/seccomp"
 	"github.com/crate-run/crate/pkg/seccomp/profile"
 	"github.com/crate-run/crate/pkg/spec"
@@ -100,7 +98,7 @@ type container struct {
 	spec    *specs.Spec
 	filter  seccomp.Program // spec.Linux.Seccomp, compiled for init
 	netns   *pendingNetns
-	cmd     *exec.Cmd // crate-init, once started
+	init    *initProcess // crate-init, once started
 	tty     *terminal // the pty, with -t
 	relay   *relay    // crate's terminals relayed through pipes, without -t
 	placed  time.Time // when init was born in the cgroup: CPU time counts from here
@@ -116,11 +114,6 @@ type container struct {
 	join     *joinTarget     // crate exec: the running container init joins
 	ran      bool            // the command started
 	recorded chan struct{}   // closed once recordStart has written; nil before
-	// initStarted is init's start time (see state.ProcStartTime), which
-	// tells its PID from the same PID given to another process later.
-	initStarted uint64
-	startRead   chan struct{} // closed once initStarted is read
-	initSpec    []byte        // the spec as init got it
 	started     time.Time     // when the command started
 	collected   chan struct{} // closed once collectLeftovers is done; nil if it never ran
 	// stopDeadline ends the stop timeout of a SIGINT or SIGTERM that came
@@ -139,7 +132,6 @@ func Run(log hclog.Logger, cfg Config, sigs <-chan os.Signal) (*Result, error) {
 		logs:   log,
 		cfg:    cfg,
 		id:     cfg.Spec.ID,
-		exited: make(chan struct{}),
 	}
 	// Pdeathsig fires when the *thread* that forked init exits, and the Go
 	// runtime may retire threads: keep this goroutine on one thread until
@@ -374,155 +366,56 @@ func (c *container) start(sigs <-chan os.Signal) error {
 		stdin, stdout, stderr = t.slave, t.slave, t.slave
 	}
 
-	// Every descriptor made for init is closed on the way out; those init
-	// has copies of are closed sooner, once it runs, so that the pipes see
-	// EOF (closing one twice is harmless).
-	specR, specW, err := os.Pipe()
-	if err != nil {
-		return fmt.Errorf("spec pipe: %w", err)
-	}
-	defer specR.Close()
-	defer specW.Close()
-	// Encoding the spec for the first time costs a few tenths of a
-	// millisecond (encoding/json builds its codecs): write it while this
-	// thread is busy starting init. The pipe holds it until init reads; if
-	// init never starts, closing specR ends the write with EPIPE.
-	sent := make(chan error, 1)
-	go func() { sent <- c.sendSpec(specW) }()
-
 	// The namespaces init joins: the network namespace made for it, or for
 	// crate exec those of the container's PID 1.
-	var join []*os.File
-	flags := uintptr(cloneFlags)
+	l := &launch{
+		initPath:      c.cfg.InitPath,
+		input:         &spec.InitInput{Spec: s, Filter: c.filter},
+		stdin:         stdin,
+		stdout:        stdout,
+		stderr:        stderr,
+		ctty:          c.tty != nil,
+		cgroup:        c.placement(),
+		dieWithCaller: true,
+	}
 	if c.join != nil {
-		join, flags = []*os.File{c.join.pidfd}, 0
+		l.extra = []*os.File{c.join.pidfd}
+		// For initDied: what the container's processes have counted.
+		var err error
+		if c.baseline, err = c.join.cgroup.Stats(); err != nil {
+			c.log.Warn("read cgroup stats", "error", err)
+		}
 	} else {
 		netns, err := c.netns.wait()
 		if err != nil {
 			return fmt.Errorf("make the network namespace: %w", err)
 		}
-		join = []*os.File{netns}
+		l.cloneFlags = cloneFlags
+		l.extra = []*os.File{netns}
+		l.input.Join = []spec.Join{{Type: specs.NetworkNamespace, Fd: initsync.FirstExtraFd}}
 	}
-	// Open before the start, closed once init runs: see protectedInit.
-	initExe, err := protectedInit(c.cfg.InitPath)
-	if err != nil {
-		return fmt.Errorf("open crate-init: %w", err)
-	}
-	defer initExe.Close()
-	logR, logW, err := os.Pipe() // logR goes to the relay below once init runs
-	if err != nil {
-		return fmt.Errorf("log pipe: %w", err)
-	}
-	defer logW.Close()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		logR.Close()
-		return os.NewSyscallError("socketpair", err)
-	}
-	ch := initsync.NewChannel(os.NewFile(uintptr(fds[0]), "sync"))
-	defer ch.Close()
-	childSync := os.NewFile(uintptr(fds[1]), "sync-init")
-	defer childSync.Close()
-
-	cmd := &exec.Cmd{
-		Path: execPath(initExe),
-		// The level init logs at: what crate keeps (see logging.New), so
-		// that init spends nothing on lines nobody will read.
-		Args: []string{"crate-init", initLogLevel(c.log).String()},
-		// Nothing of the host's environment reaches init, and the command
-		// gets the spec's, never init's. GOMAXPROCS=1 keeps init's Go
-		// runtime to the fewest threads, which lowers the memory and the
-		// tasks every start needs (StartFloor).
-		Env:    []string{"GOMAXPROCS=1"},
-		Stdin:  stdin,
-		Stdout: stdout,
-		Stderr: stderr,
-		// Their order is the slot numbers in initsync: SpecFd, SyncFd, LogFd,
-		// then NetnsFd, or PidFd.
-		ExtraFiles: append([]*os.File{specR, childSync, logW}, join...),
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: flags,
-			// A process group is not bound to a PID namespace: without a
-			// session of its own, kill(0, sig) in the container would reach
-			// crate and everything in the host's process group with it.
-			Setsid: true,
-			// With -t, the pty becomes the session's controlling terminal
-			// (Ctty is a descriptor of the child's: its stdin).
-			Setctty: c.tty != nil,
-			Ctty:    0,
-			// If crate dies, the container dies with it rather than running
-			// on unsupervised in a cgroup nobody will remove; for crate
-			// exec, the process it started.
-			Pdeathsig: syscall.SIGKILL,
-		},
-	}
-	if c.join != nil {
-		// For initDied: what the container's processes have counted.
-		if c.baseline, err = c.join.cgroup.Stats(); err != nil {
-			c.log.Warn("read cgroup stats", "error", err)
-		}
-	}
-	// The cgroup must hold init before init runs a single instruction of the
-	// container: otherwise a fast command could fork or allocate outside its
-	// limits. init is born in it; the gate (WaitGo) still holds it until the
-	// spec has arrived and the supervisor is ready.
-	err = c.placement().Start(cmd)
-	// init has its copies now; ours would keep the pipes from ever seeing EOF.
-	specR.Close()
-	childSync.Close()
-	logW.Close()
+	p, err := l.start(c.log)
 	c.relay.started()
 	if err == nil && c.tty != nil {
 		c.tty.started(c.log, c.cfg.Interactive, out)
 	}
 	c.output.started(c.tty != nil)
 	if err != nil {
-		logR.Close()
-		if cmd.Process != nil { // started, but not placed
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-		return fmt.Errorf("start %s in its cgroup: %w", c.cfg.InitPath, err)
-	}
-	c.placed = time.Now()
-	c.cmd = cmd
-	logsDone := make(chan struct{})
-	go func() {
-		logging.ReEmit(c.log.Named("init"), logR)
-		logR.Close()
-		close(logsDone)
-	}()
-	c.startRead = make(chan struct{})
-	go func() {
-		// Before the reaping: until then init's PID, even a zombie's, is
-		// init's, so the start time read is init's (see initStarted).
-		c.initStarted, _ = state.ProcStartTime(cmd.Process.Pid)
-		close(c.startRead)
-		cmd.Wait() // the status stays in cmd.ProcessState
-		<-logsDone // init's last words are logged before its end is
-		close(c.exited)
-	}()
-	c.log.Debug("init started", "pid", cmd.Process.Pid, "init", c.cfg.InitPath)
-
-	// A write that init's end refuses (EPIPE) means that init stopped
-	// reading: it failed a step, or died. WaitExec then says which.
-	if err := <-sent; err != nil && !errors.Is(err, unix.EPIPE) {
-		return fmt.Errorf("send spec to init: %w", err)
-	}
-	specW.Close()
-	if err := ch.SendGo(); err != nil && !errors.Is(err, unix.EPIPE) {
 		return err
 	}
-	if err := c.waitExec(ch, sigs); errors.Is(err, initsync.ErrInitDied) {
+	c.placed = time.Now()
+	c.init = p
+	defer p.sync.Close()
+	if err := c.waitExec(p.sync, sigs); errors.Is(err, initsync.ErrInitDied) {
 		return c.initDied()
 	} else if err != nil {
 		return err
 	}
 	if c.join != nil {
-		c.log.Info("exec started", "pid", cmd.Process.Pid, "args", s.Process.Args, "duration", time.Since(begin))
+		c.log.Info("exec started", "pid", p.pid(), "args", s.Process.Args, "duration", time.Since(begin))
 		return nil
 	}
-	c.log.Info("container started", "pid", cmd.Process.Pid, "args", s.Process.Args,
+	c.log.Info("container started", "pid", p.pid(), "args", s.Process.Args,
 		"hostname", s.Hostname, "duration", time.Since(begin))
 	c.ran = true
 	c.started = time.Now().UTC()
@@ -596,10 +489,10 @@ func (c *container) waitExec(ch *initsync.Channel, sigs <-chan os.Signal) error 
 // sync socket is closed, and it had not executed the command: it has exited,
 // or is exiting.
 func (c *container) initDied() error {
-	<-c.exited
+	<-c.init.exited
 	// crate exec's init stays beside the command as --init's does.
 	e := &InitDiedError{Floor: StartFloor(c.cfg.Spec.Init || c.join != nil)}
-	ws := c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	ws := c.init.status()
 	if ws.Signaled() {
 		e.Signal = ws.Signal()
 	} else {
@@ -630,8 +523,8 @@ func (c *container) wait(sigs <-chan os.Signal) syscall.WaitStatus {
 	truncated := c.output.truncatedChan()
 	for {
 		select {
-		case <-c.exited:
-			return c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		case <-c.init.exited:
+			return c.init.status()
 		case <-truncated:
 			truncated = nil // closed: once is enough
 			c.recordTruncated()
@@ -662,7 +555,7 @@ func (c *container) wait(sigs <-chan os.Signal) syscall.WaitStatus {
 // the process that hands it on to the command.
 func (c *container) forward(s os.Signal) {
 	c.log.Debug("forwarding signal", "signal", s)
-	if err := c.cmd.Process.Signal(s); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := c.init.cmd.Process.Signal(s); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		c.log.Warn("forward signal", "signal", s, "error", err)
 	}
 }
@@ -679,7 +572,7 @@ func (c *container) resize() {
 // kill sends SIGKILL to init; the kernel then kills every process of the
 // container's PID namespace.
 func (c *container) kill() {
-	if err := c.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := c.init.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		c.log.Warn("kill init", "error", err)
 	}
 }
@@ -689,12 +582,12 @@ func (c *container) kill() {
 // are read before it goes, so an OOM kill is never mistaken for a SIGKILL.
 func (c *container) cleanup() {
 	begin := time.Now()
-	if c.cmd != nil {
+	if c.init != nil {
 		select {
-		case <-c.exited:
+		case <-c.init.exited:
 		default:
 			c.kill()
-			<-c.exited
+			<-c.init.exited
 		}
 	}
 	// With init gone, the container directory and the cgroup no longer

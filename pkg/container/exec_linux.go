@@ -78,7 +78,6 @@ func Exec(log hclog.Logger, cfg ExecConfig, sigs <-chan os.Signal) (*Result, err
 		spec:   s,
 		filter: filter,
 		join:   target,
-		exited: make(chan struct{}),
 	}
 	// Pdeathsig fires when the thread that started init exits: keep this
 	// goroutine on one thread until init has been reaped, as Run does.
@@ -106,11 +105,11 @@ func readSpecFile(path string) (*specs.Spec, seccomp.Program, error) {
 		return nil, nil, err
 	}
 	defer f.Close()
-	s, filter, err := spec.ReadInit(f)
+	in, err := spec.ReadInit(f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return s, filter, nil
+	return in.Spec, in.Filter, nil
 }
 
 // applyExec replaces the process part of the container's spec with the

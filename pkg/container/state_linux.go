@@ -1,10 +1,8 @@
 package container
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"time"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/crate-run/crate/pkg/cgroups"
 	"github.com/crate-run/crate/pkg/containerlog"
-	"github.com/crate-run/crate/pkg/spec"
 	"github.com/crate-run/crate/pkg/state"
 )
 
@@ -74,18 +71,6 @@ func (c *container) register(imageID, dir string, cg cgroups.Manager, l cgroups.
 	return nil
 }
 
-// sendSpec writes the spec to init, and keeps it for recordStart to write
-// beside the state for crate exec.
-func (c *container) sendSpec(w io.Writer) error {
-	var buf bytes.Buffer
-	if err := spec.WriteInit(&buf, c.spec, c.filter); err != nil {
-		return err
-	}
-	c.initSpec = buf.Bytes()
-	_, err := w.Write(c.initSpec)
-	return err
-}
-
 // recordStart marks the container running, with its PID 1. The PID's start
 // time goes with it, so that no one ever signals another process that was
 // given the same PID after the container's had gone. It runs while the
@@ -113,7 +98,7 @@ func (c *container) writeStart() {
 		return
 	}
 	select {
-	case <-c.exited:
+	case <-c.init.exited:
 		// Over already (a quick command): nothing can enter or stop it any
 		// more, and recordExit writes how it ended, so the running state
 		// is not worth the writes.
@@ -121,14 +106,14 @@ func (c *container) writeStart() {
 	default:
 	}
 	// The spec first: a running container must be one crate exec can enter.
-	if err := c.state.WriteFile(InitSpec, c.initSpec); err != nil {
+	if err := c.state.WriteFile(InitSpec, c.init.spec); err != nil {
 		c.log.Warn("keep the container's spec: crate exec will not work", "error", err)
 	}
-	<-c.startRead
+	<-c.init.startRead
 	err := c.state.Update(func(st *state.State) {
 		st.Status = state.Running
-		st.InitPID = c.cmd.Process.Pid
-		st.InitStartTime = c.initStarted
+		st.InitPID = c.init.pid()
+		st.InitStartTime = c.init.startTime
 		st.Started = c.started
 	})
 	if err != nil {

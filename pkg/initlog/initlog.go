@@ -57,6 +57,13 @@ func (l *Logger) Info(msg string, kv ...any)  { l.log(Info, msg, kv) }
 func (l *Logger) Warn(msg string, kv ...any)  { l.log(Warn, msg, kv) }
 func (l *Logger) Error(msg string, kv ...any) { l.log(Error, msg, kv) }
 
+// Silence stops l from writing anything more: its reader is gone.
+func (l *Logger) Silence() {
+	if l != nil {
+		l.level = Error + 1
+	}
+}
+
 // log writes one line, in one write(2), so lines never interleave.
 func (l *Logger) log(level Level, msg string, kv []any) {
 	if l == nil || level < l.level {

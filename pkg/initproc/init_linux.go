@@ -34,7 +34,7 @@ import (
 // the spec, sync and log descriptors in their slots. Run it first thing, so
 // that running crate-init by hand fails with a sentence, not a crash.
 func CheckFds() error {
-	for _, fd := range []int{initsync.SpecFd, initsync.SyncFd, initsync.LogFd, initsync.NetnsFd} {
+	for _, fd := range []int{initsync.SpecFd, initsync.SyncFd, initsync.LogFd} {
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
 			return fmt.Errorf("fd %d: %w (crate-init is started by crate, not by hand)", fd, err)
@@ -85,10 +85,11 @@ func run(log *initlog.Logger, sync *initsync.Channel, version string) (step stri
 	if err := closeOnExecFrom(3); err != nil {
 		return "close descriptors", err
 	}
-	s, filter, err := readSpec()
+	in, err := readSpec()
 	if err != nil {
 		return "read spec", err
 	}
+	s, filter := in.Spec, in.Filter
 	// crate and crate-init are one program in two binaries: a spec from
 	// another version may mean something else.
 	if v := s.Annotations[spec.AnnotationVersion]; v != version {
@@ -119,11 +120,21 @@ func run(log *initlog.Logger, sync *initsync.Channel, version string) (step stri
 		unix.Umask(0o022)
 		return becomeCommand(log, s, filter, sync, nil)
 	}
-	volumes, step, err := buildContainer(log, s)
+	volumes, step, err := buildContainer(log, in)
 	if err != nil {
 		return step, err
 	}
 	defer volumes.Close()
+	if in.StartFd != 0 {
+		// OCI create: the container is built; its command runs once OCI
+		// start says so. create is gone by then, and with it the reader
+		// of init's log.
+		log.Debug("init waiting at the start gate")
+		log.Silence()
+		if err := sync.AwaitStart(os.NewFile(uintptr(in.StartFd), "start")); err != nil {
+			return "wait for start", err
+		}
+	}
 	return becomeCommand(log, s, filter, sync, volumes)
 }
 
@@ -132,16 +143,29 @@ func run(log *initlog.Logger, sync *initsync.Channel, version string) (step stri
 // container's own file systems, /dev, sysctls, masked paths, hostname, and
 // only then the volumes, which hold what others put there. On failure it
 // names the step.
-func buildContainer(log *initlog.Logger, s *specs.Spec) (_ *volumes, step string, err error) {
-	// The network namespace the supervisor made while it prepared.
-	if err := unix.Setns(initsync.NetnsFd, unix.CLONE_NEWNET); err != nil {
-		return nil, "join network namespace", os.NewSyscallError("setns", err)
+func buildContainer(log *initlog.Logger, in *spec.InitInput) (_ *volumes, step string, err error) {
+	s := in.Spec
+	// The namespaces crate opened for init: the network namespace the
+	// supervisor made while it prepared, an OCI bundle's paths.
+	joinedCgroup := false
+	for _, j := range in.Join {
+		flag, ok := namespaceFlags[j.Type]
+		if !ok {
+			return nil, "join namespaces", fmt.Errorf("cannot join a %s namespace", j.Type)
+		}
+		if err := unix.Setns(j.Fd, flag); err != nil {
+			return nil, "join " + string(j.Type) + " namespace", os.NewSyscallError("setns", err)
+		}
+		unix.Close(j.Fd)
+		joinedCgroup = joinedCgroup || j.Type == specs.CgroupNamespace
 	}
 
 	// Only now, inside the container's cgroup, does a new cgroup namespace
 	// make that cgroup the container's "/".
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		return nil, "unshare cgroup namespace", os.NewSyscallError("unshare", err)
+	if spec.HasNamespace(s, specs.CgroupNamespace) && !joinedCgroup {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return nil, "unshare cgroup namespace", os.NewSyscallError("unshare", err)
+		}
 	}
 	// mknod and mkdir below must get exactly the modes asked for.
 	unix.Umask(0)
@@ -164,7 +188,14 @@ func buildContainer(log *initlog.Logger, s *specs.Spec) (_ *volumes, step string
 			volumes.Close()
 		}
 	}()
-	if err := switchRoot(log, s.Root.Path, rootMount, spec.NoPivot(s)); err != nil {
+	propagation := uintptr(unix.MS_PRIVATE)
+	if p := s.Linux.RootfsPropagation; p != "" {
+		var ok bool
+		if propagation, ok = propagationFlags[p]; !ok {
+			return nil, "switch root", fmt.Errorf("rootfsPropagation %q: want shared, slave, private or unbindable, with or without r", p)
+		}
+	}
+	if err := switchRoot(log, s.Root.Path, rootMount, propagation, spec.NoPivot(s)); err != nil {
 		return nil, "switch root", err
 	}
 	fs, err := mountFileSystems(log, s.Mounts)
@@ -182,8 +213,17 @@ func buildContainer(log *initlog.Logger, s *specs.Spec) (_ *volumes, step string
 	if err := maskPaths(fs, s.Linux.MaskedPaths, s.Linux.ReadonlyPaths); err != nil {
 		return nil, "mask paths", err
 	}
-	if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
-		return nil, "set hostname", os.NewSyscallError("sethostname", err)
+	// A container that shares the host's UTS namespace has no name of its
+	// own to set (the bundle's validation refuses one).
+	if s.Hostname != "" {
+		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+			return nil, "set hostname", os.NewSyscallError("sethostname", err)
+		}
+	}
+	if s.Domainname != "" {
+		if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+			return nil, "set domain name", os.NewSyscallError("setdomainname", err)
+		}
 	}
 	if err := attachVolumes(log, s.Mounts, volumes); err != nil {
 		return nil, "mount", err
@@ -266,14 +306,29 @@ func becomeCommand(log *initlog.Logger, s *specs.Spec, filter seccomp.Program, s
 	case spec.Init(s):
 		// --init: init stays PID 1, the command becomes its child (reaper_linux.go).
 		log.Debug("init starting command as its child", "args", s.Process.Args, "cwd", s.Process.Cwd)
-		return "exec", runAsInit(log, s.Process.Args, s.Process.Env, s.Process.Terminal, sync, volumes)
+		return initsync.StepExec, runAsInit(log, s.Process.Args, s.Process.Env, s.Process.Terminal, sync, volumes)
 	}
 	log.Debug("init executing command", "args", s.Process.Args, "cwd", s.Process.Cwd)
-	return "exec", execCommand(s.Process.Args, s.Process.Env, sync)
+	return initsync.StepExec, execCommand(s.Process.Args, s.Process.Env, sync)
+}
+
+// propagationFlags are the mount propagation types a root can be given.
+var propagationFlags = map[string]uintptr{
+	"shared": unix.MS_SHARED, "rshared": unix.MS_SHARED, "slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE,
+	"private": unix.MS_PRIVATE, "rprivate": unix.MS_PRIVATE, "unbindable": unix.MS_UNBINDABLE,
+	"runbindable": unix.MS_UNBINDABLE,
+}
+
+// namespaceFlags are the namespaces init can be given to join, by type.
+var namespaceFlags = map[specs.LinuxNamespaceType]int{
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
 }
 
 // readSpec reads the runtime spec the supervisor wrote to the spec pipe.
-func readSpec() (*specs.Spec, seccomp.Program, error) {
+func readSpec() (*spec.InitInput, error) {
 	f := os.NewFile(initsync.SpecFd, "spec")
 	defer f.Close()
 	return spec.ReadInit(f)

@@ -60,6 +60,7 @@ func joinContainer() error {
 	if err := unix.Setns(initsync.PidFd, joinedNamespaces); err != nil {
 		return os.NewSyscallError("setns", err)
 	}
+	unix.Close(initsync.PidFd)
 	var root unix.Stat_t
 	if err := unix.Stat("/", &root); err != nil {
 		return &os.PathError{Op: "stat", Path: "/", Err: err}

@@ -43,10 +43,11 @@ func mount(source, target, fstype string, flags uintptr, data string) error {
 // switchRoot makes rootfs the container's "/". Every mount here happens in
 // init's own mount namespace, so they all vanish with it and none can leak to
 // the host.
-func switchRoot(log *initlog.Logger, rootfs string, rootMount *specs.Mount, noPivot bool) error {
+func switchRoot(log *initlog.Logger, rootfs string, rootMount *specs.Mount, propagation uintptr, noPivot bool) error {
 	// Mounts are shared with the host by default on systemd machines: make
-	// them private first, or the mounts below would propagate back out.
-	if err := mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+	// them private first (or, as an OCI bundle may ask, slaves that receive
+	// the host's mounts), or the mounts below would propagate back out.
+	if err := mount("", "/", "", unix.MS_REC|propagation, ""); err != nil {
 		return err
 	}
 	// pivot_root needs the new root to be a mount point: the overlay of the

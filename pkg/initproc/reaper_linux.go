@@ -108,9 +108,8 @@ func letGo(sync *initsync.Channel, vs *volumes) {
 	// Were the supervisor gone, init dies of its parent-death signal.
 	sync.Executing()
 	vs.Close()
-	// Raw descriptors: the network namespace's was never an *os.File in
-	// init, and the log's belongs to crate-init's main (see runAsInit).
-	unix.Close(initsync.NetnsFd)
+	// A raw descriptor: the log's belongs to crate-init's main (see
+	// runAsInit). The namespaces' were closed once joined.
 	unix.Close(initsync.LogFd)
 	sync.Close()
 }

@@ -44,7 +44,7 @@ import (
 // runJoined starts the command as init's child, inside the container, and
 // watches over it until it ends, forwarding every signal init gets to it;
 // then it ends init with the command's exit code, as runAsInit does. It
-// returns only if the command could not be started: at step "exec" with an
+// returns only if the command could not be started: at step initsync.StepExec with an
 // *ExecError as execCommand's, or, if the fork itself failed (the pids
 // limit), at a step of its own.
 func runJoined(log *initlog.Logger, args, env []string, terminal bool, sync *initsync.Channel) (step string, err error) {
@@ -53,12 +53,12 @@ func runJoined(log *initlog.Logger, args, env []string, terminal bool, sync *ini
 	signal.Notify(sigs)
 	path, err := lookPath(args[0], env)
 	if err != nil {
-		return "exec", err
+		return initsync.StepExec, err
 	}
 	pid, err := spawn(path, args, env, terminal)
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		return "exec", diagnoseExec(path, errno)
+		return initsync.StepExec, diagnoseExec(path, errno)
 	}
 	if err != nil {
 		return "start the command", err

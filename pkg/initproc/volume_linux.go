@@ -123,10 +123,18 @@ func bindAttrs(options []string) (recursive bool, set uint64, err error) {
 			set |= unix.MOUNT_ATTR_NOEXEC
 		case "exec":
 			set &^= unix.MOUNT_ATTR_NOEXEC
+		case "relatime":
+			set = set&^unix.MOUNT_ATTR__ATIME | unix.MOUNT_ATTR_RELATIME
+		case "noatime":
+			set = set&^unix.MOUNT_ATTR__ATIME | unix.MOUNT_ATTR_NOATIME
+		case "strictatime":
+			set = set&^unix.MOUNT_ATTR__ATIME | unix.MOUNT_ATTR_STRICTATIME
+		case "nodiratime":
+			set |= unix.MOUNT_ATTR_NODIRATIME
 		case "private", "rprivate":
 			// Every volume is private: see openTree.
 		default:
-			return false, 0, fmt.Errorf("bind mount option %q not supported (crate knows bind, rbind, ro, rw, [no]suid, [no]dev, [no]exec, rprivate)", o)
+			return false, 0, fmt.Errorf("bind mount option %q not supported (crate knows bind, rbind, ro, rw, [no]suid, [no]dev, [no]exec, relatime, noatime, strictatime, nodiratime, rprivate)", o)
 		}
 	}
 	return recursive, set, nil

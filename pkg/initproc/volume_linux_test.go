@@ -340,7 +340,7 @@ func initInChild(noPivot bool) func(dir string) error {
 			return fmt.Errorf("open volumes: %w", err)
 		}
 		defer volumes.Close()
-		if err := switchRoot(log, root, nil, noPivot); err != nil {
+		if err := switchRoot(log, root, nil, unix.MS_PRIVATE, noPivot); err != nil {
 			return fmt.Errorf("switch root: %w", err)
 		}
 		fs, err := mountFileSystems(log, mounts)

@@ -20,6 +20,15 @@
 //	WaitExec <------------ exec --------------  Executing   (the command found)
 //	WaitExec <------------- EOF --------------  execve      (fd 4 is close-on-exec)
 //
+// OCI create splits the start in two, because its caller wants the
+// container made and its command not yet running, and create exits:
+//
+//	crate create                                init
+//	WaitCreated <------- created -------------  AwaitStart: close fd 4,
+//	(exits; init is its caller's now)            accept on the start socket
+//	crate start: connect, SendGo ---- go ---->  (the same init, at the gate)
+//	crate start: WaitExec <--- exec, EOF -----  execve
+//
 // Every message is a 4-byte big-endian length followed by that many bytes of
 // JSON. EOF after exec means execve succeeded: the kernel closed init's end
 // of the socket. (With --init, and for crate exec, init sends exec and
@@ -41,16 +50,27 @@ import (
 )
 
 // The descriptors crate-init is started with, beyond stdin, stdout and stderr.
-// They are ExtraFiles[0..3] of os/exec, which puts them at 3 to 6.
+// They are ExtraFiles[0..] of os/exec, which puts them at 3 and up.
 const (
-	SpecFd  = 3 // read end of a pipe carrying the runtime spec as JSON
-	SyncFd  = 4 // init's end of the sync socket (a socketpair)
-	LogFd   = 5 // write end of a pipe for init's JSON log lines
-	NetnsFd = 6 // the container's network namespace, for init to join
+	SpecFd = 3 // read end of a pipe carrying the runtime spec as JSON
+	SyncFd = 4 // init's end of the sync socket (a socketpair)
+	LogFd  = 5 // write end of a pipe for init's JSON log lines
+
+	// FirstExtraFd is where the descriptors the spec names begin: the
+	// namespaces init joins (crate run's network namespace; an OCI
+	// bundle's namespace paths) and the listening socket OCI start
+	// connects to. The spec says which is which (see spec.WriteInit).
+	FirstExtraFd = 6
 
 	// For crate exec, init joins a running container instead:
 	PidFd = 6 // a pidfd of the container's PID 1, whose namespaces init joins
 )
+
+// StepExec is the step of init's execve, and of everything that decides
+// whether the command can run (finding it, its interpreter): the
+// supervisor tells a command that cannot be executed (126, 127) from a
+// failure of the runtime by it.
+const StepExec = "exec"
 
 // Kind names a message; one enum for both directions.
 type Kind string
@@ -64,6 +84,11 @@ const (
 	// --init and for crate exec, the command runs). An error may still
 	// follow, if execve fails.
 	KindExec Kind = "exec"
+	// KindCreated is init's word to OCI create: the container is built and
+	// init waits at the start gate, a listening socket, for OCI start to
+	// connect and send go; the rest of the exchange (exec, or an error)
+	// goes to start, over that connection.
+	KindCreated Kind = "created"
 )
 
 // ErrInitDied is WaitExec's error when init's end of the socket closed
@@ -218,6 +243,47 @@ func (c *Channel) WaitExec() error {
 		default:
 			return fmt.Errorf("wait for exec: got a %q message", m.Kind)
 		}
+	}
+}
+
+// WaitCreated blocks OCI create until init has built the container and
+// waits at the start gate (nil), failed a step (*InitError), or died
+// (ErrInitDied).
+func (c *Channel) WaitCreated() error {
+	m, err := c.recv()
+	switch {
+	case closed(err):
+		return fmt.Errorf("wait for create: %w (%w)", ErrInitDied, err)
+	case err != nil:
+		return fmt.Errorf("wait for create: %w", err)
+	case m.Kind == KindCreated:
+		return nil
+	case m.Kind == KindError:
+		return &InitError{Step: m.Step, Errno: syscall.Errno(m.Errno), Msg: m.Msg}
+	}
+	return fmt.Errorf("wait for create: got a %q message", m.Kind)
+}
+
+// AwaitStart is init's side of the start gate: it tells OCI create that the
+// container is built, drops create's socket, and waits on listener for OCI
+// start to connect and send go. From then on the channel is that
+// connection, so that start hears how the exec went. listener is closed.
+func (c *Channel) AwaitStart(listener *os.File) error {
+	defer listener.Close()
+	if err := c.send(Message{Kind: KindCreated}); err != nil {
+		return err
+	}
+	c.f.Close()
+	for {
+		fd, _, err := syscall.Accept4(int(listener.Fd()), syscall.SOCK_CLOEXEC)
+		if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.ECONNABORTED) {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("accept", err)
+		}
+		c.f = os.NewFile(uintptr(fd), "start")
+		return c.WaitGo()
 	}
 }
 

@@ -18,66 +18,121 @@ import (
 // anything, and as much again in crate. initSpec and initLinux are the part of
 // the spec init acts on, under the OCI field names: the bytes on the pipe are
 // still an OCI runtime spec, only without what init has no use for (the
-// cgroup resources, which crate applies itself, and the namespaces, which are
-// crate-init's clone flags), and with the seccomp profile already compiled
-// into its filter, so that init never reads a profile.
+// cgroup resources, which crate applies itself, and the namespaces' paths,
+// which crate opens: init gets descriptors), and with the seccomp profile
+// already compiled into its filter, so that init never reads a profile.
 type initSpec struct {
 	Version     string            `json:"ociVersion"`
 	Process     *specs.Process    `json:"process,omitempty"`
 	Root        *specs.Root       `json:"root,omitempty"`
 	Hostname    string            `json:"hostname,omitempty"`
+	Domainname  string            `json:"domainname,omitempty"`
 	Mounts      []specs.Mount     `json:"mounts,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Linux       *initLinux        `json:"linux,omitempty"`
 }
 
 type initLinux struct {
-	Sysctl        map[string]string   `json:"sysctl,omitempty"`
-	Devices       []specs.LinuxDevice `json:"devices,omitempty"`
-	MaskedPaths   []string            `json:"maskedPaths,omitempty"`
-	ReadonlyPaths []string            `json:"readonlyPaths,omitempty"`
-	SeccompFilter seccomp.Program     `json:"crateSeccompFilter,omitempty"`
+	Namespaces        []specs.LinuxNamespace `json:"namespaces,omitempty"`
+	Sysctl            map[string]string      `json:"sysctl,omitempty"`
+	Devices           []specs.LinuxDevice    `json:"devices,omitempty"`
+	MaskedPaths       []string               `json:"maskedPaths,omitempty"`
+	ReadonlyPaths     []string               `json:"readonlyPaths,omitempty"`
+	RootfsPropagation string                 `json:"rootfsPropagation,omitempty"`
+	SeccompFilter     seccomp.Program        `json:"crateSeccompFilter,omitempty"`
+	Join              []Join                 `json:"crateJoin,omitempty"`
+	StartFd           int                    `json:"crateStartFd,omitempty"`
 }
 
-// WriteInit sends crate-init the part of s it acts on, and filter, the
-// compiled form of s.Linux.Seccomp.
-func WriteInit(w io.Writer, s *specs.Spec, filter seccomp.Program) error {
+// InitInput is what crate-init is given: the spec, and what crate made of the
+// parts of it that init must not act on by itself.
+type InitInput struct {
+	Spec *specs.Spec
+	// Filter is Spec.Linux.Seccomp compiled (see pkg/seccomp/profile).
+	Filter seccomp.Program
+	// Join are the namespaces init enters, each from a descriptor crate
+	// opened (initsync.FirstExtraFd and up): crate run's network namespace,
+	// made ahead of init; an OCI bundle's namespace paths. A namespace of
+	// the spec that is not here is new: init was born in it, or unshares
+	// it (cgroup).
+	Join []Join
+	// StartFd, for OCI create, is the descriptor of the listening socket
+	// init waits on at the start gate, once the container is built, for
+	// OCI start (see initsync.AwaitStart); 0 for none.
+	StartFd int
+}
+
+// Join is one namespace init enters with setns.
+type Join struct {
+	Type specs.LinuxNamespaceType `json:"type"`
+	Fd   int                      `json:"fd"`
+}
+
+// WriteInit sends crate-init the part of the spec it acts on.
+func WriteInit(w io.Writer, in *InitInput) error {
+	s := in.Spec
 	m := initSpec{
 		Version:     s.Version,
 		Process:     s.Process,
 		Root:        s.Root,
 		Hostname:    s.Hostname,
+		Domainname:  s.Domainname,
 		Mounts:      s.Mounts,
 		Annotations: s.Annotations,
 	}
 	if l := s.Linux; l != nil {
 		m.Linux = &initLinux{Sysctl: l.Sysctl, Devices: l.Devices, MaskedPaths: l.MaskedPaths, ReadonlyPaths: l.ReadonlyPaths,
-			SeccompFilter: filter}
+			RootfsPropagation: l.RootfsPropagation, SeccompFilter: in.Filter, Join: in.Join, StartFd: in.StartFd}
+		for _, ns := range l.Namespaces {
+			m.Linux.Namespaces = append(m.Linux.Namespaces, specs.LinuxNamespace{Type: ns.Type})
+		}
 	}
 	return json.NewEncoder(w).Encode(&m)
 }
 
 // ReadInit reads what WriteInit sent, and checks that init can act on it.
-func ReadInit(r io.Reader) (*specs.Spec, seccomp.Program, error) {
+func ReadInit(r io.Reader) (*InitInput, error) {
 	var m initSpec
 	if err := json.NewDecoder(r).Decode(&m); err != nil {
-		return nil, nil, fmt.Errorf("decode: %w", err)
+		return nil, fmt.Errorf("decode: %w", err)
 	}
 	if m.Root == nil || m.Process == nil || m.Linux == nil || len(m.Process.Args) == 0 {
-		return nil, nil, errors.New("incomplete spec: root, process, args and linux are required")
+		return nil, errors.New("incomplete spec: root, process, args and linux are required")
 	}
-	return &specs.Spec{
-		Version:     m.Version,
-		Process:     m.Process,
-		Root:        m.Root,
-		Hostname:    m.Hostname,
-		Mounts:      m.Mounts,
-		Annotations: m.Annotations,
-		Linux: &specs.Linux{
-			Sysctl:        m.Linux.Sysctl,
-			Devices:       m.Linux.Devices,
-			MaskedPaths:   m.Linux.MaskedPaths,
-			ReadonlyPaths: m.Linux.ReadonlyPaths,
+	return &InitInput{
+		Spec: &specs.Spec{
+			Version:     m.Version,
+			Process:     m.Process,
+			Root:        m.Root,
+			Hostname:    m.Hostname,
+			Domainname:  m.Domainname,
+			Mounts:      m.Mounts,
+			Annotations: m.Annotations,
+			Linux: &specs.Linux{
+				Namespaces:        m.Linux.Namespaces,
+				Sysctl:            m.Linux.Sysctl,
+				Devices:           m.Linux.Devices,
+				MaskedPaths:       m.Linux.MaskedPaths,
+				ReadonlyPaths:     m.Linux.ReadonlyPaths,
+				RootfsPropagation: m.Linux.RootfsPropagation,
+			},
 		},
-	}, m.Linux.SeccompFilter, nil
+		Filter:  m.Linux.SeccompFilter,
+		Join:    m.Linux.Join,
+		StartFd: m.Linux.StartFd,
+	}, nil
+}
+
+// HasNamespace reports whether s puts the container in a namespace of type t
+// of its own (new, or joined by path), rather than the host's.
+func HasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
 }

@@ -12,8 +12,8 @@ import (
 )
 
 // Everything New can put in a spec reaches init, but for what init leaves to
-// others: the cgroup resources (crate's) and the namespaces (clone flags); the
-// seccomp profile arrives as the filter compiled from it.
+// others: the cgroup resources (crate's) and the namespaces' paths (crate
+// opens them); the seccomp profile arrives as the filter compiled from it.
 // A field New starts to fill that WriteInit does not carry fails here.
 func TestInitSpecCarriesWhatInitActsOn(t *testing.T) {
 	limit := uint64(1024)
@@ -38,19 +38,24 @@ func TestInitSpecCarriesWhatInitActsOn(t *testing.T) {
 		s := New(o)
 		var buf bytes.Buffer
 		filter := seccomp.Program{{Code: 0x06, K: 0x7fff0000}} // return ALLOW
-		if err := WriteInit(&buf, s, filter); err != nil {
+		join := []Join{{Type: specs.NetworkNamespace, Fd: 6}}
+		if err := WriteInit(&buf, &InitInput{Spec: s, Filter: filter, Join: join, StartFd: 7}); err != nil {
 			t.Fatal(err)
 		}
-		got, gotFilter, err := ReadInit(&buf)
+		in, err := ReadInit(&buf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(gotFilter, filter) {
-			t.Errorf("filter %v, want %v", gotFilter, filter)
+		got := in.Spec
+		if !reflect.DeepEqual(in.Filter, filter) {
+			t.Errorf("filter %v, want %v", in.Filter, filter)
+		}
+		if !reflect.DeepEqual(in.Join, join) || in.StartFd != 7 {
+			t.Errorf("join %v, start fd %d; want %v, 7", in.Join, in.StartFd, join)
 		}
 		want := *s
 		linux := *s.Linux
-		linux.Resources, linux.Namespaces, linux.Seccomp = nil, nil, nil
+		linux.Resources, linux.Seccomp = nil, nil
 		want.Linux = &linux
 		if !reflect.DeepEqual(got, &want) {
 			t.Errorf("privileged=%v: init got\n%+v\nwant\n%+v", privileged, got, &want)
@@ -66,7 +71,7 @@ func TestReadInitRefusesIncompleteSpecs(t *testing.T) {
 		`{"process":{"args":["sh"]},"root":{"path":"/r"}}`,
 		`{"process":{"args":[]},"root":{"path":"/r"},"linux":{}}`,
 	} {
-		if _, _, err := ReadInit(strings.NewReader(in)); err == nil {
+		if _, err := ReadInit(strings.NewReader(in)); err == nil {
 			t.Errorf("ReadInit(%q) = nil error", in)
 		}
 	}
