@@ -62,7 +62,7 @@ func Of(h *specs.Hooks, k Kind) []specs.Hook {
 	}
 	switch k {
 	case Prestart:
-		return h.Prestart //nolint:staticcheck // deprecated, but engines still send it
+		return h.Prestart // deprecated by the spec, but engines still send it
 	case CreateRuntime:
 		return h.CreateRuntime
 	case Poststart:

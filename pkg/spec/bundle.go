@@ -328,7 +328,7 @@ func (c *checker) hooks(h *specs.Hooks) {
 		kind  string
 		hooks []specs.Hook
 	}{
-		{"prestart", h.Prestart}, //nolint:staticcheck // deprecated, but engines still send it
+		{"prestart", h.Prestart}, // deprecated by the spec, but engines still send it
 		{"createRuntime", h.CreateRuntime},
 		{"poststart", h.Poststart},
 		{"poststop", h.Poststop},

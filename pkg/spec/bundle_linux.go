@@ -20,7 +20,7 @@ type ConfigFileError struct {
 func (e *ConfigFileError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Reason) }
 
 // LoadBundle reads and checks dir/config.json (see ParseConfig). The
-// returned spec's root.path is absolute.
+// returned spec's root.path is absolute and a directory.
 func LoadBundle(dir string) (*specs.Spec, error) {
 	bundle, err := filepath.Abs(dir)
 	if err != nil {
@@ -30,7 +30,16 @@ func LoadBundle(dir string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseConfig(data, bundle)
+	s, err := ParseConfig(data, bundle)
+	if err != nil {
+		return nil, err
+	}
+	// The runtime spec requires the directory to exist; saying so now
+	// beats a failed pivot_root inside init.
+	if info, err := os.Stat(s.Root.Path); err != nil || !info.IsDir() {
+		return nil, &InvalidError{Field: "root.path", Reason: fmt.Sprintf("%s is not a directory", s.Root.Path), Err: err}
+	}
+	return s, nil
 }
 
 // readConfig reads at most MaxConfigSize bytes of a regular file. The bundle

@@ -27,6 +27,17 @@ func TestLoadBundle(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, wantNoError},
+		{"no rootfs", func(t *testing.T, config string) {
+			writeFile(t, config, good)
+			if err := os.Remove(filepath.Join(filepath.Dir(config), "rootfs")); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, err error) {
+			var invalid *InvalidError
+			if !errors.As(err, &invalid) || invalid.Field != "root.path" {
+				t.Errorf("err = %v, want *InvalidError for root.path", err)
+			}
+		}},
 		{"missing", func(t *testing.T, config string) {}, func(t *testing.T, err error) {
 			if !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("err = %v, want fs.ErrNotExist", err)
@@ -40,9 +51,7 @@ func TestLoadBundle(t *testing.T) {
 			}
 		}, wantFileError},
 		{"directory", func(t *testing.T, config string) {
-			if err := os.Mkdir(config, 0o700); err != nil {
-				t.Fatal(err)
-			}
+			mkdir(t, config)
 		}, wantFileError},
 		{"too large", func(t *testing.T, config string) {
 			f, err := os.Create(config)
@@ -58,6 +67,7 @@ func TestLoadBundle(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
+			mkdir(t, filepath.Join(dir, "rootfs"))
 			tt.setup(t, filepath.Join(dir, "config.json"))
 			s, err := LoadBundle(dir)
 			tt.check(t, err)
@@ -72,6 +82,7 @@ func TestLoadBundle(t *testing.T) {
 // absolute root.
 func TestLoadBundleRelativeDir(t *testing.T) {
 	dir := t.TempDir()
+	mkdir(t, filepath.Join(dir, "rootfs"))
 	writeFile(t, filepath.Join(dir, "config.json"), fixture(t, "containerd-ctr.json"))
 	t.Chdir(filepath.Dir(dir))
 	s, err := LoadBundle(filepath.Base(dir))
@@ -86,6 +97,13 @@ func TestLoadBundleRelativeDir(t *testing.T) {
 func writeFile(t *testing.T, name string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(name, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mkdir(t *testing.T, name string) {
+	t.Helper()
+	if err := os.Mkdir(name, 0o700); err != nil {
 		t.Fatal(err)
 	}
 }

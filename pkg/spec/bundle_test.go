@@ -50,7 +50,7 @@ func TestParseEngineConfigs(t *testing.T) {
 			}
 		}},
 		{"docker.json", "/var/lib/docker/overlay2/9c8b7a6f/merged", func(t *testing.T, s *specs.Spec) {
-			//nolint:staticcheck // prestart is deprecated, but Docker 20.10 sends it
+			// prestart is deprecated, but Docker 20.10 sends it
 			if len(s.Hooks.Prestart) != 1 || s.Hooks.Prestart[0].Args[0] != "libnetwork-setkey" {
 				t.Errorf("hooks = %+v", s.Hooks)
 			}
