@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crate-run/crate/pkg/cgroups"
 	"github.com/crate-run/crate/pkg/container"
 )
 
@@ -160,4 +161,28 @@ func onlyTasksOf(t *testing.T, dir string, pid int) bool {
 		}
 	}
 	return true
+}
+
+// TestCgroupLimitWording: the cgroup package names the spec's field; crate
+// run names its flag, for the fields its flags set.
+func TestCgroupLimitWording(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{&cgroups.MissingControllerError{Controller: "memory", Resource: "memory.limit"},
+			"--memory needs the memory cgroup controller, which is not available (enable it in the kernel/boot options)"},
+		{&cgroups.MissingControllerError{Controller: "pids", Resource: "pids.limit"}, "--pids needs the pids cgroup controller"},
+		{&cgroups.MissingControllerError{Controller: "devices", Resource: "devices"},
+			"the device allow-list needs the devices cgroup controller, which is not available"},
+		{&cgroups.InvalidResourceError{Resource: "cpu.quota", Value: "10", Reason: "must be at least 1000"},
+			"invalid --cpu (cpu.quota 10): must be at least 1000"},
+		// A field no flag sets keeps the package's wording.
+		{&cgroups.MissingControllerError{Controller: "io", Resource: "blockIO.weight"}, "blockIO.weight needs the io cgroup controller"},
+	} {
+		got := explainCgroupLimit(fmt.Errorf("create: %w", tt.err))
+		if !strings.Contains(got.Error(), tt.want) {
+			t.Errorf("%v: %q, want %q", tt.err, got, tt.want)
+		}
+	}
 }

@@ -472,7 +472,8 @@ func TestInspectAndStats(t *testing.T) {
 	if err := json.Unmarshal([]byte(e.ok("inspect", name)), &in); err != nil {
 		t.Fatal(err)
 	}
-	if len(in) != 1 || in[0].State.ID != name || in[0].State.Limits.MemoryBytes != 64<<20 || in[0].State.Limits.Pids != 50 ||
+	if len(in) != 1 || in[0].State.ID != name || in[0].State.Resources == nil ||
+		*in[0].State.Resources.Memory.Limit != 64<<20 || *in[0].State.Resources.Pids.Limit != 50 ||
 		in[0].Spec.Hostname != name || !slices.Equal(in[0].Spec.Process.Args, []string{"sleep", "1000"}) {
 		t.Fatalf("inspect: %+v", in)
 	}

@@ -16,6 +16,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/crate-run/crate/pkg/cgroups"
 	"github.com/crate-run/crate/pkg/container"
 	"github.com/crate-run/crate/pkg/seccomp/profile"
 	"github.com/crate-run/crate/pkg/spec"
@@ -99,6 +100,7 @@ func runContainer(log hclog.Logger, cfg container.Config, sigs <-chan os.Signal)
 		err = explainImageName(err, fmt.Sprintf("import it under a name of your own with crate image import %s --name NAME[:TAG], then run that name", cfg.Image))
 		err = explainSpace(err, cfg.StateRoot)
 		err = explainInitDied(err)
+		err = explainCgroupLimit(err)
 		log.Error(err.Error(), "container_id", cfg.Spec.ID)
 		return 0, loggedError{err}
 	}
@@ -371,6 +373,36 @@ func explainInitDied(err error) error {
 			pids, d.PidsLimit, d.Floor.Pids)
 	case d.PidsLimited:
 		return fmt.Errorf("%s: the pids limit of %d was reached; raise --pids", pids, d.PidsLimit)
+	}
+	return err
+}
+
+// limitFlags name the flag of crate run that sets each field of the spec's
+// resources, for the cgroup package's errors, which name the field.
+var limitFlags = map[string]string{
+	"memory.limit": "--memory",
+	"memory.swap":  "--memory",
+	"cpu.quota":    "--cpu",
+	"cpu.period":   "--cpu",
+	"pids.limit":   "--pids",
+	"devices":      "the device allow-list",
+}
+
+// explainCgroupLimit words a limit the cgroup package refused with the flag
+// that set it.
+func explainCgroupLimit(err error) error {
+	var me *cgroups.MissingControllerError
+	if errors.As(err, &me) {
+		if flag, ok := limitFlags[me.Resource]; ok {
+			return fmt.Errorf("%s needs the %s cgroup controller, which is not available (enable it in the kernel/boot options)",
+				flag, me.Controller)
+		}
+	}
+	var ie *cgroups.InvalidResourceError
+	if errors.As(err, &ie) {
+		if flag, ok := limitFlags[ie.Resource]; ok {
+			return fmt.Errorf("invalid %s (%s %s): %s", flag, ie.Resource, ie.Value, ie.Reason)
+		}
 	}
 	return err
 }

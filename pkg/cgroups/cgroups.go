@@ -1,24 +1,30 @@
-// Package cgroups places a container's processes in a cgroup and writes their limits;
-// it hides v1 vs v2.
+// Package cgroups owns a container's cgroup: it makes it (with its missing
+// ancestors), places processes in it, turns the OCI runtime spec's
+// LinuxResources into its files, updates, freezes, lists, counts, kills and
+// removes it; it hides v1 vs v2.
 //
-// One container gets one cgroup, flat under the cgroup root, named by the caller
-// (crate passes "crate-<id>"):
+// A container gets one cgroup, at the path its caller names from the root of
+// each hierarchy (Config.Path): crate run's flat "crate-<id>", or an OCI
+// cgroupsPath such as "/kubepods/burstable/pod<uid>/<id>":
 //
-//	v2: <root>/<name>                       one directory, every controller
-//	v1: <mountpoint of controller>/<name>   one directory per hierarchy
-//	    (memory, cpu, cpuacct, pids, and devices when there are device
-//	    rules; cpu and cpuacct may share one hierarchy)
+//	v2: <root>/<path>                       one directory, every controller
+//	v1: <mountpoint of controller>/<path>   one directory per hierarchy
+//	    (memory, cpuacct, pids, and those the resources need: cpu, cpuset,
+//	    blkio, hugetlb, devices when there are device rules; or every
+//	    hierarchy crate knows, with Config.AllHierarchies)
 //
-// Device rules (Limits.Devices) are files in the devices hierarchy on v1; v2
-// has no devices controller, so a BPF program attached to the directory
-// checks every mknod and open instead (devices_bpf_linux.go).
+// Device rules (LinuxResources.Devices) are files in the devices hierarchy on
+// v1; v2 has no devices controller, so a BPF program attached to the
+// directory checks every mknod and open instead (devices_bpf_linux.go).
 //
-// Flat, so that removing the cgroup leaves nothing behind. The lifecycle is
-// New (checks only) -> Create -> Place -> ... -> Stats -> Kill -> Destroy.
+// The lifecycle is New (checks only) -> Create -> Start or Place -> ...
+// (Update, Freeze, Thaw, Pids, Usage) -> Stats -> Kill -> Destroy, which
+// removes the container's own cgroup, not the ancestors Create made (as runc:
+// they are shared with other containers).
 //
-// The translation from Limits to file writes is done by pure functions
-// (v1Writes, v2Writes) so it can be tested without root; this file holds
-// everything that is not Linux-specific.
+// The spec's resources become file writes in one place, the pure functions
+// v1Writes and v2Writes (resources.go), tested without root; this file holds
+// the rest of what is not Linux-specific.
 package cgroups
 
 import (
@@ -55,50 +61,6 @@ func (m Mode) String() string {
 	}
 }
 
-// Limits are what crate asks for; zero means "no limit".
-type Limits struct {
-	MemoryBytes int64 // memory (and memory+swap) limit in bytes
-	CPUQuotaUs  int64 // CPU time allowed per period, in microseconds
-	CPUPeriodUs int64 // length of the period; 0 with a quota means DefaultCPUPeriodUs
-	Pids        int64 // maximum number of tasks (processes and threads)
-
-	// Devices is the device allow-list: every device is denied, then these
-	// rules allow some (DefaultDevices is Docker's list). The only deny rule
-	// accepted is "deny everything" (type a, rwm), which the OCI form of the
-	// list starts with; it takes back the rules before it. nil means no
-	// device rules at all, every device allowed: only for callers that want
-	// exactly that. An empty, non-nil list denies every device.
-	Devices []specs.LinuxDeviceCgroup
-}
-
-// DefaultCPUPeriodUs is the kernel's default CFS period; a quota alone is
-// interpreted relative to it, as docker and runc do.
-const DefaultCPUPeriodUs = 100000
-
-// Validate rejects limits the kernel would reject later with a less helpful
-// EINVAL.
-func (l Limits) Validate() error {
-	for _, f := range []struct {
-		flag string
-		v    int64
-	}{
-		{"memory", l.MemoryBytes}, {"cpu quota", l.CPUQuotaUs},
-		{"cpu period", l.CPUPeriodUs}, {"pids", l.Pids},
-	} {
-		if f.v < 0 {
-			return fmt.Errorf("invalid %s limit %d: must not be negative", f.flag, f.v)
-		}
-	}
-	// The kernel accepts CFS periods from 1 ms to 1 s and quotas of at least 1 ms.
-	if l.CPUPeriodUs != 0 && (l.CPUPeriodUs < 1000 || l.CPUPeriodUs > 1000000) {
-		return fmt.Errorf("invalid cpu period %dus: must be between 1000 and 1000000", l.CPUPeriodUs)
-	}
-	if l.CPUQuotaUs != 0 && l.CPUQuotaUs < 1000 {
-		return fmt.Errorf("invalid cpu quota %dus: must be at least 1000", l.CPUQuotaUs)
-	}
-	return validateDevices(l.Devices)
-}
-
 // Stats are the counters read from the cgroup before it is destroyed. A
 // counter the kernel does not offer (an old kernel, an unmounted controller)
 // reads as zero.
@@ -131,6 +93,28 @@ func noLimit(v uint64) uint64 {
 	return v
 }
 
+// Config says which cgroup New manages, and its limits.
+type Config struct {
+	// Root is where the cgroup filesystems are mounted: DefaultRoot, or a
+	// directory a test makes.
+	Root string
+	// Path is the cgroup's path from the root of each hierarchy: a single
+	// name ("crate-<id>"), or an OCI cgroupsPath, "/a/b/c" or "a/b/c". A
+	// relative path is taken from the root too (runc puts it under its own
+	// parent cgroup; crate has none to offer, and an engine passes absolute
+	// paths). ".." and a path that is the root itself are refused.
+	Path string
+	// Resources are the limits; nil is none.
+	Resources *specs.LinuxResources
+	// AllHierarchies puts the cgroup, on v1, in every mounted hierarchy of
+	// a controller crate knows, as runc does, so that the freezer (pause),
+	// full statistics and an engine's own readers find the container. Off,
+	// only those its resources need (and memory, cpuacct and pids for the
+	// counters): each hierarchy is one more mkdir and rmdir per container,
+	// and crate run starts faster without them.
+	AllHierarchies bool
+}
+
 // Manager owns one container's cgroup.
 type Manager interface {
 	// Create makes the cgroup directory (one per hierarchy on v1) and writes the limits.
@@ -147,6 +131,20 @@ type Manager interface {
 	Stats() (Stats, error)
 	// Usage reads what the container uses now.
 	Usage() (Usage, error)
+	// Update rewrites the limits of the created cgroup (OCI update): the
+	// fields r sets, and no others. Device rules stay those of Create.
+	Update(r *specs.LinuxResources) error
+	// Freeze stops every process in the cgroup and returns once they are
+	// all stopped; Thaw lets them go on. On v1 the cgroup must be in the
+	// freezer hierarchy (Config.AllHierarchies), or they return a
+	// *NotInHierarchyError.
+	Freeze() error
+	Thaw() error
+	// Frozen reports whether the cgroup is frozen (OCI state "paused"); a v1
+	// cgroup outside the freezer hierarchy never is.
+	Frozen() (bool, error)
+	// Pids lists every process in the cgroup and below it (OCI ps).
+	Pids() ([]int, error)
 	// Kill sends SIGKILL to every process left in the cgroup and returns
 	// once the cgroup is empty.
 	Kill() error
@@ -162,113 +160,6 @@ type Manager interface {
 	// "devices" when there are device rules); nil on v2. The container
 	// mounts these to see its own cgroup.
 	Hierarchies() []string
-}
-
-// write is one value written to one file of the cgroup directory.
-type write struct {
-	file  string
-	value string
-	// optional writes are skipped when the file does not exist: swap limits
-	// are missing when the kernel does not account swap (swapaccount=0).
-	optional bool
-}
-
-func (w write) String() string { return w.file + "=" + w.value }
-
-// cpuPeriod is the period to write, or 0 when none is needed.
-func cpuPeriod(l Limits) int64 {
-	if l.CPUPeriodUs != 0 {
-		return l.CPUPeriodUs
-	}
-	if l.CPUQuotaUs != 0 {
-		return DefaultCPUPeriodUs
-	}
-	return 0
-}
-
-// v2Writes turns limits into writes to the single cgroup2 directory, in order.
-func v2Writes(l Limits) []write {
-	var ws []write
-	if l.MemoryBytes != 0 {
-		mem := strconv.FormatInt(l.MemoryBytes, 10)
-		// v2 limits swap on its own (memory.swap.max), not memory+swap as v1
-		// does; 0 makes the total equal to the memory limit, like v1's memsw.
-		ws = append(ws,
-			write{file: "memory.max", value: mem},
-			write{file: "memory.swap.max", value: "0", optional: true})
-	}
-	if p := cpuPeriod(l); p != 0 {
-		quota := "max"
-		if l.CPUQuotaUs != 0 {
-			quota = strconv.FormatInt(l.CPUQuotaUs, 10)
-		}
-		ws = append(ws, write{file: "cpu.max", value: quota + " " + strconv.FormatInt(p, 10)})
-	}
-	if l.Pids != 0 {
-		ws = append(ws, write{file: "pids.max", value: strconv.FormatInt(l.Pids, 10)})
-	}
-	return ws
-}
-
-// v1Writes turns limits into writes per v1 controller, in order within each
-// controller. The order matters: memsw must stay >= memory.limit at every
-// moment, and the quota is checked against the period.
-func v1Writes(l Limits) map[string][]write {
-	ws := map[string][]write{}
-	if l.MemoryBytes != 0 {
-		mem := strconv.FormatInt(l.MemoryBytes, 10)
-		ws["memory"] = []write{
-			{file: "memory.limit_in_bytes", value: mem},
-			{file: "memory.memsw.limit_in_bytes", value: mem, optional: true},
-		}
-	}
-	if p := cpuPeriod(l); p != 0 {
-		ws["cpu"] = append(ws["cpu"], write{file: "cpu.cfs_period_us", value: strconv.FormatInt(p, 10)})
-		if l.CPUQuotaUs != 0 {
-			ws["cpu"] = append(ws["cpu"], write{file: "cpu.cfs_quota_us", value: strconv.FormatInt(l.CPUQuotaUs, 10)})
-		}
-	}
-	if l.Pids != 0 {
-		ws["pids"] = []write{{file: "pids.max", value: strconv.FormatInt(l.Pids, 10)}}
-	}
-	if l.Devices != nil {
-		ws["devices"] = v1DeviceWrites(l.Devices)
-	}
-	return ws
-}
-
-// neededControllers lists, in a fixed order, the controllers the non-zero
-// limits need, each with the crate flag that asked for it (for the error).
-// Device rules need the devices controller on v1 only; see v1Needs.
-func neededControllers(l Limits) []need {
-	var ns []need
-	if l.MemoryBytes != 0 {
-		ns = append(ns, need{controller: "memory", flag: "--memory"})
-	}
-	if l.CPUQuotaUs != 0 || l.CPUPeriodUs != 0 {
-		ns = append(ns, need{controller: "cpu", flag: "--cpu"})
-	}
-	if l.Pids != 0 {
-		ns = append(ns, need{controller: "pids", flag: "--pids"})
-	}
-	return ns
-}
-
-// v1Needs is neededControllers for a v1 host: device rules are written to
-// the devices hierarchy.
-func v1Needs(l Limits) []need {
-	ns := neededControllers(l)
-	if l.Devices != nil {
-		ns = append(ns, need{controller: "devices", flag: "the device allow-list"})
-	}
-	return ns
-}
-
-type need struct{ controller, flag string }
-
-func (n need) missing() error {
-	return fmt.Errorf("%s needs the %s cgroup controller, which is not available (enable it in the kernel/boot options)",
-		n.flag, n.controller)
 }
 
 // parseKeyValues parses the "key value" lines of files such as memory.events,

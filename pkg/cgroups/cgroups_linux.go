@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -37,33 +36,34 @@ var hostSystem = system{
 	mountinfo: func() (io.ReadCloser, error) { return os.Open("/proc/self/mountinfo") },
 }
 
-// New detects the mode under root (normally DefaultRoot) and returns the
-// manager for cgroup name. Nothing is created yet: New only checks that the
-// controller of every non-zero limit is usable, so that a missing controller
-// is reported before anything has to be cleaned up.
-func New(log hclog.Logger, root, name string, l Limits) (Manager, error) {
-	return newManager(log, root, name, l, hostSystem)
+// New detects the mode under cfg.Root (normally DefaultRoot) and returns the
+// manager for the cgroup at cfg.Path. Nothing is created yet: New only checks
+// the path, the resources, and that the controller of every limit is
+// usable, so that a mistake is reported before anything has to be cleaned
+// up.
+func New(log hclog.Logger, cfg Config) (Manager, error) {
+	return newManager(log, cfg, hostSystem)
 }
 
-func newManager(log hclog.Logger, root, name string, l Limits, sys system) (Manager, error) {
+func newManager(log hclog.Logger, cfg Config, sys system) (Manager, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	// The name becomes one path element under the root: no nesting, no escape.
-	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
-		return nil, fmt.Errorf("invalid cgroup name %q: must be a single path element", name)
-	}
-	if err := l.Validate(); err != nil {
-		return nil, err
-	}
-	mode, err := detectMode(root, sys.fsType)
+	rel, err := cleanPath(cfg.Path)
 	if err != nil {
 		return nil, err
 	}
-	log = log.With("cgroup", name, "cgroup_mode", mode.String())
+	if err := Validate(cfg.Resources); err != nil {
+		return nil, err
+	}
+	mode, err := detectMode(cfg.Root, sys.fsType)
+	if err != nil {
+		return nil, err
+	}
+	log = log.With("cgroup", rel, "cgroup_mode", mode.String())
 	switch mode {
 	case ModeV2:
-		return newV2(log, root, name, l)
+		return newV2(log, cfg.Root, rel, cfg.Resources)
 	default:
 		f, err := sys.mountinfo()
 		if err != nil {
@@ -74,7 +74,7 @@ func newManager(log hclog.Logger, root, name string, l Limits, sys system) (Mana
 		if err != nil {
 			return nil, fmt.Errorf("find cgroup v1 mounts: %w", err)
 		}
-		return newV1(log, name, l, mounts)
+		return newV1(log, rel, cfg.Resources, cfg.AllHierarchies, mounts)
 	}
 }
 
@@ -118,6 +118,9 @@ func writeFile(path, value string) error {
 func applyWrites(log hclog.Logger, dir string, ws []write) error {
 	for _, w := range ws {
 		err := writeFile(filepath.Join(dir, w.file), w.value)
+		if w.alt != "" && errors.Is(err, unix.ENOENT) {
+			err = writeFile(filepath.Join(dir, w.alt), w.value)
+		}
 		if w.optional && errors.Is(err, unix.ENOENT) {
 			log.Debug("cgroup file missing, limit skipped", "file", w.file)
 			continue
@@ -310,6 +313,23 @@ func removeTree(dir string) error {
 	}
 	if err := unix.Rmdir(dir); err != nil && !errors.Is(err, unix.ENOENT) {
 		return &os.PathError{Op: "rmdir", Path: dir, Err: err}
+	}
+	return nil
+}
+
+// mkdirAncestors creates the cgroups above rel under mnt that do not exist
+// yet, from the top, calling made on each directory, new or not (to enable
+// controllers on v2, to fill cpuset on v1). They are shared: an existing one
+// is no error, and Destroy leaves them.
+func mkdirAncestors(mnt, rel string, made func(dir string) error) error {
+	for _, a := range ancestors(rel) {
+		dir := filepath.Join(mnt, a)
+		if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			return &os.PathError{Op: "mkdir", Path: dir, Err: err}
+		}
+		if err := made(dir); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -6,134 +6,6 @@ import (
 	"testing"
 )
 
-func TestV2Writes(t *testing.T) {
-	tests := []struct {
-		name   string
-		limits Limits
-		want   []write
-	}{
-		{"no limits", Limits{}, nil},
-		{"memory", Limits{MemoryBytes: 32 << 20}, []write{
-			{file: "memory.max", value: "33554432"},
-			{file: "memory.swap.max", value: "0", optional: true},
-		}},
-		{"cpu quota and period", Limits{CPUQuotaUs: 50000, CPUPeriodUs: 200000}, []write{
-			{file: "cpu.max", value: "50000 200000"},
-		}},
-		{"cpu quota with the default period", Limits{CPUQuotaUs: 150000}, []write{
-			{file: "cpu.max", value: "150000 100000"},
-		}},
-		{"cpu period alone", Limits{CPUPeriodUs: 50000}, []write{
-			{file: "cpu.max", value: "max 50000"},
-		}},
-		{"pids", Limits{Pids: 64}, []write{{file: "pids.max", value: "64"}}},
-		{"all", Limits{MemoryBytes: 1 << 30, CPUQuotaUs: 100000, CPUPeriodUs: 100000, Pids: 10}, []write{
-			{file: "memory.max", value: "1073741824"},
-			{file: "memory.swap.max", value: "0", optional: true},
-			{file: "cpu.max", value: "100000 100000"},
-			{file: "pids.max", value: "10"},
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := v2Writes(tt.limits); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("v2Writes(%+v) = %v, want %v", tt.limits, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestV1Writes(t *testing.T) {
-	tests := []struct {
-		name   string
-		limits Limits
-		want   map[string][]write
-	}{
-		{"no limits", Limits{}, map[string][]write{}},
-		{"memory: limit before memsw", Limits{MemoryBytes: 32 << 20}, map[string][]write{
-			"memory": {
-				{file: "memory.limit_in_bytes", value: "33554432"},
-				{file: "memory.memsw.limit_in_bytes", value: "33554432", optional: true},
-			},
-		}},
-		{"cpu: period before quota", Limits{CPUQuotaUs: 50000, CPUPeriodUs: 200000}, map[string][]write{
-			"cpu": {
-				{file: "cpu.cfs_period_us", value: "200000"},
-				{file: "cpu.cfs_quota_us", value: "50000"},
-			},
-		}},
-		{"cpu quota with the default period", Limits{CPUQuotaUs: 150000}, map[string][]write{
-			"cpu": {
-				{file: "cpu.cfs_period_us", value: "100000"},
-				{file: "cpu.cfs_quota_us", value: "150000"},
-			},
-		}},
-		{"cpu period alone", Limits{CPUPeriodUs: 50000}, map[string][]write{
-			"cpu": {{file: "cpu.cfs_period_us", value: "50000"}},
-		}},
-		{"pids", Limits{Pids: 64}, map[string][]write{
-			"pids": {{file: "pids.max", value: "64"}},
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := v1Writes(tt.limits); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("v1Writes(%+v) = %v, want %v", tt.limits, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestLimitsValidate(t *testing.T) {
-	tests := []struct {
-		limits  Limits
-		wantErr string // "" for valid
-	}{
-		{Limits{}, ""},
-		{Limits{MemoryBytes: 1 << 20, CPUQuotaUs: 1000, CPUPeriodUs: 1000000, Pids: 1}, ""},
-		{Limits{MemoryBytes: -1}, "invalid memory limit -1"},
-		{Limits{Pids: -5}, "invalid pids limit -5"},
-		{Limits{CPUPeriodUs: 999}, "invalid cpu period 999us"},
-		{Limits{CPUPeriodUs: 1000001}, "invalid cpu period 1000001us"},
-		{Limits{CPUQuotaUs: 10}, "invalid cpu quota 10us"},
-	}
-	for _, tt := range tests {
-		err := tt.limits.Validate()
-		switch {
-		case tt.wantErr == "" && err != nil:
-			t.Errorf("Validate(%+v) = %v, want nil", tt.limits, err)
-		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-			t.Errorf("Validate(%+v) = %v, want an error containing %q", tt.limits, err, tt.wantErr)
-		}
-	}
-}
-
-func TestNeededControllers(t *testing.T) {
-	tests := []struct {
-		limits Limits
-		want   []string
-	}{
-		{Limits{}, nil},
-		{Limits{MemoryBytes: 1}, []string{"memory"}},
-		{Limits{CPUPeriodUs: 100000}, []string{"cpu"}},
-		{Limits{MemoryBytes: 1, CPUQuotaUs: 1000, Pids: 1}, []string{"memory", "cpu", "pids"}},
-	}
-	for _, tt := range tests {
-		var got []string
-		for _, n := range neededControllers(tt.limits) {
-			got = append(got, n.controller)
-		}
-		if !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("neededControllers(%+v) = %v, want %v", tt.limits, got, tt.want)
-		}
-	}
-	err := need{controller: "memory", flag: "--memory"}.missing()
-	want := "--memory needs the memory cgroup controller, which is not available (enable it in the kernel/boot options)"
-	if err.Error() != want {
-		t.Errorf("missing() = %q, want %q", err, want)
-	}
-}
-
 func TestParseKeyValues(t *testing.T) {
 	tests := []struct {
 		name, text string
@@ -222,6 +94,20 @@ const (
 31 25 0:28 / /tmp/other\040place/memory rw,relatime - cgroup cgroup rw,memory
 `
 )
+
+// mountinfoAll is a systemd host's full v1 layout, with co-mounted
+// net_cls,net_prio, and name=systemd, which crate does not use.
+const mountinfoAll = `25 18 0:22 / /sys/fs/cgroup ro - tmpfs tmpfs ro,mode=755
+26 25 0:23 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd
+28 25 0:25 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+29 25 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+30 25 0:27 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids
+31 25 0:28 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset
+32 25 0:29 / /sys/fs/cgroup/blkio rw - cgroup cgroup rw,blkio
+33 25 0:30 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer
+34 25 0:31 / /sys/fs/cgroup/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio
+35 25 0:32 / /sys/fs/cgroup/devices rw - cgroup cgroup rw,devices
+`
 
 func TestParseV1Mounts(t *testing.T) {
 	tests := []struct {

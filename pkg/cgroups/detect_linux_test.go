@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -54,47 +55,76 @@ func TestDetectModeHere(t *testing.T) {
 }
 
 func TestNewV1Hierarchies(t *testing.T) {
-	withCPU := Limits{MemoryBytes: 1 << 20, CPUQuotaUs: 50000, CPUPeriodUs: 100000}
-	noCPU := Limits{MemoryBytes: 1 << 20}
+	withCPU := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](1 << 20)},
+		CPU: &specs.LinuxCPU{Quota: ptr[int64](50000), Period: ptr[uint64](100000)}}
+	noCPU := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](1 << 20)}}
+	withDevices := *withCPU
+	withDevices.Devices = spec.DefaultDeviceRules()
 	tests := []struct {
 		name            string
 		mountinfo       string
-		limits          Limits
+		path            string
+		all             bool
+		limits          *specs.LinuxResources
 		wantDirs        map[string]string
 		wantPath        string
 		wantHierarchies []string
 	}{
-		{"separate cpu and cpuacct", mountinfoSeparate, withCPU, map[string]string{
+		{"separate cpu and cpuacct", mountinfoSeparate, "crate-x", false, withCPU, map[string]string{
 			"memory":  "/sys/fs/cgroup/memory/crate-x",
 			"cpu":     "/sys/fs/cgroup/cpu/crate-x",
 			"cpuacct": "/sys/fs/cgroup/cpuacct/crate-x",
 			"pids":    "/sys/fs/cgroup/pids/crate-x",
 		}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpu", "cpuacct", "pids"}},
 		// No CPU limit: no CPU group of its own (a slower start, for nothing).
-		{"separate cpu and cpuacct, no CPU limit", mountinfoSeparate, noCPU, map[string]string{
+		{"separate cpu and cpuacct, no CPU limit", mountinfoSeparate, "crate-x", false, noCPU, map[string]string{
 			"memory":  "/sys/fs/cgroup/memory/crate-x",
 			"cpuacct": "/sys/fs/cgroup/cpuacct/crate-x",
 			"pids":    "/sys/fs/cgroup/pids/crate-x",
 		}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpuacct", "pids"}},
 		// Co-mounted, cpu comes with cpuacct: the hierarchy is mounted by both names.
-		{"co-mounted cpu,cpuacct, no CPU limit", mountinfoCoMounted, noCPU, map[string]string{
+		{"co-mounted cpu,cpuacct, no CPU limit", mountinfoCoMounted, "crate-x", false, noCPU, map[string]string{
 			"memory":  "/sys/fs/cgroup/memory/crate-x",
 			"cpu":     "/sys/fs/cgroup/cpu,cpuacct/crate-x",
 			"cpuacct": "/sys/fs/cgroup/cpu,cpuacct/crate-x",
 			"pids":    "/sys/fs/cgroup/pids/crate-x",
 		}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpu,cpuacct", "pids"}},
-		{"device rules add the devices hierarchy, last", mountinfoSeparate,
-			Limits{MemoryBytes: 1 << 20, CPUQuotaUs: 50000, CPUPeriodUs: 100000, Devices: spec.DefaultDeviceRules()}, map[string]string{
+		{"device rules add the devices hierarchy, last", mountinfoSeparate, "crate-x", false,
+			&withDevices, map[string]string{
 				"memory":  "/sys/fs/cgroup/memory/crate-x",
 				"cpu":     "/sys/fs/cgroup/cpu/crate-x",
 				"cpuacct": "/sys/fs/cgroup/cpuacct/crate-x",
 				"pids":    "/sys/fs/cgroup/pids/crate-x",
 				"devices": "/sys/fs/cgroup/devices/crate-x",
 			}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpu", "cpuacct", "pids", "devices"}},
+		// An engine's nested path, in every hierarchy: freezer, cpuset,
+		// blkio and the rest too, devices last all the same.
+		{"all hierarchies, nested path", mountinfoAll, "/kubepods/pod1/ctr", true, nil, map[string]string{
+			"memory":   "/sys/fs/cgroup/memory/kubepods/pod1/ctr",
+			"cpu":      "/sys/fs/cgroup/cpu,cpuacct/kubepods/pod1/ctr",
+			"cpuacct":  "/sys/fs/cgroup/cpu,cpuacct/kubepods/pod1/ctr",
+			"pids":     "/sys/fs/cgroup/pids/kubepods/pod1/ctr",
+			"cpuset":   "/sys/fs/cgroup/cpuset/kubepods/pod1/ctr",
+			"blkio":    "/sys/fs/cgroup/blkio/kubepods/pod1/ctr",
+			"freezer":  "/sys/fs/cgroup/freezer/kubepods/pod1/ctr",
+			"net_cls":  "/sys/fs/cgroup/net_cls,net_prio/kubepods/pod1/ctr",
+			"net_prio": "/sys/fs/cgroup/net_cls,net_prio/kubepods/pod1/ctr",
+			"devices":  "/sys/fs/cgroup/devices/kubepods/pod1/ctr",
+		}, "/sys/fs/cgroup/memory/kubepods/pod1/ctr",
+			[]string{"memory", "cpu,cpuacct", "pids", "cpuset", "blkio", "freezer", "net_cls,net_prio", "devices"}},
+		// Not all: a cpuset limit adds the cpuset hierarchy alone.
+		{"cpuset limit", mountinfoAll, "crate-x", false, &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}}, map[string]string{
+			"memory":  "/sys/fs/cgroup/memory/crate-x",
+			"cpu":     "/sys/fs/cgroup/cpu,cpuacct/crate-x",
+			"cpuacct": "/sys/fs/cgroup/cpu,cpuacct/crate-x",
+			"pids":    "/sys/fs/cgroup/pids/crate-x",
+			"cpuset":  "/sys/fs/cgroup/cpuset/crate-x",
+		}, "/sys/fs/cgroup/memory/crate-x", []string{"memory", "cpu,cpuacct", "pids", "cpuset"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := newManager(nil, "/sys/fs/cgroup", "crate-x", tt.limits, fakeSystem(unix.TMPFS_MAGIC, tt.mountinfo))
+			m, err := newManager(nil, Config{Root: "/sys/fs/cgroup", Path: tt.path, Resources: tt.limits, AllHierarchies: tt.all},
+				fakeSystem(unix.TMPFS_MAGIC, tt.mountinfo))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,38 +156,47 @@ func TestNewMissingController(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(v2Root, "cgroup.controllers"), []byte("cpuset cpu io\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	memory := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](1 << 20)}}
+	cpu := &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: ptr[int64](50000)}}
 	tests := []struct {
-		name    string
-		sys     system
-		limits  Limits
-		wantErr string // "" when New must succeed
+		name           string
+		sys            system
+		limits         *specs.LinuxResources
+		wantController string // "" when New must succeed
+		wantResource   string
 	}{
-		{"v1 memory", fakeSystem(unix.TMPFS_MAGIC, onlyCPU), Limits{MemoryBytes: 1 << 20},
-			"--memory needs the memory cgroup controller, which is not available"},
-		{"v1 pids", fakeSystem(unix.TMPFS_MAGIC, onlyCPU), Limits{Pids: 10},
-			"--pids needs the pids cgroup controller"},
-		{"v1 cpu present", fakeSystem(unix.TMPFS_MAGIC, onlyCPU), Limits{CPUQuotaUs: 50000}, ""},
-		{"v1 no limits need nothing", fakeSystem(unix.TMPFS_MAGIC, ""), Limits{}, ""},
-		{"v2 memory", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), Limits{MemoryBytes: 1 << 20},
-			"--memory needs the memory cgroup controller"},
-		{"v2 cpu present", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), Limits{CPUQuotaUs: 50000}, ""},
-		{"v1 devices", fakeSystem(unix.TMPFS_MAGIC, onlyCPU), Limits{Devices: spec.DefaultDeviceRules()},
-			"the device allow-list needs the devices cgroup controller, which is not available"},
+		{"v1 memory", fakeSystem(unix.TMPFS_MAGIC, onlyCPU), memory, "memory", "memory.limit"},
+		{"v1 pids", fakeSystem(unix.TMPFS_MAGIC, onlyCPU), &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](10)}}, "pids", "pids.limit"},
+		{"v1 cpu present", fakeSystem(unix.TMPFS_MAGIC, onlyCPU), cpu, "", ""},
+		{"v1 no limits need nothing", fakeSystem(unix.TMPFS_MAGIC, ""), nil, "", ""},
+		{"v2 memory", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), memory, "memory", "memory.limit"},
+		{"v2 cpu present", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), cpu, "", ""},
+		{"v2 io", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: ptr[uint16](100)}}, "", ""},
+		{"v2 hugetlb", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB"}}},
+			"hugetlb", "hugepageLimits"},
+		{"v2 unified of a missing controller", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""),
+			&specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}, "memory", "unified.memory.high"},
+		{"v1 devices", fakeSystem(unix.TMPFS_MAGIC, onlyCPU), &specs.LinuxResources{Devices: spec.DefaultDeviceRules()}, "devices", "devices"},
 		// v2 has no devices controller: a BPF program does its work.
-		{"v2 devices need no controller", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), Limits{Devices: spec.DefaultDeviceRules()}, ""},
-		{"invalid device rule", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""),
-			Limits{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Type: "x", Access: "r"}}}, "invalid device rule 0"},
+		{"v2 devices need no controller", fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""), &specs.LinuxResources{Devices: spec.DefaultDeviceRules()}, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := newManager(nil, v2Root, "crate-x", tt.limits, tt.sys)
+			_, err := newManager(nil, Config{Root: v2Root, Path: "crate-x", Resources: tt.limits}, tt.sys)
+			var me *MissingControllerError
 			switch {
-			case tt.wantErr == "" && err != nil:
+			case tt.wantController == "" && err != nil:
 				t.Errorf("newManager = %v, want success", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("newManager = %v, want an error containing %q", err, tt.wantErr)
+			case tt.wantController != "" && (!errors.As(err, &me) || *me != MissingControllerError{tt.wantController, tt.wantResource}):
+				t.Errorf("newManager = %v, want %s missing for %s", err, tt.wantController, tt.wantResource)
 			}
 		})
+	}
+	_, err := newManager(nil, Config{Root: v2Root, Path: "crate-x",
+		Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Type: "x", Access: "r"}}}},
+		fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""))
+	if err == nil || !strings.Contains(err.Error(), "invalid device rule 0") {
+		t.Errorf("newManager with a bad device rule = %v", err)
 	}
 }
 
@@ -166,7 +205,7 @@ func TestNewV2EnablesOnlyAvailable(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "cgroup.controllers"), []byte("cpu memory io\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m, err := newManager(nil, root, "crate-x", Limits{}, fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""))
+	m, err := newManager(nil, Config{Root: root, Path: "crate-x"}, fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,11 +216,23 @@ func TestNewV2EnablesOnlyAvailable(t *testing.T) {
 	if want := filepath.Join(root, "crate-x"); m.Path() != want || m.Mode() != ModeV2 {
 		t.Errorf("Path, Mode = %s, %v; want %s, v2", m.Path(), m.Mode(), want)
 	}
+	// What the resources need comes on top, if the root offers it.
+	m, err = newManager(nil, Config{Root: root, Path: "/a/b", Resources: &specs.LinuxResources{
+		BlockIO: &specs.LinuxBlockIO{Weight: ptr[uint16](100)}}}, fakeSystem(unix.CGROUP2_SUPER_MAGIC, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"memory", "cpu", "io"}; !reflect.DeepEqual(m.(*v2).enable, want) {
+		t.Errorf("enable = %v, want %v", m.(*v2).enable, want)
+	}
+	if want := filepath.Join(root, "a/b"); m.Path() != want {
+		t.Errorf("Path = %s, want %s", m.Path(), want)
+	}
 }
 
 func TestNewRejectsBadNames(t *testing.T) {
-	for _, name := range []string{"", ".", "..", "a/b", "../crate-x"} {
-		if _, err := newManager(nil, "/sys/fs/cgroup", name, Limits{}, fakeSystem(unix.TMPFS_MAGIC, "")); err == nil {
+	for _, name := range []string{"", ".", "..", "/", "a/../b", "../crate-x"} {
+		if _, err := newManager(nil, Config{Root: "/sys/fs/cgroup", Path: name}, fakeSystem(unix.TMPFS_MAGIC, "")); err == nil {
 			t.Errorf("newManager accepted the name %q", name)
 		}
 	}
@@ -189,7 +240,7 @@ func TestNewRejectsBadNames(t *testing.T) {
 
 // TestDestroyNeverCreated needs no root: nothing exists, so nothing is touched.
 func TestDestroyNeverCreated(t *testing.T) {
-	m, err := New(nil, DefaultRoot, "crate-test-never-created", Limits{})
+	m, err := New(nil, Config{Root: DefaultRoot, Path: "crate-test-never-created"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -201,7 +201,7 @@ func TestDeviceRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := newTestCgroup(t, Limits{Devices: tt.rules})
+			m := newTestCgroup(t, &specs.LinuxResources{Devices: tt.rules})
 			got := runDeviceSteps(t, m, tt.start, tt.steps)
 			for i, s := range tt.steps {
 				if got[i] != s.want {
@@ -215,7 +215,7 @@ func TestDeviceRules(t *testing.T) {
 // TestDeviceRulesWrittenV1 reads the rules back from devices.list.
 func TestDeviceRulesWrittenV1(t *testing.T) {
 	testutil.RequireRoot(t)
-	m := newTestCgroup(t, Limits{Devices: spec.DefaultDeviceRules()})
+	m := newTestCgroup(t, &specs.LinuxResources{Devices: spec.DefaultDeviceRules()})
 	if m.Mode() != ModeV1 {
 		t.Skip("cgroup v1 only: v2 has no devices.list")
 	}
@@ -238,7 +238,7 @@ func BenchmarkCreateDestroy(b *testing.B) {
 	}{{"no device rules", nil}, {"docker defaults", spec.DefaultDeviceRules()}} {
 		b.Run(bc.name, func(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
-				m, err := New(nil, DefaultRoot, fmt.Sprintf("crate-bench-%d-%d", os.Getpid(), i), Limits{Pids: 100, Devices: bc.devices})
+				m, err := New(nil, Config{Root: DefaultRoot, Path: fmt.Sprintf("crate-bench-%d-%d", os.Getpid(), i), Resources: withDevices(limits(0, 0, 0, 100), bc.devices)})
 				if err != nil {
 					b.Fatal(err)
 				}

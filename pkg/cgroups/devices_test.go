@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -80,7 +81,7 @@ func TestValidateDevices(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Limits{Devices: tt.rules}.Validate()
+			err := Validate(&specs.LinuxResources{Devices: tt.rules})
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Errorf("Validate = %v, want nil", err)
@@ -113,26 +114,30 @@ func TestV1DeviceWrites(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := v1Writes(Limits{Devices: tt.rules})
+			got, err := v1Writes(&specs.LinuxResources{Devices: tt.rules})
+			if err != nil {
+				t.Fatal(err)
+			}
 			if !reflect.DeepEqual(got["devices"], tt.want) {
 				t.Errorf("devices writes = %v, want %v", got["devices"], tt.want)
 			}
 		})
 	}
-	if ws := v1Writes(Limits{Pids: 5}); ws["devices"] != nil {
+	if ws, _ := v1Writes(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](5)}}); ws["devices"] != nil {
 		t.Errorf("no device rules, but writes %v", ws["devices"])
 	}
 }
 
-func TestV1NeedsDevices(t *testing.T) {
-	var got []string
-	for _, n := range v1Needs(Limits{Pids: 1, Devices: []specs.LinuxDeviceCgroup{}}) {
-		got = append(got, n.controller)
+// TestV1EmptyDeviceList: an empty, non-nil list denies every device, so it
+// needs the devices hierarchy; nil needs nothing.
+func TestV1EmptyDeviceList(t *testing.T) {
+	ws, err := v1Writes(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{}})
+	if err != nil || !reflect.DeepEqual(strs(ws["devices"]), []string{"devices.deny=a"}) {
+		t.Errorf("v1Writes(empty list) = %v, %v; want devices.deny=a", ws, err)
 	}
-	if want := []string{"pids", "devices"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("v1Needs = %v, want %v", got, want)
-	}
-	if ns := v1Needs(Limits{}); len(ns) != 0 {
-		t.Errorf("v1Needs without device rules = %v, want none", ns)
+	err = checkV1Controllers(ws, map[string]string{"memory": "/m"})
+	var me *MissingControllerError
+	if !errors.As(err, &me) || me.Controller != "devices" || me.Resource != "devices" {
+		t.Errorf("checkV1Controllers = %v, want devices missing", err)
 	}
 }

@@ -25,12 +25,13 @@ import (
 	"github.com/crate-run/crate/pkg/testutil"
 
 	"github.com/hashicorp/go-hclog"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 // newTestCgroup returns a created cgroup with limits l and makes sure it is
 // killed and removed when the test ends.
-func newTestCgroup(t *testing.T, l Limits) Manager {
+func newTestCgroup(t *testing.T, l *specs.LinuxResources) Manager {
 	t.Helper()
 	return newTestCgroupAt(t, DefaultRoot, l)
 }
@@ -44,20 +45,20 @@ func newV2TestCgroup(t *testing.T) *v2 {
 	t.Helper()
 	for _, root := range []string{DefaultRoot, filepath.Join(DefaultRoot, "unified")} {
 		if mode, err := detectMode(root, hostSystem.fsType); err == nil && mode == ModeV2 {
-			return newTestCgroupAt(t, root, Limits{}).(*v2)
+			return newTestCgroupAt(t, root, nil).(*v2)
 		}
 	}
 	t.Skip("no cgroup2 hierarchy on this host")
 	return nil
 }
 
-func newTestCgroupAt(t *testing.T, root string, l Limits) Manager {
+func newTestCgroupAt(t *testing.T, root string, l *specs.LinuxResources) Manager {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "crate-test-" + hex.EncodeToString(b)
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: testWriter{t}})
-	m, err := New(log, root, name, l)
+	m, err := New(log, Config{Root: root, Path: name, Resources: l})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +74,27 @@ func newTestCgroupAt(t *testing.T, root string, l Limits) Manager {
 		}
 	})
 	return m
+}
+
+// limits are resources as crate run makes them (memory+swap equal to
+// memory); 0 leaves a limit out.
+func limits(memory, quota int64, period uint64, pids int64) *specs.LinuxResources {
+	r := &specs.LinuxResources{}
+	if memory != 0 {
+		r.Memory = &specs.LinuxMemory{Limit: ptr(memory), Swap: ptr(memory)}
+	}
+	if quota != 0 || period != 0 {
+		r.CPU = &specs.LinuxCPU{Quota: ptr(quota), Period: ptr(period)}
+	}
+	if pids != 0 {
+		r.Pids = &specs.LinuxPids{Limit: ptr(pids)}
+	}
+	return r
+}
+
+func withDevices(r *specs.LinuxResources, rules []specs.LinuxDeviceCgroup) *specs.LinuxResources {
+	r.Devices = rules
+	return r
 }
 
 type testWriter struct{ t *testing.T }
@@ -144,7 +166,7 @@ func exists(path string) bool {
 
 func TestLimitsWritten(t *testing.T) {
 	testutil.RequireRoot(t)
-	m := newTestCgroup(t, Limits{MemoryBytes: 64 << 20, CPUQuotaUs: 50000, CPUPeriodUs: 200000, Pids: 64})
+	m := newTestCgroup(t, limits(64<<20, 50000, 200000, 64))
 	type want struct{ controller, file, value string }
 	var wants []want
 	switch m.Mode() {
@@ -178,7 +200,7 @@ func TestLimitsWritten(t *testing.T) {
 func TestPlaceKillDestroy(t *testing.T) {
 	testutil.RequireRoot(t)
 	// Device rules too, so that the devices hierarchy is checked on v1.
-	m := newTestCgroup(t, Limits{Pids: 16, Devices: spec.DefaultDeviceRules()})
+	m := newTestCgroup(t, withDevices(limits(0, 0, 0, 16), spec.DefaultDeviceRules()))
 	// Two children as well, to see that Kill reaches more than the first process.
 	cmd := startInCgroup(t, m, "sleep 1000 & sleep 1000 & wait")
 
@@ -218,7 +240,7 @@ func TestPlaceKillDestroy(t *testing.T) {
 
 func TestDestroyRefusesLiveProcesses(t *testing.T) {
 	testutil.RequireRoot(t)
-	m := newTestCgroup(t, Limits{})
+	m := newTestCgroup(t, nil)
 	startInCgroup(t, m, "sleep 1000")
 	err := m.Destroy()
 	if !errors.Is(err, unix.EBUSY) {
@@ -228,7 +250,7 @@ func TestDestroyRefusesLiveProcesses(t *testing.T) {
 
 func TestOOMKill(t *testing.T) {
 	testutil.RequireRoot(t)
-	m := newTestCgroup(t, Limits{MemoryBytes: 32 << 20})
+	m := newTestCgroup(t, limits(32<<20, 0, 0, 0))
 	// dd allocates its 64 MiB buffer and fills it: twice the limit.
 	cmd := startInCgroup(t, m, "exec dd if=/dev/zero of=/dev/null bs=64M count=1")
 	err := cmd.Wait()
@@ -252,7 +274,7 @@ func TestOOMKill(t *testing.T) {
 // TestPidsLimitHits: a fork the pids limit refuses is counted.
 func TestPidsLimitHits(t *testing.T) {
 	testutil.RequireRoot(t)
-	m := newTestCgroup(t, Limits{Pids: 1})
+	m := newTestCgroup(t, limits(0, 0, 0, 1))
 	// The shell is the one process allowed: its fork fails.
 	cmd := startInCgroup(t, m, "(exit 0)")
 	cmd.Wait()
@@ -268,7 +290,7 @@ func TestPidsLimitHits(t *testing.T) {
 
 func TestCPUTime(t *testing.T) {
 	testutil.RequireRoot(t)
-	m := newTestCgroup(t, Limits{})
+	m := newTestCgroup(t, nil)
 	cmd := startInCgroup(t, m, "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done")
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)
@@ -288,7 +310,7 @@ func TestCPUTime(t *testing.T) {
 // crate stats' own test reads a container that has settled.)
 func TestUsage(t *testing.T) {
 	testutil.RequireRoot(t)
-	m := newTestCgroup(t, Limits{MemoryBytes: 64 << 20, Pids: 10})
+	m := newTestCgroup(t, limits(64<<20, 0, 0, 10))
 	cmd := startInCgroup(t, m, "exec sleep 1000")
 	u, err := m.Usage()
 	if err != nil {
@@ -357,7 +379,7 @@ func killAndRemove(t *testing.T, m Manager, cmds ...*exec.Cmd) {
 // with the cgroup empty.
 func TestKillWhileForking(t *testing.T) {
 	testutil.RequireRoot(t)
-	m := newTestCgroup(t, Limits{Pids: 512})
+	m := newTestCgroup(t, limits(0, 0, 0, 512))
 	killAndRemove(t, m, startForking(t, m.Place))
 }
 
@@ -419,7 +441,7 @@ func TestKillByFreezing(t *testing.T) {
 
 func TestWriteErrorNamesFile(t *testing.T) {
 	testutil.RequireRoot(t)
-	m := newTestCgroup(t, Limits{Pids: 8})
+	m := newTestCgroup(t, limits(0, 0, 0, 8))
 	v, ok := m.(*v1)
 	dir := m.Path()
 	if ok {
@@ -441,7 +463,7 @@ func TestWriteErrorNamesFile(t *testing.T) {
 // parent's cgroup.subtree_control.
 func TestV2EnablesControllers(t *testing.T) {
 	testutil.RequireRoot(t)
-	parent := newTestCgroup(t, Limits{})
+	parent := newTestCgroup(t, nil)
 	if parent.Mode() != ModeV2 {
 		t.Skip("cgroup v2 only")
 	}
@@ -452,7 +474,7 @@ func TestV2EnablesControllers(t *testing.T) {
 	if got := strings.TrimSpace(string(data)); got != "" {
 		t.Fatalf("a new cgroup's subtree_control is %q, want it empty", got)
 	}
-	m, err := New(nil, parent.Path(), "crate-test-child", Limits{MemoryBytes: 64 << 20, CPUQuotaUs: 10000, Pids: 8})
+	m, err := New(nil, Config{Root: parent.Path(), Path: "crate-test-child", Resources: limits(64<<20, 10000, 0, 8)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,8 +506,8 @@ func TestV2EnablesControllers(t *testing.T) {
 // own cgroup afterwards. A pids limit of 1 takes the fallback path.
 func TestStartIsBornInTheCgroup(t *testing.T) {
 	testutil.RequireRoot(t)
-	for _, l := range []Limits{{MemoryBytes: 64 << 20, Pids: 10, Devices: spec.DefaultDeviceRules()}, {Pids: 1}} {
-		t.Run(fmt.Sprintf("pids %d", l.Pids), func(t *testing.T) {
+	for _, l := range []*specs.LinuxResources{withDevices(limits(64<<20, 0, 0, 10), spec.DefaultDeviceRules()), limits(0, 0, 0, 1)} {
+		t.Run(fmt.Sprintf("pids %d", *l.Pids.Limit), func(t *testing.T) {
 			m := newTestCgroup(t, l)
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
@@ -497,7 +519,7 @@ func TestStartIsBornInTheCgroup(t *testing.T) {
 			// the start could hide where it was born. The fallback does
 			// migrate it after the start: there the child waits for a line.
 			cmd := exec.Command("cat", "/proc/self/cgroup")
-			born := l.Pids != 1
+			born := *l.Pids.Limit != 1
 			if !born {
 				cmd = exec.Command("sh", "-c", "read gate; exec cat /proc/self/cgroup")
 			}

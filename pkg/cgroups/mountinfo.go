@@ -9,11 +9,12 @@ import (
 	"github.com/moby/sys/mountinfo"
 )
 
-// v1Controllers are the v1 controllers a container's cgroup is made in, when
-// mounted: memory, cpu and pids for the limits, cpuacct for the CPU time, and
-// devices for the device rules (only when there are some: see newV1), last
-// so that the others keep their order.
-var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "devices"}
+// v1Controllers are the v1 controllers crate knows, in the order a
+// container's cgroup is made in their hierarchies, when mounted and needed
+// (see newV1): memory first (Path names it), devices last so that the
+// others keep their order whether there are device rules or not.
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "cpuset", "blkio", "hugetlb", "freezer",
+	"net_cls", "net_prio", "perf_event", "rdma", "misc", "devices"}
 
 // parseV1Mounts reads /proc/self/mountinfo text and returns, for every v1
 // controller, the directory its hierarchy is mounted on. Hosts differ: cpu and

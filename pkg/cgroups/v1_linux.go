@@ -7,57 +7,91 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 // v1 is a container's cgroup on a cgroup v1 (or hybrid) host: one directory
 // in each hierarchy that carries a controller we use.
 type v1 struct {
-	log    hclog.Logger
-	limits Limits
+	log hclog.Logger
+	res *specs.LinuxResources
+	rel string // the cgroup's path below each mount point
+	// mounted maps every v1 controller crate knows that the host mounts to
+	// its hierarchy's mount point.
+	mounted map[string]string
 	// dirs maps a controller to the container's directory in its hierarchy.
 	// Co-mounted controllers (cpu,cpuacct) map to the same directory.
 	dirs map[string]string
 	// hierarchies are the distinct directories of dirs, memory's first, in
 	// the order they are created.
 	hierarchies []string
+	// pidsOne: a pids limit of 1, which Start cannot step in under.
+	pidsOne bool
 }
 
-func newV1(log hclog.Logger, name string, l Limits, mounts map[string]string) (*v1, error) {
-	for _, n := range v1Needs(l) {
-		if _, ok := mounts[n.controller]; !ok {
-			return nil, n.missing()
+// v1Counters are the hierarchies a cgroup is always in, when mounted, for
+// Stats and Usage.
+var v1Counters = []string{"memory", "cpuacct", "pids"}
+
+func newV1(log hclog.Logger, rel string, r *specs.LinuxResources, all bool, mounts map[string]string) (*v1, error) {
+	writes, err := v1Writes(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkV1Controllers(writes, mounts); err != nil {
+		return nil, err
+	}
+	m := &v1{log: log, res: r, rel: rel, mounted: mounts, dirs: map[string]string{},
+		pidsOne: r != nil && r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit == 1}
+	// The hierarchies to be in. Without a CPU limit, a CPU group of its own
+	// buys nothing (cpuacct counts the time) and costs every start half a
+	// millisecond: the forked init waits that long to be scheduled in a new
+	// task group. Without rules, a devices cgroup would only copy its
+	// parent's list: not worth a directory, nor a hierarchy the container
+	// mounts.
+	joined := map[string]bool{} // mount points
+	for _, c := range v1Controllers {
+		mnt, ok := mounts[c]
+		if ok && (all || slices.Contains(v1Counters, c) || len(writes[c]) > 0) {
+			joined[mnt] = true
 		}
 	}
-	m := &v1{log: log, limits: l, dirs: map[string]string{}}
+	// A controller co-mounted with one of those (cpu with cpuacct) comes
+	// with it: the hierarchy is mounted by both names.
 	for _, c := range v1Controllers { // memory comes first
 		mnt, ok := mounts[c]
-		if !ok {
+		if !ok || !joined[mnt] {
 			continue
 		}
-		// Without rules, a devices cgroup would only copy its parent's list:
-		// not worth a directory, nor a hierarchy the container mounts.
-		if c == "devices" && l.Devices == nil {
-			continue
-		}
-		// Without a CPU limit, a CPU group of its own buys nothing (cpuacct
-		// counts the time) and costs every start half a millisecond: the
-		// forked init waits that long to be scheduled in a new task group.
-		// Where cpu shares a hierarchy with cpuacct, it comes with cpuacct.
-		if c == "cpu" && l.CPUQuotaUs == 0 && mnt != mounts["cpuacct"] {
-			continue
-		}
-		dir := filepath.Join(mnt, name)
+		dir := filepath.Join(mnt, rel)
 		m.dirs[c] = dir
 		if !slices.Contains(m.hierarchies, dir) {
 			m.hierarchies = append(m.hierarchies, dir)
 		}
 	}
 	return m, nil
+}
+
+// checkV1Controllers refuses writes to a controller the host does not mount.
+func checkV1Controllers(writes map[string][]write, mounts map[string]string) error {
+	for _, c := range v1Controllers {
+		for _, w := range writes[c] {
+			if _, ok := mounts[c]; !ok && !w.optional {
+				resource := w.resource
+				if c == "devices" {
+					resource = "devices"
+				}
+				return &MissingControllerError{Controller: c, Resource: resource}
+			}
+		}
+	}
+	return nil
 }
 
 func (m *v1) Mode() Mode { return ModeV1 }
@@ -105,22 +139,195 @@ func (m *v1) Hierarchies() []string {
 	return out
 }
 
+// mountOf is the mount point of the hierarchy of dir, one of m.hierarchies.
+func (m *v1) mountOf(dir string) string {
+	return strings.TrimSuffix(dir, "/"+m.rel)
+}
+
 func (m *v1) Create() error {
 	for i, dir := range m.hierarchies {
-		if err := mkdirCgroup(dir); err != nil {
-			m.removeCreated(i)
+		cpuset := dir == m.dirs["cpuset"]
+		err := mkdirAncestors(m.mountOf(dir), m.rel, func(a string) error {
+			if cpuset {
+				return fillCpuset(a)
+			}
+			return nil
+		})
+		if err == nil {
+			err = mkdirCgroup(dir)
+		}
+		if err != nil {
+			m.removeCreated(i) // not dir: it may be another's leftover
 			return err
 		}
+		if cpuset {
+			if err := fillCpuset(dir); err != nil {
+				m.removeCreated(i + 1)
+				return err
+			}
+		}
 	}
-	writes := v1Writes(m.limits)
+	writes, err := v1Writes(m.res)
+	if err == nil {
+		err = m.apply(writes)
+	}
+	if err != nil {
+		m.removeCreated(len(m.hierarchies))
+		return err
+	}
+	return nil
+}
+
+// apply performs writes in the container's directories.
+func (m *v1) apply(writes map[string][]write) error {
 	for _, c := range v1Controllers {
-		if err := applyWrites(m.log, m.dirs[c], writes[c]); err != nil {
-			m.removeCreated(len(m.hierarchies))
+		if len(writes[c]) == 0 {
+			continue
+		}
+		dir, ok := m.dirs[c]
+		if !ok {
+			if _, mounted := m.mounted[c]; mounted {
+				return &NotInHierarchyError{Controller: c}
+			}
+			// Only optional writes reach here (checkV1Controllers).
+			continue
+		}
+		if err := applyWrites(m.log, dir, writes[c]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// fillCpuset gives a new cpuset cgroup its parent's CPUs and memory nodes:
+// v1 makes it with none, and no process can join a cpuset without them.
+func fillCpuset(dir string) error {
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(string(cur)) != "" {
+			continue
+		}
+		parent, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
+		if err != nil {
+			return err
+		}
+		if err := writeFile(filepath.Join(dir, f), strings.TrimSpace(string(parent))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Update writes r's limits. Device rules are left as Create wrote them
+// (runc's update does not take them either).
+func (m *v1) Update(r *specs.LinuxResources) error {
+	if err := Validate(r); err != nil {
+		return err
+	}
+	if r == nil {
+		return nil
+	}
+	noDevices := *r
+	noDevices.Devices = nil
+	writes, err := v1Writes(&noDevices)
+	if err != nil {
+		return err
+	}
+	if err := checkV1Controllers(writes, m.mounted); err != nil {
+		return err
+	}
+	if dir, ok := m.dirs["memory"]; ok && len(writes["memory"]) > 0 {
+		cur, err := readUintFile(filepath.Join(dir, "memory.limit_in_bytes"))
+		if err != nil {
+			return err
+		}
+		writes["memory"] = memswFirstWhenGrowing(writes["memory"], cur)
+	}
+	if err := m.apply(writes); err != nil {
+		return err
+	}
+	if r.Pids != nil && r.Pids.Limit != nil {
+		m.pidsOne = *r.Pids.Limit == 1
+	}
+	return nil
+}
+
+// memswFirstWhenGrowing orders the memory writes of an update: memsw must
+// stay >= memory.limit at every moment, so a limit that grows past the
+// current one (cur, in bytes) needs memsw raised first, and one that shrinks
+// needs the limit lowered first, which is v1Writes' order.
+func memswFirstWhenGrowing(ws []write, cur uint64) []write {
+	li := slices.IndexFunc(ws, func(w write) bool { return w.file == "memory.limit_in_bytes" })
+	si := slices.IndexFunc(ws, func(w write) bool { return w.file == "memory.memsw.limit_in_bytes" })
+	if li < 0 || si < 0 {
+		return ws
+	}
+	limit, err := strconv.ParseInt(ws[li].value, 10, 64)
+	if err != nil || (limit >= 0 && uint64(limit) <= cur) {
+		return ws
+	}
+	out := slices.Clone(ws)
+	out[li], out[si] = ws[si], ws[li]
+	return out
+}
+
+// freezerState is the freezer.state file, or a *NotInHierarchyError.
+func (m *v1) freezerState() (string, error) {
+	dir, ok := m.dirs["freezer"]
+	if !ok {
+		return "", &NotInHierarchyError{Controller: "freezer"}
+	}
+	return filepath.Join(dir, "freezer.state"), nil
+}
+
+// Freeze asks for FROZEN until the kernel reports it. v1 has no event for
+// it: retry polls, and the write is repeated because the kernel freezes the
+// tasks it finds at each write, and one forked during the last may be
+// missed.
+func (m *v1) Freeze() error {
+	file, err := m.freezerState()
+	if err != nil {
+		return err
+	}
+	err = retry(func() (bool, error) {
+		if err := writeFile(file, "FROZEN"); err != nil {
+			return true, err
+		}
+		state, err := os.ReadFile(file)
+		return strings.TrimSpace(string(state)) == "FROZEN", err
+	}, "freeze "+filepath.Dir(file))
+	if err != nil {
+		// Half frozen is of no use to anyone.
+		_ = writeFile(file, "THAWED")
+	}
+	return err
+}
+
+// Thaw is immediate on v1: the write returns with the tasks woken.
+func (m *v1) Thaw() error {
+	file, err := m.freezerState()
+	if err != nil {
+		return err
+	}
+	return writeFile(file, "THAWED")
+}
+
+func (m *v1) Frozen() (bool, error) {
+	file, err := m.freezerState()
+	if err != nil {
+		return false, nil
+	}
+	state, err := os.ReadFile(file)
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(string(state)) == "FROZEN", nil
+}
+
+func (m *v1) Pids() ([]int, error) { return m.procs() }
 
 // removeCreated undoes a failed Create: the first n hierarchies were made.
 // They are empty, so the removal cannot be busy; its error would only hide
@@ -141,7 +348,7 @@ func (m *v1) removeCreated(n int) {
 // too, and os/exec opens /dev/null for a nil Stdin, Stdout or Stderr: with
 // rules that do not allow rw on /dev/null (1:3), give cmd all three.
 func (m *v1) Start(cmd *exec.Cmd) error {
-	if m.limits.Pids == 1 {
+	if m.pidsOne {
 		if err := cmd.Start(); err != nil {
 			return err
 		}
@@ -156,7 +363,7 @@ func (m *v1) Start(cmd *exec.Cmd) error {
 		for _, dir := range moved {
 			// Back to the thread's own cgroup, or the container's could not
 			// be removed; a failure here is the host's cgroups misbehaving.
-			back := filepath.Join(filepath.Dir(dir), home[dir])
+			back := filepath.Join(m.mountOf(dir), home[dir])
 			if err := writeFile(filepath.Join(back, "tasks"), "0"); err != nil {
 				m.log.Error("move the supervisor thread back", "cgroup", back, "error", err)
 			}
@@ -266,8 +473,8 @@ func (m *v1) procs() ([]int, error) {
 // through a pidfd so that a PID reused by another process meanwhile is never
 // signalled (killListed), and waits on the pidfds for the processes to exit
 // before listing again. v1 has no cgroup.kill. Its freezer is no help:
-// crate does not make the container's cgroup in the freezer hierarchy (one
-// more directory per start, and what the container mounts), and the v1
+// crate run does not make the container's cgroup in the freezer hierarchy
+// (one more directory per start, and what the container mounts), and the v1
 // freezer sends no event when it reaches FROZEN, so waiting for it would be
 // a polling loop. Without one, a process forked between the listing and
 // the kill is not in the list; it is in the next round's, and a process

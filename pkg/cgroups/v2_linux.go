@@ -8,51 +8,86 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 // v2Controllers are enabled for the container's cgroup when the root offers
-// them, limits or not, so that Stats always has memory and pids counters.
+// them, limits or not, so that Stats always has memory and pids counters;
+// those the resources need come on top.
 // (CPU time, cpu.stat usage_usec, is kept by the cgroup core without the cpu
 // controller.)
 var v2Controllers = []string{"memory", "cpu", "pids"}
 
 // v2 is a container's cgroup on a pure cgroup2 host: one directory.
 type v2 struct {
-	log    hclog.Logger
-	root   string
-	dir    string
-	limits Limits
-	enable []string // controllers to enable in the root's cgroup.subtree_control
+	log       hclog.Logger
+	root      string
+	rel       string // the cgroup's path below root
+	dir       string
+	res       *specs.LinuxResources
+	available []string // the root's cgroup.controllers
+	// enable are the controllers to enable in cgroup.subtree_control of the
+	// root and of every ancestor, so that the cgroup has them.
+	enable []string
 	// writeFile is the package's writeFile, for Kill's writes: a test wraps
 	// it to see which way Kill took (cgroup.kill, or the freezer).
 	writeFile func(path, value string) error
 }
 
-func newV2(log hclog.Logger, root, name string, l Limits) (*v2, error) {
+func newV2(log hclog.Logger, root, rel string, r *specs.LinuxResources) (*v2, error) {
 	file := filepath.Join(root, "cgroup.controllers")
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read available cgroup controllers: %w", err)
 	}
-	available := strings.Fields(string(data))
-	for _, n := range neededControllers(l) {
-		if !slices.Contains(available, n.controller) {
-			return nil, n.missing()
-		}
+	m := &v2{log: log, root: root, rel: rel, dir: filepath.Join(root, rel), res: r,
+		available: strings.Fields(string(data)), writeFile: writeFile}
+	needed, err := m.check(r)
+	if err != nil {
+		return nil, err
 	}
-	m := &v2{log: log, root: root, dir: filepath.Join(root, name), limits: l, writeFile: writeFile}
-	for _, c := range v2Controllers {
-		if slices.Contains(available, c) {
+	for _, c := range append(slices.Clone(v2Controllers), needed...) {
+		if slices.Contains(m.available, c) && !slices.Contains(m.enable, c) {
 			m.enable = append(m.enable, c)
 		}
 	}
 	return m, nil
+}
+
+// check converts r and refuses it if a write needs a controller the root
+// does not offer; it returns the controllers the writes need.
+func (m *v2) check(r *specs.LinuxResources) ([]string, error) {
+	writes, err := v2Writes(r)
+	if err != nil {
+		return nil, err
+	}
+	if r != nil {
+		if err := checkUnified(r.Unified, m.available); err != nil {
+			return nil, err
+		}
+	}
+	var needed []string
+	for _, w := range writes {
+		c := controllerOf(w.file)
+		if slices.Contains(needed, c) {
+			continue
+		}
+		if !slices.Contains(m.available, c) {
+			if w.optional {
+				continue
+			}
+			return nil, &MissingControllerError{Controller: c, Resource: w.resource}
+		}
+		needed = append(needed, c)
+	}
+	return needed, nil
 }
 
 func (m *v2) Mode() Mode            { return ModeV2 }
@@ -62,38 +97,56 @@ func (m *v2) file(f string) string  { return filepath.Join(m.dir, f) }
 
 func (m *v2) Create() error {
 	// A child cgroup only gets the controllers its parent lists in
-	// cgroup.subtree_control; systemd usually enables them, a bare host may not.
+	// cgroup.subtree_control; systemd usually enables them in the root, a
+	// bare host may not, and an engine's parent cgroups (/kubepods/...)
+	// are ours to set up when they do not exist yet.
 	if err := m.enableControllers(); err != nil {
 		return err
 	}
 	if err := mkdirCgroup(m.dir); err != nil {
 		return err
 	}
-	if err := applyWrites(m.log, m.dir, v2Writes(m.limits)); err != nil {
+	writes, err := v2Writes(m.res)
+	if err == nil {
+		err = applyWrites(m.log, m.dir, writes)
+	}
+	if err != nil {
 		// Leave nothing behind: a half-limited cgroup is no use to anyone.
 		_ = removeTree(m.dir)
 		return err
 	}
-	if m.limits.Devices != nil {
+	if m.res != nil && m.res.Devices != nil {
 		start := time.Now()
-		if err := attachDeviceProgram(m.dir, m.limits.Devices); err != nil {
+		if err := attachDeviceProgram(m.dir, m.res.Devices); err != nil {
 			_ = removeTree(m.dir)
 			return fmt.Errorf("apply device rules: %w", err)
 		}
-		m.log.Debug("device program attached", "rules", len(allowRules(m.limits.Devices)), "duration", time.Since(start))
+		m.log.Debug("device program attached", "rules", len(allowRules(m.res.Devices)), "duration", time.Since(start))
 	}
 	return nil
 }
 
+// enableControllers enables m.enable from the root down to the cgroup's
+// parent, making the ancestors that do not exist yet.
 func (m *v2) enableControllers() error {
-	file := filepath.Join(m.root, "cgroup.subtree_control")
+	if err := enableIn(m.root, m.enable); err != nil {
+		return err
+	}
+	return mkdirAncestors(m.root, m.rel, func(dir string) error { return enableIn(dir, m.enable) })
+}
+
+// enableIn enables the controllers in dir's cgroup.subtree_control, those
+// not enabled already: a write is refused (EBUSY) when dir has processes
+// of its own, which a parent the caller chose must not.
+func enableIn(dir string, controllers []string) error {
+	file := filepath.Join(dir, "cgroup.subtree_control")
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("read enabled cgroup controllers: %w", err)
 	}
 	enabled := strings.Fields(string(data))
 	var add []string
-	for _, c := range m.enable {
+	for _, c := range controllers {
 		if !slices.Contains(enabled, c) {
 			add = append(add, "+"+c)
 		}
@@ -103,6 +156,73 @@ func (m *v2) enableControllers() error {
 	}
 	return writeFile(file, strings.Join(add, " "))
 }
+
+// Update writes r's limits, after enabling any controller they need that
+// Create did not. Device rules stay those of Create: runc's update does not
+// take them either.
+func (m *v2) Update(r *specs.LinuxResources) error {
+	if err := Validate(r); err != nil {
+		return err
+	}
+	needed, err := m.check(r)
+	if err != nil {
+		return err
+	}
+	for _, c := range needed {
+		if !slices.Contains(m.enable, c) {
+			m.enable = append(m.enable, c)
+		}
+	}
+	if err := m.enableControllers(); err != nil {
+		return err
+	}
+	writes, err := v2Writes(r)
+	if err != nil {
+		return err
+	}
+	return applyWrites(m.log, m.dir, writes)
+}
+
+// Freeze writes cgroup.freeze and waits until cgroup.events says the whole
+// subtree is frozen: a task is frozen only once it leaves the kernel.
+func (m *v2) Freeze() error { return m.setFrozen(1) }
+
+// Thaw undoes Freeze, and waits until cgroup.events says so.
+func (m *v2) Thaw() error { return m.setFrozen(0) }
+
+func (m *v2) setFrozen(want uint64) error {
+	events, err := openEvents(m.dir)
+	if err != nil {
+		return err
+	}
+	defer events.Close()
+	if err := m.writeFile(m.file("cgroup.freeze"), strconv.FormatUint(want, 10)); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(emptyTimeout)
+	for {
+		kv, err := events.read()
+		if err != nil {
+			return err
+		}
+		if kv["frozen"] == want {
+			return nil
+		}
+		if err := events.wait(deadline); err != nil {
+			return fmt.Errorf("wait for %s to be frozen=%d: %w", m.dir, want, err)
+		}
+	}
+}
+
+func (m *v2) Frozen() (bool, error) {
+	kv, err := readKeyValueFile(m.file("cgroup.events"))
+	if err != nil {
+		return false, err
+	}
+	return kv["frozen"] == 1, nil
+}
+
+func (m *v2) Pids() ([]int, error) { return procsTree(m.dir) }
 
 // Start uses clone3's CLONE_INTO_CGROUP (Linux 5.7) through a descriptor of
 // the cgroup's directory; on an older kernel it falls back to a migration.

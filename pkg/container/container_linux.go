@@ -245,8 +245,16 @@ func (c *container) prepare(ctx context.Context) error {
 			return fmt.Errorf("seccomp profile: %w", err)
 		}
 	}
-	lim := limits(c.spec.Linux.Resources)
-	cg, err := cgroups.New(c.log, c.cfg.CgroupRoot, "crate-"+c.id, lim)
+	res := c.spec.Linux.Resources
+	if res == nil || res.Devices == nil {
+		// Docker's device list unless the spec has one: never none by accident.
+		if res == nil {
+			res = &specs.LinuxResources{}
+		}
+		res.Devices = spec.DefaultDeviceRules()
+		c.spec.Linux.Resources = res
+	}
+	cg, err := cgroups.New(c.log, cgroups.Config{Root: c.cfg.CgroupRoot, Path: cgroupPath(c.id), Resources: res})
 	if err != nil {
 		return err
 	}
@@ -258,8 +266,8 @@ func (c *container) prepare(ctx context.Context) error {
 	// killed in between, crate gc would still find the directory without a
 	// state and remove it, with the cgroup of its name.
 	registered := make(chan error, 1)
-	go func() { registered <- c.register(img.ID.String(), dir, cg, lim) }()
-	err = c.make(ctx, store, img, containers, dir, storage, why, cg, lim)
+	go func() { registered <- c.register(img.ID.String(), dir, cg, res) }()
+	err = c.make(ctx, store, img, containers, dir, storage, why, cg, res)
 	if rerr := <-registered; rerr != nil {
 		return rerr // a name in use explains a directory that exists
 	}
@@ -268,7 +276,7 @@ func (c *container) prepare(ctx context.Context) error {
 
 // make makes the container's directory, root filesystem and cgroup.
 func (c *container) make(ctx context.Context, store *image.Store, img *image.Image, containers, dir string,
-	storage Storage, why string, cg cgroups.Manager, lim cgroups.Limits) error {
+	storage Storage, why string, cg cgroups.Manager, res *specs.LinuxResources) error {
 	var err error
 	if err := os.MkdirAll(containers, 0o700); err != nil {
 		return fmt.Errorf("create state directory: %w (use --root to choose another)", err)
@@ -293,9 +301,8 @@ func (c *container) make(ctx context.Context, store *image.Store, img *image.Ima
 		start := time.Now()
 		err := cg.Create()
 		if err == nil {
-			c.log.Info("cgroup created", "cgroup", cg.Path(), "mode", cg.Mode(), "memory_bytes", lim.MemoryBytes,
-				"cpu_quota_us", lim.CPUQuotaUs, "cpu_period_us", lim.CPUPeriodUs, "pids", lim.Pids,
-				"duration", time.Since(start))
+			c.log.Info("cgroup created", append(append([]any{"cgroup", cg.Path(), "mode", cg.Mode()},
+				limitFields(res)...), "duration", time.Since(start))...)
 		}
 		created <- err
 	}()
@@ -667,24 +674,26 @@ func cgroupMounts(cg cgroups.Manager) []specs.Mount {
 	return mounts
 }
 
-// limits turns the spec's resources into the cgroup package's terms.
-func limits(r *specs.LinuxResources) cgroups.Limits {
-	// Docker's device list unless the spec has one: never none by accident.
-	l := cgroups.Limits{Devices: spec.DefaultDeviceRules()}
-	if r == nil {
-		return l
-	}
+// cgroupPath is the cgroup of container id, flat under the root of each
+// hierarchy: removing it leaves nothing behind.
+func cgroupPath(id string) string { return "crate-" + id }
+
+// limitFields are the log fields of crate run's limits (0: none), read from
+// the resources as they are.
+func limitFields(r *specs.LinuxResources) []any {
+	var memory, quota, pids int64
+	var period uint64
 	if r.Memory != nil && r.Memory.Limit != nil {
-		l.MemoryBytes = *r.Memory.Limit
+		memory = *r.Memory.Limit
 	}
-	if r.CPU != nil && r.CPU.Quota != nil && r.CPU.Period != nil {
-		l.CPUQuotaUs, l.CPUPeriodUs = *r.CPU.Quota, int64(*r.CPU.Period)
+	if r.CPU != nil && r.CPU.Quota != nil {
+		quota = *r.CPU.Quota
+	}
+	if r.CPU != nil && r.CPU.Period != nil {
+		period = *r.CPU.Period
 	}
 	if r.Pids != nil && r.Pids.Limit != nil {
-		l.Pids = *r.Pids.Limit
+		pids = *r.Pids.Limit
 	}
-	if r.Devices != nil {
-		l.Devices = r.Devices
-	}
-	return l
+	return []any{"memory_bytes", memory, "cpu_quota_us", quota, "cpu_period_us", period, "pids", pids}
 }

@@ -67,7 +67,7 @@ func Exec(log hclog.Logger, cfg ExecConfig, sigs <-chan os.Signal) (*Result, err
 		return nil, err
 	}
 	defer target.close()
-	if target.cgroup, err = cgroups.New(log, cfg.CgroupRoot, "crate-"+st.ID, stateLimits(st.Limits)); err != nil {
+	if target.cgroup, err = openCgroup(log, cfg.CgroupRoot, st); err != nil {
 		return nil, err
 	}
 	c := &container{
@@ -176,9 +176,15 @@ func openTarget(pid int, startTime uint64) (*joinTarget, error) {
 
 func (t *joinTarget) close() { t.pidfd.Close() }
 
-// stateLimits are the cgroup limits a container was created with, as its
-// state records them; they decide which v1 hierarchies its cgroup is in.
-func stateLimits(l state.Limits) cgroups.Limits {
-	return cgroups.Limits{MemoryBytes: l.MemoryBytes, CPUQuotaUs: l.CPUQuotaUs, CPUPeriodUs: l.CPUPeriodUs, Pids: l.Pids,
-		Devices: spec.DefaultDeviceRules()}
+// openCgroup is the manager of a created container's cgroup, with the
+// resources its state records: they decide which v1 hierarchies it is in.
+func openCgroup(log hclog.Logger, root string, st state.State) (cgroups.Manager, error) {
+	res := st.Resources
+	if res == nil {
+		// A container of a crate before resources were recorded: it had
+		// Docker's device rules, so a process joining it must enter the
+		// devices hierarchy. (Its cpu hierarchy, with --cpu, is not known.)
+		res = &specs.LinuxResources{Devices: spec.DefaultDeviceRules()}
+	}
+	return cgroups.New(log, cgroups.Config{Root: root, Path: cgroupPath(st.ID), Resources: res})
 }

@@ -104,7 +104,7 @@ func waitExit(pidfd *os.File, timeout time.Duration) (bool, error) {
 
 // Usage reads what a running container uses, from its cgroup.
 func Usage(log hclog.Logger, cgroupRoot string, st state.State) (cgroups.Usage, error) {
-	cg, err := cgroups.New(log, cgroupRoot, "crate-"+st.ID, stateLimits(st.Limits))
+	cg, err := openCgroup(log, cgroupRoot, st)
 	if err != nil {
 		return cgroups.Usage{}, err
 	}
@@ -116,7 +116,7 @@ func Usage(log hclog.Logger, cgroupRoot string, st state.State) (cgroups.Usage, 
 // the container's supervisor lock and removes its state last.
 func Remove(log hclog.Logger, cgroupRoot string, st state.State) error {
 	var errs []error
-	cg, err := cgroups.New(log, cgroupRoot, "crate-"+st.ID, stateLimits(st.Limits))
+	cg, err := openCgroup(log, cgroupRoot, st)
 	if err == nil {
 		if err = cg.Destroy(); err != nil {
 			if kerr := cg.Kill(); kerr != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/cgroups"
@@ -34,7 +35,7 @@ const InitSpec = "init.json"
 const OutputLog = "output.log"
 
 // register makes the container's entry in the state directory.
-func (c *container) register(imageID, dir string, cg cgroups.Manager, l cgroups.Limits) error {
+func (c *container) register(imageID, dir string, cg cgroups.Manager, res *specs.LinuxResources) error {
 	if c.cfg.State == nil {
 		return nil
 	}
@@ -50,7 +51,7 @@ func (c *container) register(imageID, dir string, cg cgroups.Manager, l cgroups.
 		SupervisorPID: os.Getpid(),
 		Created:       time.Now().UTC(),
 		Cgroup:        cg.Path(),
-		Limits:        state.Limits{MemoryBytes: l.MemoryBytes, CPUQuotaUs: l.CPUQuotaUs, CPUPeriodUs: l.CPUPeriodUs, Pids: l.Pids},
+		Resources:     res,
 		Bundle:        dir,
 	}
 	if c.cfg.Detached {

@@ -30,12 +30,15 @@ package state
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/crate-run/crate/pkg/containerlog"
 )
@@ -52,14 +55,6 @@ const (
 	// Exited: the command ended, or the supervisor died.
 	Exited Status = "exited"
 )
-
-// Limits are the resource limits a container was started with.
-type Limits struct {
-	MemoryBytes int64 `json:"memory_bytes,omitempty"`
-	CPUQuotaUs  int64 `json:"cpu_quota_us,omitempty"`
-	CPUPeriodUs int64 `json:"cpu_period_us,omitempty"`
-	Pids        int64 `json:"pids,omitempty"`
-}
 
 // State is what state.json records about one container.
 type State struct {
@@ -82,9 +77,13 @@ type State struct {
 	Started       time.Time `json:"started,omitzero"`
 	Finished      time.Time `json:"finished,omitzero"`
 	Cgroup        string    `json:"cgroup,omitempty"` // the cgroup's path (v2) or name (v1)
-	Limits        Limits    `json:"limits"`
-	Bundle        string    `json:"bundle,omitempty"` // the container's directory under crate's --root (rootfs, upper dir, output log)
-	Log           string    `json:"log,omitempty"`    // the captured stdout/stderr file, for detached containers
+	// Resources are the cgroup limits the container was started with, as
+	// given to its cgroup: crate exec, stats and rm open the same cgroup
+	// with them, in the same v1 hierarchies. nil for a container of before
+	// they were recorded.
+	Resources *specs.LinuxResources `json:"resources,omitempty"`
+	Bundle    string                `json:"bundle,omitempty"` // the container's directory under crate's --root (rootfs, upper dir, output log)
+	Log       string                `json:"log,omitempty"`    // the captured stdout/stderr file, for detached containers
 	// LogLimits are those Log was kept within (its rotated files are Log.1, Log.2, ...);
 	// zero for a container of before they were recorded, whose log is one file.
 	LogLimits containerlog.Limits `json:"log_limits,omitzero"`
@@ -105,7 +104,24 @@ func (s State) clone() State {
 		code := *s.ExitCode
 		s.ExitCode = &code
 	}
+	if s.Resources != nil {
+		s.Resources = cloneResources(s.Resources)
+	}
 	return s
+}
+
+// cloneResources deep-copies r, a tree of pointers, slices and maps, through
+// its JSON form, which is what state.json holds of it anyway.
+func cloneResources(r *specs.LinuxResources) *specs.LinuxResources {
+	data, err := json.Marshal(r)
+	if err != nil {
+		panic(fmt.Sprintf("state: marshal resources: %v", err)) // plain data: cannot fail
+	}
+	var c specs.LinuxResources
+	if err := json.Unmarshal(data, &c); err != nil {
+		panic(fmt.Sprintf("state: unmarshal resources: %v", err))
+	}
+	return &c
 }
 
 var (
