@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/alecthomas/kong"
@@ -80,21 +81,32 @@ func splitRunArgs(root *kong.Node, args []string) ([]string, error) {
 }
 
 // commandWord is the command args name (run, ps, ...): the first argument
-// that is neither one of crate's global flags nor its value. Every global
-// flag takes a value (TestGlobalsTakeValues), so one without "=" is
-// followed by it.
+// that is neither one of crate's global flags nor its value.
 func commandWord(args []string) string {
+	if i := commandIndex(args); i >= 0 {
+		return args[i]
+	}
+	return ""
+}
+
+// boolGlobals are the global flags that take no value; every other one does
+// (TestGlobalsTakeValues), so one without "=" is followed by it.
+var boolGlobals = []string{"--debug", "--systemd-cgroup"}
+
+// commandIndex is where commandWord is in args, or -1.
+func commandIndex(args []string) int {
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case !strings.HasPrefix(a, "-"):
-			return a
+			return i
 		case a == "--" || a == "-h" || a == "--help":
-			return ""
+			return -1
+		case slices.Contains(boolGlobals, a):
 		case !strings.Contains(a, "="):
 			i++
 		}
 	}
-	return ""
+	return -1
 }
 
 // findFlag finds the flag that arg (like --memory=64, --memory, -e) names

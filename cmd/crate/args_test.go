@@ -284,8 +284,24 @@ func TestCommandWord(t *testing.T) {
 func TestGlobalsTakeValues(t *testing.T) {
 	typ := reflect.TypeFor[Globals]()
 	for i := range typ.NumField() {
-		if f := typ.Field(i); f.Type.Kind() != reflect.String {
-			t.Errorf("global flag %s is a %v: commandWord must learn to skip it", f.Name, f.Type)
+		f := typ.Field(i)
+		if f.Type.Kind() == reflect.String {
+			continue
+		}
+		if f.Type.Kind() != reflect.Bool || !slices.Contains(boolGlobals, "--"+kebab(f.Name)) {
+			t.Errorf("global flag %s is a %v: commandWord must learn to skip it (boolGlobals)", f.Name, f.Type)
 		}
 	}
+}
+
+// kebab is kong's flag name for a field name: SystemdCgroup, systemd-cgroup.
+func kebab(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('-')
+		}
+		b.WriteRune(r | 0x20)
+	}
+	return b.String()
 }

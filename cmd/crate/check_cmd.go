@@ -19,7 +19,7 @@ type CheckCmd struct {
 // root and no log: not being root is one of the things it reports, and a
 // host that cannot run containers is an answer, not a failure of crate.
 func (c *CheckCmd) Run(g *Globals, code *int) error {
-	results := hostcheck.Run(hostcheck.Options{StateRoot: g.Root, FindInit: container.FindInit})
+	results := hostcheck.Run(hostcheck.Options{StateRoot: g.DataRoot, FindInit: container.FindInit})
 	for _, r := range results {
 		if r.Status == hostcheck.Missing {
 			*code = 1

@@ -96,7 +96,7 @@ func newName() string {
 
 // command returns a crate command with the test's state root and log file.
 func (e *env) command(args ...string) *exec.Cmd {
-	all := append([]string{"--root", e.root, "--run-dir", e.runDir, "--log-file", e.logFile}, args...)
+	all := append([]string{"--data-root", e.root, "--root", e.runDir, "--log-file", e.logFile}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
 	e.t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, crateBin, all...)

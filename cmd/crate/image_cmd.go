@@ -56,7 +56,7 @@ func openStore(g *Globals, log hclog.Logger) (*image.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := image.OpenStore(log, g.Root)
+	store, err := image.OpenStore(log, g.DataRoot)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (c *ImageImportCmd) Run(g *Globals, code *int) error {
 		defer stop()
 		img, err := store.Import(ctx, src, names...)
 		if err != nil {
-			return explainSpace(err, g.Root)
+			return explainSpace(err, g.DataRoot)
 		}
 		fmt.Printf("%s %s\n", img.ID, printableNames(img.Names))
 		return nil
@@ -215,7 +215,7 @@ type ImagePruneCmd struct {
 func (c *ImagePruneCmd) Run(g *Globals, code *int) error {
 	return withStore(g, func(log hclog.Logger, store *image.Store) error {
 		pruned, err := store.Prune(image.PruneOptions{All: c.All, InUse: func() (image.InUse, error) {
-			return container.InUse(g.Root)
+			return container.InUse(g.DataRoot)
 		}})
 		// What was removed is said even when something failed half way.
 		for _, img := range pruned.Images {

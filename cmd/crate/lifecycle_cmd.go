@@ -50,7 +50,7 @@ func withRunDir(g *Globals, verb string, f func(hclog.Logger, *state.Dir) error)
 		err = loggedError{err}
 	}
 	if verb != "gc" {
-		container.CollectLeftovers(log, g.Root, cgroupRoot, dir)
+		container.CollectLeftovers(log, g.DataRoot, cgroupRoot, dir)
 	}
 	return err
 }
@@ -403,7 +403,7 @@ type GcCmd struct{}
 // boot from the package's crate-gc.service.
 func (c *GcCmd) Run(g *Globals) error {
 	return withRunDir(g, "gc", func(log hclog.Logger, dir *state.Dir) error {
-		done, err := container.Collect(context.Background(), log, g.Root, cgroupRoot, dir, true)
+		done, err := container.Collect(context.Background(), log, g.DataRoot, cgroupRoot, dir, true)
 		for _, c := range done {
 			fmt.Printf("%s\t%s\n", c.ID, c.Reason)
 		}

@@ -26,14 +26,20 @@ var (
 	commit  = "unknown"
 )
 
-// Globals are the flags every command takes.
+// Globals are the flags every command takes. The last five are runc's, so
+// that an engine can drive crate with the global flags it gives runc.
 type Globals struct {
 	LogLevel  string `help:"Level of crate's own messages on stderr: trace, debug, info, warn, error." default:"warn" placeholder:"LEVEL"`
-	LogFormat string `help:"Format of crate's messages on stderr: text or json." enum:"text,json" default:"text" placeholder:"FORMAT"`
+	LogFormat string `help:"Format of crate's messages on stderr, and of the --log file: text or json." enum:"text,json" default:"text" placeholder:"FORMAT"`
 	LogFile   string `help:"JSON log every run appends to, at debug level (read it with crate log)." default:"/var/log/crate/crate.log" type:"path" placeholder:"FILE"`
-	Root      string `help:"State root: images under ROOT/layers and ROOT/images, containers under ROOT/containers." default:"/var/lib/crate" type:"path" placeholder:"DIR"`
-	RunDir    string `help:"Where live containers are registered (on a tmpfs: a reboot empties it, as it ends every container)." default:"/run/crate" type:"path" placeholder:"DIR"`
+	DataRoot  string `help:"State root: images under DIR/layers and DIR/images, containers' root filesystems under DIR/containers." default:"/var/lib/crate" type:"path" placeholder:"DIR"`
 	MinFree   string `help:"Free space an import leaves on the state root's file system, a size (512M, 2G; a bare number is MiB) or a percentage of it (10%); 0 for none. Default: 5% of it or 1 GiB, whichever is smaller." placeholder:"SIZE|PERCENT"`
+
+	Root          string `help:"Where live containers are registered, crate run's and an engine's alike (runc's --root; on a tmpfs: a reboot empties it, as it ends every container)." aliases:"run-dir" default:"/run/crate" type:"path" placeholder:"DIR"`
+	Log           string `help:"A file the runtime commands (create, start, ...) append their messages to, as runc's --log: engines read errors back from it." type:"path" placeholder:"FILE"`
+	Debug         bool   `help:"Write debug messages to the --log file too (runc's --debug)."`
+	SystemdCgroup bool   `help:"Read cgroupsPath as systemd's slice:prefix:name (runc's --systemd-cgroup); needs systemd."`
+	Rootless      string `help:"runc's --rootless: false, or auto (crate runs as root; true is refused until rootless containers exist)." default:"auto" enum:"true,false,auto" placeholder:"BOOL"`
 }
 
 // Validate refuses a bad --min-free before any command starts.
@@ -66,7 +72,7 @@ func (g *Globals) reserve() (image.Reserve, error) {
 }
 
 // runDir is the directory of live containers.
-func (g *Globals) runDir() *state.Dir { return &state.Dir{Path: g.RunDir} }
+func (g *Globals) runDir() *state.Dir { return &state.Dir{Path: g.Root} }
 
 // rootLogger checks that crate runs as root, saying why it must if not, and
 // sets up its logging: stderr as the flags say, and the log file.
@@ -99,6 +105,19 @@ type CLI struct {
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script for crate (bash, zsh, fish)."`
 	Version    VersionCmd    `cmd:"" help:"Print crate's version."`
 
+	Create   CreateCmd   `cmd:"" group:"runtime" help:"Create a container from an OCI bundle, its command not yet started (runc's create, for engines)."`
+	Start    StartCmd    `cmd:"" group:"runtime" help:"Start the command of a created container (runc's start)."`
+	State    StateCmd    `cmd:"" group:"runtime" help:"Print a container's OCI state as JSON (runc's state)."`
+	Delete   DeleteCmd   `cmd:"" group:"runtime" help:"Delete a container made by create (runc's delete)."`
+	List     ListCmd     `cmd:"" group:"runtime" help:"List the containers made by create (runc's list)."`
+	Pause    PauseCmd    `cmd:"" group:"runtime" help:"Freeze every process of a container (runc's pause)."`
+	Resume   ResumeCmd   `cmd:"" group:"runtime" help:"Thaw a paused container (runc's resume)."`
+	Update   UpdateCmd   `cmd:"" group:"runtime" help:"Change a container's cgroup limits (runc's update)."`
+	Features FeaturesCmd `cmd:"" group:"runtime" help:"Print what crate supports of the OCI runtime spec, as JSON (runc's features)."`
+	OCIPs    ociPsCmd    `cmd:"" name:"oci-ps" hidden:"" help:"runc's ps ID: the host PIDs of a container (crate ps ID)."`
+	OCIKill  ociKillCmd  `cmd:"" name:"oci-kill" hidden:"" help:"runc's kill ID SIGNAL (crate kill ID SIGNAL, crate kill --all ID SIGNAL)."`
+	OCIExec  ociExecCmd  `cmd:"" name:"oci-exec" hidden:"" help:"runc's exec --process FILE ID (crate exec --process FILE ID)."`
+
 	Man ManCmd `cmd:"" hidden:"" help:"Write crate's manual pages (crate.1, crate-run.1, ...) to a directory."`
 
 	Supervise SuperviseCmd `cmd:"" hidden:"" help:"Supervise a detached container (started by crate run -d)."`
@@ -120,6 +139,11 @@ func main() {
 
 // run parses args, runs the command and returns the exit code.
 func run(args []string) int {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-v") {
+		printRuntimeVersion()
+		return 0
+	}
+	args = runtimeForm(args)
 	full := &CLI{}
 	var cli any = full
 	globals := &full.Globals

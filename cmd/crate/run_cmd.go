@@ -269,7 +269,7 @@ func (r *RunCmd) config(g *Globals) (container.Config, error) {
 		Storage:     container.Storage(r.Storage),
 		Entrypoint:  r.Entrypoint,
 		Command:     r.Command,
-		StateRoot:   g.Root,
+		StateRoot:   g.DataRoot,
 		MinFree:     minFree,
 		Progress:    os.Stderr,
 		CgroupRoot:  "/sys/fs/cgroup",

@@ -319,7 +319,7 @@ func (s *soak) fullFileSystem() {
 	big := make([]byte, 32<<20) // random, so that compression cannot shrink it
 	rand.Read(big)
 	img := rootfsImage(t, busyboxFiles(t, testutil.File{Name: "big", Mode: 0o644, Body: big}))
-	cmd := exec.Command(crateBin, "--root", root, "--run-dir", filepath.Join(root, "run"), "--log-file", s.e.logFile,
+	cmd := exec.Command(crateBin, "--data-root", root, "--root", filepath.Join(root, "run"), "--log-file", s.e.logFile,
 		"run", img, "true")
 	cmd.Env = append(os.Environ(), "CRATE_INIT="+initBin)
 	var stderr bytes.Buffer
@@ -337,7 +337,7 @@ func (s *soak) fullFileSystem() {
 		t.Errorf("import into a full file system: exit %d, stderr %q; want 125 and one line", code, stderr.String())
 	}
 	verifyStore(t, root)
-	good := exec.Command(crateBin, "--root", root, "--run-dir", filepath.Join(root, "run"), "--log-file", s.e.logFile,
+	good := exec.Command(crateBin, "--data-root", root, "--root", filepath.Join(root, "run"), "--log-file", s.e.logFile,
 		"run", s.img, "echo", "fine")
 	good.Env = cmd.Env
 	if out, err := good.CombinedOutput(); err != nil || string(out) != "fine\n" {

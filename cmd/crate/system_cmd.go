@@ -36,7 +36,7 @@ type dfRow struct {
 
 func (c *SystemDfCmd) Run(g *Globals) error {
 	return withStore(g, func(log hclog.Logger, store *image.Store) error {
-		inUse, err := container.InUse(g.Root)
+		inUse, err := container.InUse(g.DataRoot)
 		if err != nil {
 			return err
 		}
@@ -77,7 +77,7 @@ var titles = map[string]string{"images": "Images", "layers": "Layers", "containe
 // are reclaimable (crate rm, crate gc).
 func containerUsage(g *Globals) (dfRow, error) {
 	row := dfRow{Type: "containers"}
-	sizes, err := container.DirSizes(g.Root)
+	sizes, err := container.DirSizes(g.DataRoot)
 	if err != nil {
 		return row, err
 	}

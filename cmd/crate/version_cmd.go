@@ -6,8 +6,16 @@ import (
 	"runtime"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/crate-run/crate/pkg/container"
 )
+
+// printRuntimeVersion is `crate --version`, in runc's form: engines log it,
+// and some read its commit: and spec: lines.
+func printRuntimeVersion() {
+	fmt.Printf("crate version %s\ncommit: %s\nspec: %s\ngo: %s\n", version, commit, specs.Version, runtime.Version())
+}
 
 // VersionCmd is `crate version`.
 type VersionCmd struct{}

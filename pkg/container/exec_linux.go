@@ -186,5 +186,10 @@ func openCgroup(log hclog.Logger, root string, st state.State) (cgroups.Manager,
 		// devices hierarchy. (Its cpu hierarchy, with --cpu, is not known.)
 		res = &specs.LinuxResources{Devices: spec.DefaultDeviceRules()}
 	}
-	return cgroups.New(log, cgroups.Config{Root: root, Path: cgroupPath(st.ID), Resources: res})
+	path := st.CgroupPath
+	if path == "" {
+		path = cgroupPath(st.ID)
+	}
+	// An OCI container's cgroup is in every v1 hierarchy (see ociCgroup).
+	return cgroups.New(log, cgroups.Config{Root: root, Path: path, Resources: res, AllHierarchies: st.OCI})
 }

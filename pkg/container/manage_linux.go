@@ -128,7 +128,8 @@ func Remove(log hclog.Logger, cgroupRoot string, st state.State) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
 	}
-	if st.Bundle != "" {
+	// An OCI container's bundle is its engine's, not crate's to remove.
+	if st.Bundle != "" && !st.OCI {
 		if err := removeContainerDir(st.Bundle); err != nil {
 			errs = append(errs, fmt.Errorf("remove container directory: %w", err))
 		}

@@ -66,19 +66,6 @@ func Run(log *initlog.Logger, version string) error {
 
 // run does the steps in order and returns the name of the one that failed.
 func run(log *initlog.Logger, sync *initsync.Channel, version string) (step string, err error) {
-	// The container ends with its supervisor (crate exec's process with
-	// crate exec): the kernel sends SIGKILL when the thread that started
-	// init exits, however it exits. The signal is an attribute of one
-	// thread, and execve keeps the calling thread's: crate-init's main
-	// runs locked on its first thread (see cmd/crate-init), and asks for it
-	// again here, on the thread that will execve, because crate exec cannot
-	// ask when it starts init (os/exec checks that the parent lives with
-	// getppid, which reads 0 across a PID namespace, and kills the child).
-	// Were the supervisor gone already, the wait for its go below ends in
-	// EOF and init exits.
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-		return "set parent death signal", os.NewSyscallError("prctl PR_SET_PDEATHSIG", err)
-	}
 	// Nothing of the host may reach the command: every descriptor beyond the
 	// standard streams closes at execve, the sync socket among them, which is
 	// how the supervisor learns that execve succeeded.
@@ -90,6 +77,22 @@ func run(log *initlog.Logger, sync *initsync.Channel, version string) (step stri
 		return "read spec", err
 	}
 	s, filter := in.Spec, in.Filter
+	// The container ends with its supervisor (crate exec's process with
+	// crate exec): the kernel sends SIGKILL when the thread that started
+	// init exits, however it exits. The signal is an attribute of one
+	// thread, and execve keeps the calling thread's: crate-init's main
+	// runs locked on its first thread (see cmd/crate-init), and asks for it
+	// again here, on the thread that will execve, because crate exec cannot
+	// ask when it starts init (os/exec checks that the parent lives with
+	// getppid, which reads 0 across a PID namespace, and kills the child).
+	// Were the supervisor gone already, the wait for its go below ends in
+	// EOF and init exits. Not for OCI create: its caller is not the
+	// container's supervisor, and exits once the container is made.
+	if in.StartFd == 0 {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return "set parent death signal", os.NewSyscallError("prctl PR_SET_PDEATHSIG", err)
+		}
+	}
 	// crate and crate-init are one program in two binaries: a spec from
 	// another version may mean something else.
 	if v := s.Annotations[spec.AnnotationVersion]; v != version {
@@ -280,6 +283,14 @@ func becomeCommand(log *initlog.Logger, s *specs.Spec, filter seccomp.Program, s
 		if !slices.ContainsFunc(s.Process.Env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }) {
 			s.Process.Env = append(s.Process.Env, "HOME="+home)
 		}
+	} else if u := s.Process.User; u.UID != 0 || u.GID != 0 || len(u.AdditionalGids) > 0 {
+		// An OCI bundle names its user by number, looked up by its engine.
+		if err := setIDs(log, u); err != nil {
+			return "set user", err
+		}
+	}
+	if u := s.Process.User.Umask; u != nil {
+		unix.Umask(int(*u))
 	}
 	if caps != nil {
 		if err := setCapabilities(caps); err != nil {
@@ -302,7 +313,7 @@ func becomeCommand(log *initlog.Logger, s *specs.Spec, filter seccomp.Program, s
 		// crate exec: init stays outside the container's PID namespace and
 		// the command becomes its child, inside it (spawn_linux.go).
 		log.Debug("init starting the command in the container", "args", s.Process.Args, "cwd", s.Process.Cwd)
-		return runJoined(log, s.Process.Args, s.Process.Env, s.Process.Terminal, sync)
+		return runJoined(log, s.Process.Args, s.Process.Env, s.Process.Terminal, spec.Detach(s), sync)
 	case spec.Init(s):
 		// --init: init stays PID 1, the command becomes its child (reaper_linux.go).
 		log.Debug("init starting command as its child", "args", s.Process.Args, "cwd", s.Process.Cwd)
@@ -386,6 +397,26 @@ func switchUser(log *initlog.Logger, spec string) (home string, err error) {
 	}
 	log.Debug("user set", "user", spec, "uid", u.Uid, "gid", u.Gid, "groups", u.Sgids, "home", u.Home)
 	return u.Home, nil
+}
+
+// setIDs becomes the user an OCI bundle names by number: its additional
+// groups, group and user, as switchUser does (on every thread of init).
+func setIDs(log *initlog.Logger, u specs.User) error {
+	groups := make([]int, len(u.AdditionalGids))
+	for i, g := range u.AdditionalGids {
+		groups[i] = int(g)
+	}
+	if err := syscall.Setgroups(groups); err != nil {
+		return os.NewSyscallError("setgroups", err)
+	}
+	if err := syscall.Setgid(int(u.GID)); err != nil {
+		return os.NewSyscallError("setgid", err)
+	}
+	if err := syscall.Setuid(int(u.UID)); err != nil {
+		return os.NewSyscallError("setuid", err)
+	}
+	log.Debug("user set", "uid", u.UID, "gid", u.GID, "groups", groups)
+	return nil
 }
 
 // maxUserFile bounds /etc/passwd and /etc/group: a real one of a hundred

@@ -275,9 +275,14 @@ var mountOptions = map[string]struct {
 	"strictatime": {false, unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME},
 	"relatime":    {false, unix.MS_RELATIME, unix.MOUNT_ATTR_RELATIME},
 	"noatime":     {false, unix.MS_NOATIME, unix.MOUNT_ATTR_NOATIME},
+	"nodiratime":  {false, unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
 	"bind":        {false, unix.MS_BIND, 0},
 	"rbind":       {false, unix.MS_BIND | unix.MS_REC, 0},
 }
+
+// privateOptions ask for what every mount init makes already is: private.
+// Engines send them with every mount.
+var privateOptions = map[string]bool{"private": true, "rprivate": true}
 
 // mountFlags splits spec mount options into mount(2) flags and the data
 // string the file system parses itself (mode=, size=, ...).
@@ -300,6 +305,8 @@ func splitOptions(options []string) (flags uintptr, attrs uint64, params []strin
 	for _, o := range options {
 		f, ok := mountOptions[o]
 		switch {
+		case privateOptions[o]:
+			// Every mount init makes is private already.
 		case !ok:
 			params = append(params, o)
 		case f.clear:

@@ -58,7 +58,7 @@ func runAsInit(log *initlog.Logger, args, env []string, terminal bool, sync *ini
 		return err
 	}
 	log.Debug("init started the command as its child", "pid", pid)
-	letGo(sync, vs)
+	letGo(sync, vs, 0)
 	code := supervise(pid, sigs)
 	// log's *os.File (made by crate-init's main) still names the log
 	// descriptor that letGo closed: kept alive, it is never finalized, so
@@ -104,9 +104,13 @@ func startCommand(args, env []string, terminal bool) (pid int, err error) {
 // descriptor init still holds of the supervisor's: without --init, execve
 // would have closed them. The sync socket goes last, so that by the time
 // the supervisor reads EOF there, the container holds nothing of its own.
-func letGo(sync *initsync.Channel, vs *volumes) {
+func letGo(sync *initsync.Channel, vs *volumes, pid int) {
 	// Were the supervisor gone, init dies of its parent-death signal.
-	sync.Executing()
+	if pid != 0 {
+		sync.ExecutingPid(pid) // crate exec's command: its caller may want its PID
+	} else {
+		sync.Executing()
+	}
 	vs.Close()
 	// A raw descriptor: the log's belongs to crate-init's main (see
 	// runAsInit). The namespaces' were closed once joined.

@@ -47,7 +47,7 @@ import (
 // returns only if the command could not be started: at step initsync.StepExec with an
 // *ExecError as execCommand's, or, if the fork itself failed (the pids
 // limit), at a step of its own.
-func runJoined(log *initlog.Logger, args, env []string, terminal bool, sync *initsync.Channel) (step string, err error) {
+func runJoined(log *initlog.Logger, args, env []string, terminal, detach bool, sync *initsync.Channel) (step string, err error) {
 	// Caught before the command exists, as in runAsInit.
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
@@ -55,7 +55,7 @@ func runJoined(log *initlog.Logger, args, env []string, terminal bool, sync *ini
 	if err != nil {
 		return initsync.StepExec, err
 	}
-	pid, err := spawn(path, args, env, terminal)
+	pid, err := spawn(path, args, env, terminal, detach)
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		return initsync.StepExec, diagnoseExec(path, errno)
@@ -64,7 +64,14 @@ func runJoined(log *initlog.Logger, args, env []string, terminal bool, sync *ini
 		return "start the command", err
 	}
 	log.Debug("init started the command in the container", "pid", pid)
-	letGo(sync, nil)
+	if detach {
+		// OCI exec --detach: the command is the caller's now (init's
+		// parent's subreaper inherits it), as runc leaves it.
+		sync.ExecutingPid(pid)
+		sync.Close()
+		os.Exit(0)
+	}
+	letGo(sync, nil, pid)
 	code := supervise(pid, sigs)
 	runtime.KeepAlive(log) // see runAsInit
 	os.Exit(code)
@@ -75,7 +82,7 @@ func runJoined(log *initlog.Logger, args, env []string, terminal bool, sync *ini
 // path in the child. It returns the child's PID once execve has succeeded,
 // or execve's errno as a bare syscall.Errno (any other error is not
 // execve's).
-func spawn(path string, argv, envv []string, foreground bool) (int, error) {
+func spawn(path string, argv, envv []string, foreground, detach bool) (int, error) {
 	path0, err := syscall.BytePtrFromString(path)
 	if err != nil {
 		return 0, err
@@ -100,7 +107,7 @@ func spawn(path string, argv, envv []string, foreground bool) (int, error) {
 	var old uint64
 	all := ^uint64(0)
 	sigprocmask(&all, &old)
-	pid, errno := forkExec(path0, &argvp[0], &envvp[0], p[1], foreground)
+	pid, errno := forkExec(path0, &argvp[0], &envvp[0], p[1], foreground, detach)
 	sigprocmask(&old, nil)
 	unix.Close(p[1])
 	defer unix.Close(p[0])
@@ -185,7 +192,7 @@ var noSignals uint64
 //
 //go:nosplit
 //go:norace
-func forkExec(path *byte, argv, envv **byte, errFd int, foreground bool) (pid int, errno syscall.Errno) {
+func forkExec(path *byte, argv, envv **byte, errFd int, foreground, detach bool) (pid int, errno syscall.Errno) {
 	var r1 uintptr
 	var err1 syscall.Errno
 	var pgrp int32
@@ -206,12 +213,14 @@ func forkExec(path *byte, argv, envv **byte, errFd int, foreground bool) (pid in
 		syscall.RawSyscall(unix.SYS_CLOSE_RANGE, 3, uintptr(errFd-1), 0)
 	}
 	syscall.RawSyscall(unix.SYS_CLOSE_RANGE, uintptr(errFd+1), ^uintptr(0), 0)
-	// 2. Die with init. The parent is in another PID namespace, so
-	// getppid reads 0 while it lives; a parent that has died already was
-	// replaced by the container's PID 1.
-	syscall.RawSyscall6(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0, 0)
-	if ppid, _, _ := syscall.RawSyscall(syscall.SYS_GETPPID, 0, 0, 0); ppid != 0 {
-		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 1, 0, 0)
+	// 2. Die with init, unless it is to outlive it (detach). The parent
+	// is in another PID namespace, so getppid reads 0 while it lives; a
+	// parent that has died already was replaced by the container's PID 1.
+	if !detach {
+		syscall.RawSyscall6(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0, 0)
+		if ppid, _, _ := syscall.RawSyscall(syscall.SYS_GETPPID, 0, 0, 0); ppid != 0 {
+			syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 1, 0, 0)
+		}
 	}
 	// 3. A process group of its own: its kill(0, sig) must not reach init,
 	// which shares its session. With a terminal, the foreground group,

@@ -99,6 +99,7 @@ var ErrInitDied = errors.New("crate-init died before the command started")
 // Message is what travels on the sync socket.
 type Message struct {
 	Kind  Kind   `json:"kind"`
+	Pid   int    `json:"pid,omitempty"` // exec: the command's PID, when init forked it (crate exec)
 	Step  string `json:"step,omitempty"`
 	Errno int    `json:"errno,omitempty"`
 	Msg   string `json:"msg,omitempty"`
@@ -222,26 +223,39 @@ func (c *Channel) Executing() error {
 	return nil
 }
 
+// ExecutingPid is Executing for a command init forked, with its PID.
+func (c *Channel) ExecutingPid(pid int) error {
+	return c.send(Message{Kind: KindExec, Pid: pid})
+}
+
 // WaitExec blocks the supervisor until init has either executed the command
 // (nil), failed a step (*InitError), or died before it said it was
 // executing the command (ErrInitDied).
 func (c *Channel) WaitExec() error {
+	_, err := c.WaitExecPid()
+	return err
+}
+
+// WaitExecPid is WaitExec that also returns the command's PID, when init
+// forked it and said so (ExecutingPid); 0 otherwise.
+func (c *Channel) WaitExecPid() (int, error) {
 	executing := false
+	pid := 0
 	for {
 		m, err := c.recv()
 		switch {
 		case errors.Is(err, io.EOF) && executing:
-			return nil
+			return pid, nil
 		case closed(err):
-			return fmt.Errorf("wait for exec: %w (%w)", ErrInitDied, err)
+			return 0, fmt.Errorf("wait for exec: %w (%w)", ErrInitDied, err)
 		case err != nil:
-			return fmt.Errorf("wait for exec: %w", err)
+			return 0, fmt.Errorf("wait for exec: %w", err)
 		case m.Kind == KindExec && !executing:
-			executing = true
+			executing, pid = true, m.Pid
 		case m.Kind == KindError:
-			return &InitError{Step: m.Step, Errno: syscall.Errno(m.Errno), Msg: m.Msg}
+			return 0, &InitError{Step: m.Step, Errno: syscall.Errno(m.Errno), Msg: m.Msg}
 		default:
-			return fmt.Errorf("wait for exec: got a %q message", m.Kind)
+			return 0, fmt.Errorf("wait for exec: got a %q message", m.Kind)
 		}
 	}
 }

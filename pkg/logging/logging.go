@@ -29,6 +29,11 @@ type Options struct {
 	Format string    // "text" or "json" (stderr); "" means text
 	File   string    // JSON lines appended at debug level, usually DefaultFile; "" = no file
 	Stderr io.Writer // default os.Stderr
+	// Runtime, if set, is a file that gets runc's log lines (see
+	// NewRuntimeSink) in Format, at RuntimeLevel and above: the runtime
+	// commands' --log, which engines read.
+	Runtime      string
+	RuntimeLevel hclog.Level
 }
 
 // New returns the root logger (name "crate") and a func that closes the log file.
@@ -67,11 +72,33 @@ func New(o Options) (hclog.Logger, func() error, error) {
 	// sub-loggers keep feeding the same sinks.
 	log := hclog.NewInterceptLogger(opts)
 
+	var closeRuntime func() error
+	if o.Runtime != "" {
+		f, err := openLogFile(o.Runtime)
+		if err != nil {
+			return nil, nil, fmt.Errorf("set up --log: %w", err)
+		}
+		sink, err := NewRuntimeSink(f, o.Format, o.RuntimeLevel)
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		log.RegisterSink(sink)
+		closeRuntime = f.Close
+	}
 	if o.File == "" {
-		return log, func() error { return nil }, nil
+		return log, func() error {
+			if closeRuntime != nil {
+				return closeRuntime()
+			}
+			return nil
+		}, nil
 	}
 	file, err := openLogFile(o.File)
 	if err != nil {
+		if closeRuntime != nil {
+			closeRuntime()
+		}
 		return nil, nil, fmt.Errorf("set up log file (use --log-file to choose another path): %w", err)
 	}
 	// hclog buffers each entry and writes it with one write(2); with O_APPEND this keeps
@@ -84,6 +111,9 @@ func New(o Options) (hclog.Logger, func() error, error) {
 	log.RegisterSink(sink)
 	closeFile := func() error {
 		log.DeregisterSink(sink)
+		if closeRuntime != nil {
+			closeRuntime()
+		}
 		if err := file.Close(); err != nil {
 			return fmt.Errorf("close log file: %w", err)
 		}

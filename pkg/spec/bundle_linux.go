@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -67,4 +69,23 @@ func readConfig(name string) ([]byte, error) {
 		return nil, &ConfigFileError{Path: name, Reason: fmt.Sprintf("larger than %d MiB", MaxConfigSize>>20)}
 	}
 	return data, nil
+}
+
+// LoadProcess reads and checks an OCI exec's process file: config.json's
+// process, on its own.
+func LoadProcess(name string) (*specs.Process, error) {
+	data, err := readConfig(name)
+	if err != nil {
+		return nil, err
+	}
+	var p *specs.Process
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, decodeError(data, err)
+	}
+	var c checker
+	c.process(p)
+	if err := errors.Join(c.errs...); err != nil {
+		return nil, err
+	}
+	return p, nil
 }

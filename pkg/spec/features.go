@@ -57,7 +57,7 @@ func ptrTo[T any](v T) *T { return &v }
 // mountOptions table of pkg/initproc); any other option is handed to the
 // file system as its own, which is not "recognized" in the features' sense.
 var mountOptions = []string{
-	"bind", "dev", "exec", "noatime", "nodev", "noexec", "nosuid",
+	"bind", "dev", "exec", "noatime", "nodev", "nodiratime", "noexec", "nosuid",
 	"rbind", "relatime", "ro", "rw", "strictatime", "suid",
 }
 

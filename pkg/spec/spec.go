@@ -28,6 +28,10 @@ const (
 	// AnnotationExec tells crate-init it starts one more process in a running
 	// container (crate exec): it joins the container instead of building one.
 	AnnotationExec = "run.crate.exec"
+	// AnnotationDetach, with AnnotationExec, tells crate-init to leave the
+	// process it started once it runs (OCI exec --detach): the process is
+	// then its caller's, who reaps it, and does not die with init.
+	AnnotationDetach = "run.crate.detach"
 	// AnnotationVersion is the version of the crate that wrote the spec;
 	// crate-init refuses a spec of another version than its own.
 	AnnotationVersion = "run.crate.version"
@@ -332,6 +336,10 @@ func Init(s *specs.Spec) bool { return s.Annotations[AnnotationInit] == "true" }
 
 // Exec reports whether s is for a process joining a running container.
 func Exec(s *specs.Spec) bool { return s.Annotations[AnnotationExec] == "true" }
+
+// Detach reports whether s asks init to leave the process it joined to a
+// container once it runs (see AnnotationDetach).
+func Detach(s *specs.Spec) bool { return s.Annotations[AnnotationDetach] == "true" }
 
 // ValidWorkdir checks a -w/--workdir value.
 func ValidWorkdir(dir string) error {

@@ -10,10 +10,11 @@ import (
 // NewState is a container's state as the runtime spec defines it: what the
 // OCI state command prints (inside StateOutput) and what hooks read on their
 // stdin. pid is the host PID of the container's process; the spec wants it
-// while the container is created or running only, so it is dropped in any
-// other status.
+// while the container is created or running, and the hooks that run while
+// it is creating need it to find its namespaces; it is dropped once it has
+// stopped.
 func NewState(id string, status specs.ContainerState, pid int, bundle string, annotations map[string]string) specs.State {
-	if status != specs.StateCreated && status != specs.StateRunning {
+	if status != specs.StateCreating && status != specs.StateCreated && status != specs.StateRunning {
 		pid = 0
 	}
 	return specs.State{

@@ -13,7 +13,7 @@ func TestNewStatePid(t *testing.T) {
 		status specs.ContainerState
 		want   int
 	}{
-		{specs.StateCreating, 0},
+		{specs.StateCreating, 42}, // the prestart and createRuntime hooks find the namespaces by it
 		{specs.StateCreated, 42},
 		{specs.StateRunning, 42},
 		{specs.StateStopped, 0},

@@ -215,7 +215,7 @@ func (d Dir) Get(id string) (State, error) {
 
 func (d Dir) get(id string) (State, error) {
 	st, err := d.read(id)
-	if err != nil || st.Status == Exited || d.Alive(id) {
+	if err != nil || st.Status == Exited || st.OCI || d.Alive(id) {
 		return st, err
 	}
 	// The supervisor is gone. It records how the container ended before it
@@ -523,6 +523,30 @@ func (d Dir) removeAbandoned(name string) error {
 		path = trash
 	}
 	return os.RemoveAll(path)
+}
+
+// Modify applies fn to container id's state and writes it, under the
+// container's state lock: for the commands that change a container without
+// being its supervisor (OCI start, update, pause), which may run at once.
+func (d Dir) Modify(id string, fn func(*State)) error {
+	if err := checkRef(id); err != nil {
+		return fmt.Errorf("modify: %w", err)
+	}
+	lock, err := lockExisting(d.File(id, stateLockFile), unix.LOCK_EX)
+	if err != nil {
+		return opError("modify", id, err)
+	}
+	defer lock.Close()
+	dir := filepath.Join(d.Path, id)
+	st, err := readState(dir)
+	if err != nil {
+		return opError("modify", id, err)
+	}
+	fn(&st)
+	if err := writeState(dir, &st); err != nil {
+		return opError("modify", id, err)
+	}
+	return nil
 }
 
 // readState reads and parses dir/state.json.

@@ -90,6 +90,23 @@ type State struct {
 	// OutputTruncated says why Log lacks the container's output from some point on
 	// (a full disk, say): its supervisor dropped the rest. "" while it has it all.
 	OutputTruncated string `json:"output_truncated,omitempty"`
+
+	// OCI marks a container made by OCI create (an engine's, through crate's
+	// runc-compatible commands). It has no supervisor: its init is a child
+	// of create's caller (containerd's shim, conmon), who reaps it; whether
+	// it runs is told by its init's PID and start time, never by the
+	// supervisor lock, and only OCI delete (or crate rm) removes it.
+	OCI bool `json:"oci,omitempty"`
+	// CgroupPath is the cgroup's path from the root of each hierarchy, when
+	// it is not crate's own name for it (an OCI bundle's cgroupsPath).
+	CgroupPath string `json:"cgroup_path,omitempty"`
+	// Rootfs is the bundle's root filesystem (OCI), as OCI state shows it.
+	Rootfs string `json:"rootfs,omitempty"`
+	// Annotations are the bundle's (OCI), as OCI state shows them.
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Hooks are the bundle's (OCI): poststart and poststop run after create
+	// is gone, and the bundle may be gone by delete.
+	Hooks *specs.Hooks `json:"hooks,omitempty"`
 }
 
 // ReasonSupervisorDied is the Reason given to a created or running container
