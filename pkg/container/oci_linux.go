@@ -93,11 +93,11 @@ func Create(log hclog.Logger, cfg CreateConfig) (err error) {
 	if cfg.NoPivot {
 		s.Annotations[spec.AnnotationNoPivot] = "true"
 	}
-	s.Linux.Devices = withDefaultDevices(s.Linux.Devices)
 	if s.Linux.Resources == nil {
 		s.Linux.Resources = &specs.LinuxResources{}
 	}
 	s.Linux.Resources.Devices = deviceRules(s.Linux.Resources.Devices, s.Linux.Devices)
+	s.Linux.Devices = withDefaultDevices(s.Linux.Devices)
 	in := &spec.InitInput{Spec: s}
 	if p := s.Linux.Seccomp; p != nil {
 		if in.Filter, err = profile.Compile(p); err != nil {
