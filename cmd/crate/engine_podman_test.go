@@ -91,7 +91,9 @@ func startPodman(t *testing.T) *podman {
 }
 
 // args are podman's command line for args.
-func (p *podman) args(args ...string) []string { return append(append([]string{}, p.global...), args...) }
+func (p *podman) args(args ...string) []string {
+	return append(append([]string{}, p.global...), args...)
+}
 
 // podman runs podman.
 func (p *podman) podman(t *testing.T, args ...string) engineResult {
