@@ -132,7 +132,8 @@ func (c *containerd) runArgs() []string {
 // removeAll kills and deletes every task and container a failed test left.
 func (c *containerd) removeAll(t *testing.T) {
 	t.Helper()
-	for _, ns := range []string{c.namespace, "k8s.io"} {
+	// ctr's, the CRI's and dockerd's namespaces.
+	for _, ns := range []string{c.namespace, "k8s.io", "moby"} {
 		ids := runEngineCommand(t, nil, "ctr", "--address", c.sock, "--namespace", ns, "containers", "list", "--quiet").stdout
 		for _, id := range strings.Fields(ids) {
 			t.Logf("removing container %s left in namespace %s", id, ns)

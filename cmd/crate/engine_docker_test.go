@@ -1,7 +1,7 @@
 package main
 
-// Docker (dockerd 20.10, with the containerd it starts itself) driving the
-// runtime, registered as the runtime "crate".
+// Docker (dockerd 20.10, on a containerd of the test's) driving the runtime,
+// registered as the runtime "crate".
 
 import (
 	"fmt"
@@ -30,6 +30,11 @@ func startDocker(t *testing.T) *docker {
 	t.Helper()
 	bin := requireEngine(t, "dockerd", "docker.io")
 	requireFile(t, dockerClient, "docker.io")
+	// dockerd's own containerd would make /opt/containerd (its opt plugin's
+	// default, which dockerd does not let one set): it gets one of the test's
+	// instead, as Debian's docker.service gives it the system's
+	// (--containerd=/run/containerd/containerd.sock).
+	ctrd := startContainerd(t, false)
 	dir := engineDir(t)
 	d := &docker{dir: dir, sock: filepath.Join(dir, "docker.sock"), runtime: newRecorder(t, dir, engineRuntime(t))}
 	// The client's configuration (~/.docker) is the test's own too.
@@ -47,6 +52,7 @@ func startDocker(t *testing.T) *docker {
 		"--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "docker.pid"),
 		"--host", "unix://"+d.sock,
+		"--containerd", ctrd.sock,
 		// No docker0, no iptables or ip6tables rules, no forwarding or
 		// masquerading changed on the host: containers run with --network none.
 		"--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",

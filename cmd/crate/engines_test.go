@@ -80,8 +80,9 @@ func requireFile(t *testing.T, path, debianPackage string) {
 // recorder is the wrapper an engine runs as its OCI runtime: a shell
 // script that appends one line per call to calls.log and execs the real
 // runtime, so the runtime's process tree and exit status are the engine's
-// own. It also keeps a copy of the config.json of each create or run, and of
-// the process.json of each exec.
+// own. It also keeps a copy of the config.json of each create or run (with
+// the engine's variables and the fds it inherits), and of the process.json
+// of each exec.
 type recorder struct {
 	path string // the wrapper, handed to the engine as its runtime
 	dir  string // calls.log and the copies
@@ -112,7 +113,10 @@ printf '%%s\n' "$line" >>"$dir/calls.log"
 case "$sub" in
 create|run)
 	cp "${bundle:-.}/config.json" "$dir/$$-$sub-config.json" 2>/dev/null
-	env >"$dir/$$-$sub-env" ;;
+	# What the runtime inherits besides its arguments: the engine-specific
+	# variables (not the rest of the host's environment) and open fds.
+	{ env | grep -E '^(NOTIFY_SOCKET|LISTEN_|TTRPC_ADDRESS|LD_LIBRARY_PATH|XDG_RUNTIME_DIR|_OCI_|_CONTAINERS_|CONTAINERS_|DOCKER_|GOMAXPROCS)'
+	  ls -l /proc/$$/fd | sed -n 's/.* \([0-9]*\) -> /fd \1 -> /p'; } >"$dir/$$-$sub-env" ;;
 exec)
 	[ -n "$process" ] && cp "$process" "$dir/$$-exec-process.json" 2>/dev/null ;;
 esac
