@@ -93,6 +93,10 @@ type recorder struct {
 // arguments. No engine passes a tab in an argument.
 const recorderScript = `#!/bin/sh
 dir=%q
+# Before the script opens anything: descriptors 3-9 the engine left open.
+for fd in 3 4 5 6 7 8 9; do
+	[ -e /proc/$$/fd/$fd ] && echo "fd $fd -> $(readlink /proc/$$/fd/$fd)"
+done >"$dir/$$-fds"
 line="$$	$(pwd)	$(readlink /proc/$$/fd/0)	$(readlink /proc/$$/fd/1)	$(readlink /proc/$$/fd/2)"
 sub= bundle= process= prev=
 for a in "$@"; do
@@ -114,12 +118,14 @@ case "$sub" in
 create|run)
 	cp "${bundle:-.}/config.json" "$dir/$$-$sub-config.json" 2>/dev/null
 	# What the runtime inherits besides its arguments: the engine-specific
-	# variables (not the rest of the host's environment) and open fds.
+	# variables (not the rest of the host's environment) and descriptors.
 	{ env | grep -E '^(NOTIFY_SOCKET|LISTEN_|TTRPC_ADDRESS|LD_LIBRARY_PATH|XDG_RUNTIME_DIR|_OCI_|_CONTAINERS_|CONTAINERS_|DOCKER_|GOMAXPROCS)'
-	  ls -l /proc/$$/fd | sed -n 's/.* \([0-9]*\) -> /fd \1 -> /p'; } >"$dir/$$-$sub-env" ;;
+	  cat "$dir/$$-fds"; } >"$dir/$$-$sub-env" ;;
 exec)
-	[ -n "$process" ] && cp "$process" "$dir/$$-exec-process.json" 2>/dev/null ;;
+	[ -n "$process" ] && cp "$process" "$dir/$$-exec-process.json" 2>/dev/null
+	cp "$dir/$$-fds" "$dir/$$-exec-env" ;;
 esac
+rm -f "$dir/$$-fds"
 exec %q "$@"
 `
 
@@ -210,6 +216,9 @@ func (r *recorder) saveNotes(t *testing.T) {
 	notes := os.Getenv("CRATE_ENGINE_NOTES")
 	if notes == "" {
 		return
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "calls.log")); err != nil {
+		return // never called (the containerd under dockerd has its own)
 	}
 	dst := filepath.Join(notes, strings.ReplaceAll(t.Name(), "/", "-"))
 	os.RemoveAll(dst) // an earlier run's
