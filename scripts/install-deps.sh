@@ -12,6 +12,16 @@ if [ "${1:-}" != demo ]; then
 	# manual pages; zsh, fish: check the completion scripts; lintian, rpm:
 	# check the packages (make test-package).
 	packages+=(qemu-system-x86 groff-base mandoc man-db zsh fish lintian rpm)
+	# The engine tests (cmd/crate/engine*_test.go) run the runtime under real
+	# engines: runc: the runtime they run until crate speaks its command line,
+	# and what the others are compared with; containerd: containerd, ctr and
+	# the runc shim, for ctr and the CRI tests (crictl is a Go tool of
+	# go.mod); containernetworking-plugins: the CNI loopback plugin the CRI
+	# tests' pods use; podman, conmon: podman's tests (conmon is podman's
+	# per-container monitor, which calls the runtime); docker.io: dockerd
+	# and its CLI, /usr/bin/docker (the tests name it by path: a docker in
+	# /usr/local/bin may come first in $PATH).
+	packages+=(runc containerd containernetworking-plugins podman conmon docker.io)
 fi
 need=()
 for pkg in "${packages[@]}"; do
