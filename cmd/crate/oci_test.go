@@ -146,11 +146,34 @@ func (o *ociEnv) runtime(args ...string) *exec.Cmd {
 // ok runs a runtime command that must succeed and returns its stdout.
 func (o *ociEnv) ok(args ...string) string {
 	o.t.Helper()
-	r := o.finish(o.runtime(args...), "")
+	r := o.result(args...)
 	if r.code != 0 {
 		o.t.Fatalf("crate %q: exit %d\nstdout: %s\nstderr: %s", args, r.code, r.stdout, r.stderr)
 	}
 	return r.stdout
+}
+
+// result runs a runtime command and returns how it ended. Its output goes
+// through files, not pipes: the stdio of create (and of exec) is the
+// container's, which holds it as long as it runs.
+func (o *ociEnv) result(args ...string) result {
+	o.t.Helper()
+	cmd := o.runtime(args...)
+	dir := o.t.TempDir()
+	files := make([]*os.File, 2)
+	for i := range files {
+		f, err := os.Create(filepath.Join(dir, strconv.Itoa(i)))
+		if err != nil {
+			o.t.Fatal(err)
+		}
+		defer f.Close()
+		files[i] = f
+	}
+	cmd.Stdout, cmd.Stderr = files[0], files[1]
+	code := exitStatus(o.t, cmd, cmd.Run())
+	out, _ := os.ReadFile(files[0].Name())
+	errOut, _ := os.ReadFile(files[1].Name())
+	return result{code: code, stdout: string(out), stderr: string(errOut)}
 }
 
 // create creates container id of bundle, as containerd's shim does: its
@@ -243,10 +266,10 @@ func TestOCILifecycle(t *testing.T) {
 	if st := o.state(id); st.Status != specs.StateRunning || st.Pid != pid {
 		t.Errorf("state after start = %+v, want running, pid %d", st, pid)
 	}
-	if out := o.finish(o.runtime("start", id), ""); out.code == 0 {
+	if out := o.result("start", id); out.code == 0 {
 		t.Error("a second start succeeded")
 	}
-	if out := o.finish(o.runtime("delete", id), ""); out.code == 0 || !strings.Contains(out.stderr, "--force") {
+	if out := o.result("delete", id); out.code == 0 || !strings.Contains(out.stderr, "--force") {
 		t.Errorf("delete of a running container: exit %d, stderr %q; want a refusal naming --force", out.code, out.stderr)
 	}
 	o.ok("kill", id, "KILL")
@@ -260,7 +283,7 @@ func TestOCILifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(bundle, "config.json")); err != nil {
 		t.Errorf("the bundle went with the container: %v", err)
 	}
-	if out := o.finish(o.runtime("state", id), ""); out.code == 0 {
+	if out := o.result("state", id); out.code == 0 {
 		t.Error("state of a deleted container succeeded")
 	}
 	o.ok("delete", "--force", id) // a missing one, with --force
@@ -319,6 +342,8 @@ func TestOCIStdioNotHeld(t *testing.T) {
 		t.Fatalf("create: %v", err)
 	}
 	o.ok("start", id)
+	// A safety net, not a measure: a leaked copy would block the read for ever.
+	r.SetReadDeadline(time.Now().Add(2 * time.Minute))
 	out, err := io.ReadAll(r) // EOF only once no process holds the pipe
 	if err != nil {
 		t.Fatal(err)
@@ -348,7 +373,7 @@ func TestOCIExec(t *testing.T) {
 		}
 		return f
 	}
-	r := o.finish(o.runtime("exec", "--process", process("sh", "-c", "hostname; exit 7"), id), "")
+	r := o.result("exec", "--process", process("sh", "-c", "hostname; exit 7"), id)
 	if r.code != 7 || r.stdout != "oci\n" {
 		t.Errorf("exec: exit %d, stdout %q; want 7 and the container's hostname", r.code, r.stdout)
 	}
@@ -463,7 +488,7 @@ func TestOCIConsoleSocket(t *testing.T) {
 func TestOCIErrorsReachLogAndStderr(t *testing.T) {
 	o := newOCIEnv(t)
 	bundle := ociBundle(t, []string{"true"}, func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" })
-	r := o.finish(o.runtime("create", "--bundle", bundle, newName()), "")
+	r := o.result("create", "--bundle", bundle, newName())
 	if r.code == 0 || !strings.Contains(r.stderr, "apparmorProfile") {
 		t.Errorf("create: exit %d, stderr %q; want a failure naming apparmorProfile", r.code, r.stderr)
 	}
