@@ -32,7 +32,7 @@ kernelIndependent+='|TestImportSurvivesACrash|TestHomeFollowsTheUser|TestBothFla
 kernelIndependent+='|TestCrateLog.*|TestCrateVersion|TestTerminal.*|TestStdin|TestExecTerminal|TestDetachedTerminal'
 kernelIndependent+='|TestExecLeavesAChildOnTheTerminal|TestHostileTerminalWithoutTTY|TestWorkdirAndEnv|TestHostname'
 kernelIndependent+='|TestHostileImageNameIsAnID|TestHostileImageNames|TestHostileImageIndexBomb|TestHostileImageFIFO'
-kernelIndependent+='|TestLogsOnTerminal|TestPsQuotesImageStrings|TestQuoteShort|TestWriteJSON'
+kernelIndependent+='|TestLogsOnTerminal|TestPsQuotesImageStrings|TestQuoteShort|TestWriteJSON|TestCgroupLimitWording'
 kernelIndependent+='|TestImagePrune|TestPruneRacingStarts|TestSystemDf|TestImportKeepsFreeSpace|TestImportSurvivesAFullDisk'
 kernelIndependent+='|TestHostileImageOverlayXattrs|TestHostileDfWalk|TestLogOpts|TestLogLimits|TestLogsFollowRotation|TestOutputOnFullDisk)$'
 if [ $# -eq 0 ]; then

@@ -43,22 +43,41 @@ func newTestCgroup(t *testing.T, l *specs.LinuxResources) Manager {
 // v2. Nothing of that hierarchy changes but the test's own cgroup.
 func newV2TestCgroup(t *testing.T) *v2 {
 	t.Helper()
-	for _, root := range []string{DefaultRoot, filepath.Join(DefaultRoot, "unified")} {
-		if mode, err := detectMode(root, hostSystem.fsType); err == nil && mode == ModeV2 {
-			return newTestCgroupAt(t, root, nil).(*v2)
-		}
-	}
-	t.Skip("no cgroup2 hierarchy on this host")
-	return nil
+	return newTestCgroupAt(t, v2TestRoot(t), nil).(*v2)
 }
 
 func newTestCgroupAt(t *testing.T, root string, l *specs.LinuxResources) Manager {
 	t.Helper()
+	return newTestCgroupWith(t, Config{Root: root, Path: testName(), Resources: l})
+}
+
+// testName is a cgroup name of the tests' own.
+func testName() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	name := "crate-test-" + hex.EncodeToString(b)
+	return "crate-test-" + hex.EncodeToString(b)
+}
+
+// v2TestRoot is a cgroup2 root: the host's on a v2 host, the
+// controller-less /sys/fs/cgroup/unified of a hybrid one (see
+// newV2TestCgroup).
+func v2TestRoot(t *testing.T) string {
+	t.Helper()
+	for _, root := range []string{DefaultRoot, filepath.Join(DefaultRoot, "unified")} {
+		if mode, err := detectMode(root, hostSystem.fsType); err == nil && mode == ModeV2 {
+			return root
+		}
+	}
+	t.Skip("no cgroup2 hierarchy on this host")
+	return ""
+}
+
+// newTestCgroupWith returns the created cgroup of cfg, and makes sure it is
+// killed and removed when the test ends.
+func newTestCgroupWith(t *testing.T, cfg Config) Manager {
+	t.Helper()
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: testWriter{t}})
-	m, err := New(log, Config{Root: root, Path: name, Resources: l})
+	m, err := New(log, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -488,6 +488,9 @@ func (m *v1) Kill() error {
 			return nil
 		}
 		if err == nil {
+			err = m.thawKilled()
+		}
+		if err == nil {
 			err = waitExited(pidfds, deadline)
 		}
 		if err == nil && time.Now().After(deadline) {
@@ -497,6 +500,22 @@ func (m *v1) Kill() error {
 			return fmt.Errorf("kill processes in %s: %w", m.Path(), err)
 		}
 	}
+}
+
+// thawKilled thaws a cgroup in the freezer hierarchy after its processes
+// were sent SIGKILL: a task the v1 freezer holds does not act on the signal,
+// nor exit, until it is thawed (unlike v2's). Thawed after the signal, none
+// runs a user-space instruction again.
+func (m *v1) thawKilled() error {
+	dir, ok := m.dirs["freezer"]
+	if !ok {
+		return nil
+	}
+	err := writeFile(filepath.Join(dir, "freezer.state"), "THAWED")
+	if errors.Is(err, unix.ENOENT) {
+		return nil // removed meanwhile: nothing to thaw
+	}
+	return err
 }
 
 func (m *v1) Destroy() error {
