@@ -22,6 +22,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/crate-run/crate/pkg/container"
+	"github.com/crate-run/crate/pkg/initsync"
 	"github.com/crate-run/crate/pkg/logging"
 	"github.com/crate-run/crate/pkg/spec"
 	"github.com/crate-run/crate/pkg/state"
@@ -67,11 +68,18 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // wordRuntimeError says a failure in the words of someone driving crate
 // with a bundle, not crate run's flags.
+// An engine may read its exit code from the words: podman gives 127 for
+// "no such file or directory" and 126 for "permission denied", as runc
+// says them, so a command that cannot be executed says its errno's text.
 func wordRuntimeError(err error) error {
 	var d *container.InitDiedError
 	if errors.As(err, &d) {
 		return fmt.Errorf("%w (linux.resources may be too small for crate-init: it needs %s of memory and %d tasks)",
 			err, humanBytes(d.Floor.MemoryBytes), d.Floor.Pids)
+	}
+	var ie *initsync.InitError
+	if errors.As(err, &ie) && ie.Step == initsync.StepExec && ie.Errno != 0 && !strings.Contains(err.Error(), ie.Errno.Error()) {
+		return fmt.Errorf("%w: %v", err, ie.Errno)
 	}
 	return err
 }

@@ -14,6 +14,7 @@ package cgroups
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -55,15 +56,9 @@ func validateDevice(r specs.LinuxDeviceCgroup) error {
 		}
 	}
 	// v1 reads a rule of type a as "everything", whatever its numbers and
-	// access say, and a deny rule removes only an allow rule with exactly
-	// the same numbers (not a part of a wider one); so only the two rules
-	// that mean the same everywhere are accepted of those kinds.
-	everything := isAnyDevice(r) && len(r.Access) == 3
-	if isAll(r) && !everything {
+	// access say: only the rule that means the same everywhere is accepted.
+	if isAll(r) && !(isAnyDevice(r) && len(r.Access) == 3) {
 		return fmt.Errorf("type a must be for any major and minor and allow rwm; use c and b rules")
-	}
-	if !r.Allow && !everything {
-		return fmt.Errorf("a deny rule must deny everything (type a, rwm); the list is an allow-list")
 	}
 	return nil
 }
@@ -77,19 +72,48 @@ func isAnyDevice(r specs.LinuxDeviceCgroup) bool {
 	return isAll(r) && isWildcard(r.Major) && isWildcard(r.Minor)
 }
 
-// allowRules returns the allow rules that count, in order. The OCI form of
-// the list starts with "deny everything" (a deny rule, the only kind
-// validateDevices accepts); such a rule takes back the rules before it.
+// allowRules returns the allow rules that count, in order, as v1's kernel
+// makes them of the list, so that v2's program allows exactly the same. The
+// OCI form of the list starts with "deny everything", which takes back the
+// rules before it. Any other deny rule takes its access away from the allow
+// rules of exactly its type and numbers, and from none wider or narrower
+// (Docker's deny of /dev/fuse after "c *:* m" leaves that rule whole).
 func allowRules(rules []specs.LinuxDeviceCgroup) []specs.LinuxDeviceCgroup {
 	var allow []specs.LinuxDeviceCgroup
 	for _, r := range rules {
-		if !r.Allow {
+		switch {
+		case r.Allow:
+			allow = append(allow, r)
+		case isAnyDevice(r):
 			allow = allow[:0]
-			continue
+		default:
+			kept := allow[:0]
+			for _, a := range allow {
+				if a.Type == r.Type && number(a.Major) == number(r.Major) && number(a.Minor) == number(r.Minor) {
+					a.Access = strings.Map(func(c rune) rune {
+						if strings.ContainsRune(r.Access, c) {
+							return -1 // denied
+						}
+						return c
+					}, a.Access)
+					if a.Access == "" {
+						continue
+					}
+				}
+				kept = append(kept, a)
+			}
+			allow = kept
 		}
-		allow = append(allow, r)
 	}
 	return allow
+}
+
+// number is a rule's major or minor, -1 for any.
+func number(n *int64) int64 {
+	if isWildcard(n) {
+		return -1
+	}
+	return *n
 }
 
 // formatDevice writes r as v1's devices.allow wants it: "c 1:3 rwm", with *

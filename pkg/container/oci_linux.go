@@ -168,37 +168,30 @@ func Create(log hclog.Logger, cfg CreateConfig) (err error) {
 	l.extra, in.Join = plan.files, plan.join
 	in.StartFd = initsync.FirstExtraFd + len(l.extra)
 	l.extra = append(l.extra, listener)
-	if s.Process.Terminal {
-		t, err := openTerminal()
-		if err != nil {
-			return fmt.Errorf("open a terminal for the container: %w", err)
-		}
-		defer t.master.Close()
-		defer t.slave.Close()
-		if cs := s.Process.ConsoleSize; cs != nil {
-			if err := unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ,
-				&unix.Winsize{Row: uint16(cs.Height), Col: uint16(cs.Width)}); err != nil {
-				return os.NewSyscallError("ioctl TIOCSWINSZ", err)
-			}
-		}
-		s.Mounts = append(s.Mounts, t.consoleMount())
-		l.stdin, l.stdout, l.stderr, l.ctty = t.slave, t.slave, t.slave, true
-		if err := sendConsole(cfg.ConsoleSocket, t.master); err != nil {
-			return err
-		}
+	if s.Process.Terminal && cfg.ConsoleSocket == "" {
+		return &spec.UnsupportedError{Field: "process.terminal", Reason: "a terminal needs --console-socket, where its master goes"}
 	}
-	p, err := l.start(log)
+	p, err := startIn(log, l, plan.pidns)
 	if err != nil {
 		return err
 	}
 	defer p.sync.Close()
-	if err := p.sync.WaitCreated(); err != nil {
+	console, err := p.sync.WaitCreated()
+	if err != nil {
 		if errors.Is(err, initsync.ErrInitDied) {
 			<-p.exited
 			return fmt.Errorf("crate-init died while it made the container (%v)", p.status())
 		}
 		p.kill(log)
 		return err
+	}
+	if console != nil {
+		err := sendConsole(cfg.ConsoleSocket, console)
+		console.Close()
+		if err != nil {
+			p.kill(log)
+			return err
+		}
 	}
 	<-p.startRead
 	// The container's namespaces exist and its command has not run: the
@@ -246,6 +239,10 @@ type namespacePlan struct {
 	join  []spec.Join
 	files []*os.File
 	netns *pendingNetns
+	// pidns is a PID namespace to join (a Kubernetes pod's): init is born
+	// in it, rather than joining it, since a process's own PID namespace
+	// never changes (see startIn).
+	pidns *os.File
 }
 
 // cloneFlagOf are the namespaces init is born in when the bundle asks for
@@ -294,18 +291,55 @@ func planNamespaces(s *specs.Spec) (_ *namespacePlan, err error) {
 			continue
 		}
 		switch ns.Type {
-		case specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace:
+		case specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace, specs.PIDNamespace:
 		default:
-			return nil, &spec.UnsupportedError{Field: field + ".path", Reason: fmt.Sprintf("joining a %s namespace is not supported", ns.Type)}
+			return nil, &spec.UnsupportedError{Field: field + ".path", Value: ns.Path,
+				Reason: fmt.Sprintf("joining a %s namespace is not supported", ns.Type)}
 		}
 		f, err := openNamespace(ns)
 		if err != nil {
 			return nil, fmt.Errorf("%s.path: %w", field, err)
 		}
+		if ns.Type == specs.PIDNamespace {
+			p.pidns = f
+			continue
+		}
 		p.join = append(p.join, spec.Join{Type: ns.Type, Fd: initsync.FirstExtraFd + len(p.files)})
 		p.files = append(p.files, f)
 	}
 	return p, nil
+}
+
+// startIn launches init, born in the PID namespace pidns if it is not nil.
+// Only a new process can be in another PID namespace than its parent's: a
+// thread's setns into one decides where its children are born. So the
+// launch runs on a thread of its own, which enters pidns and is never used
+// again: the goroutine ends locked, and Go's runtime ends the thread.
+//
+// init is then visible in the pod's PID namespace while it still sees the
+// host's file system, as runc's is: it has made itself undumpable first
+// thing, so that nothing there without CAP_SYS_PTRACE over the host can
+// trace it or read its memory.
+func startIn(log hclog.Logger, l *launch, pidns *os.File) (*initProcess, error) {
+	if pidns == nil {
+		return l.start(log)
+	}
+	type started struct {
+		p   *initProcess
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: see above
+		if err := unix.Setns(int(pidns.Fd()), unix.CLONE_NEWPID); err != nil {
+			done <- started{err: fmt.Errorf("join the PID namespace: %w", os.NewSyscallError("setns", err))}
+			return
+		}
+		p, err := l.start(log)
+		done <- started{p, err}
+	}()
+	r := <-done
+	return r.p, r.err
 }
 
 // nsfsMagic is the file system of namespace files (/proc/PID/ns/*, and the
@@ -334,6 +368,9 @@ func openNamespace(ns specs.LinuxNamespace) (*os.File, error) {
 func (p *namespacePlan) close() {
 	for _, f := range p.files {
 		f.Close()
+	}
+	if p.pidns != nil {
+		p.pidns.Close()
 	}
 	if p.netns != nil {
 		p.netns.close()

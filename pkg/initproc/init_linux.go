@@ -123,15 +123,25 @@ func run(log *initlog.Logger, sync *initsync.Channel, version string) (step stri
 		unix.Umask(0o022)
 		return becomeCommand(log, s, filter, sync, nil)
 	}
-	volumes, step, err := buildContainer(log, in)
+	volumes, step, err := buildContainer(log, in, sync)
 	if err != nil {
 		return step, err
 	}
 	defer volumes.Close()
 	if in.StartFd != 0 {
 		// OCI create: the container is built; its command runs once OCI
-		// start says so. create is gone by then, and with it the reader
-		// of init's log.
+		// start says so. A command that is not there is create's failure,
+		// as engines expect of runc. create is gone by then, and with it
+		// the reader of init's log.
+		path, err := lookPath(s.Process.Args[0], s.Process.Env)
+		if err == nil {
+			if aerr := unix.Access(path, unix.X_OK); aerr != nil {
+				err = diagnoseExec(path, aerr)
+			}
+		}
+		if err != nil {
+			return initsync.StepExec, err
+		}
 		log.Debug("init waiting at the start gate")
 		log.Silence()
 		if err := sync.AwaitStart(os.NewFile(uintptr(in.StartFd), "start")); err != nil {
@@ -146,7 +156,7 @@ func run(log *initlog.Logger, sync *initsync.Channel, version string) (step stri
 // container's own file systems, /dev, sysctls, masked paths, hostname, and
 // only then the volumes, which hold what others put there. On failure it
 // names the step.
-func buildContainer(log *initlog.Logger, in *spec.InitInput) (_ *volumes, step string, err error) {
+func buildContainer(log *initlog.Logger, in *spec.InitInput, sync *initsync.Channel) (_ *volumes, step string, err error) {
 	s := in.Spec
 	// The namespaces crate opened for init: the network namespace the
 	// supervisor made while it prepared, an OCI bundle's paths.
@@ -208,6 +218,13 @@ func buildContainer(log *initlog.Logger, in *spec.InitInput) (_ *volumes, step s
 	defer fs.Close()
 	if err := makeDev(fs, s.Linux.Devices); err != nil {
 		return nil, "create /dev", err
+	}
+	if in.StartFd != 0 && s.Process.Terminal {
+		// OCI create: the terminal is the container's own, made in its
+		// devpts, and its master goes to the engine (through create).
+		if err := openConsole(fs, s.Process.ConsoleSize, sync); err != nil {
+			return nil, "open the terminal", err
+		}
 	}
 	// Sysctls first: masking makes /proc/sys read-only.
 	if err := writeSysctls(fs, s.Linux.Sysctl); err != nil {

@@ -89,6 +89,10 @@ const (
 	// connect and send go; the rest of the exchange (exec, or an error)
 	// goes to start, over that connection.
 	KindCreated Kind = "created"
+	// KindConsole comes with the master of the container's terminal, which
+	// init opened in the container's own /dev/pts, as its one SCM_RIGHTS
+	// descriptor (OCI create with process.terminal).
+	KindConsole Kind = "console"
 )
 
 // ErrInitDied is WaitExec's error when init's end of the socket closed
@@ -131,6 +135,9 @@ func (e *InitError) Unwrap() error {
 // Channel is one end of the sync socket.
 type Channel struct {
 	f *os.File
+	// received are the descriptors that came with the messages read, in
+	// order (SCM_RIGHTS), until a caller takes them.
+	received []*os.File
 }
 
 // NewChannel wraps one end of the sync socket.
@@ -153,9 +160,50 @@ func (c *Channel) send(m Message) error {
 	return nil
 }
 
+// Read reads from the socket with recvmsg, keeping the descriptors that
+// come along (a plain read would close them).
+func (c *Channel) Read(p []byte) (int, error) {
+	rc, err := c.f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	oob := make([]byte, syscall.CmsgSpace(4))
+	var n, oobn int
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, oobn, _, _, rerr = syscall.Recvmsg(int(fd), p, oob, syscall.MSG_CMSG_CLOEXEC)
+		return !errors.Is(rerr, syscall.EAGAIN) && !errors.Is(rerr, syscall.EINTR)
+	})
+	if err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return 0, os.NewSyscallError("recvmsg", err)
+	}
+	if oobn > 0 {
+		msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return 0, err
+		}
+		for _, m := range msgs {
+			fds, err := syscall.ParseUnixRights(&m)
+			if err != nil {
+				return 0, err
+			}
+			for _, fd := range fds {
+				c.received = append(c.received, os.NewFile(uintptr(fd), "received"))
+			}
+		}
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
 func (c *Channel) recv() (Message, error) {
 	var hdr [4]byte
-	if _, err := io.ReadFull(c.f, hdr[:]); err != nil {
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
 		if errors.Is(err, io.EOF) {
 			return Message{}, io.EOF // closed between messages: meaningful to callers
 		}
@@ -166,7 +214,7 @@ func (c *Channel) recv() (Message, error) {
 		return Message{}, fmt.Errorf("read message: length %d over the limit of %d", n, maxMessage)
 	}
 	body := make([]byte, n)
-	if _, err := io.ReadFull(c.f, body); err != nil {
+	if _, err := io.ReadFull(c, body); err != nil {
 		return Message{}, fmt.Errorf("read message body: %w", err)
 	}
 	var m Message
@@ -260,22 +308,65 @@ func (c *Channel) WaitExecPid() (int, error) {
 	}
 }
 
+// SendConsole hands the master of the container's terminal to OCI create,
+// in one sendmsg: the message and the descriptor arrive together.
+func (c *Channel) SendConsole(master *os.File) error {
+	body := []byte(`{"kind":"console"}`)
+	buf := make([]byte, 4+len(body))
+	binary.BigEndian.PutUint32(buf, uint32(len(body)))
+	copy(buf[4:], body)
+	rc, err := c.f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Write(func(fd uintptr) bool {
+		serr = syscall.Sendmsg(int(fd), buf, syscall.UnixRights(int(master.Fd())), nil, 0)
+		return !errors.Is(serr, syscall.EAGAIN) && !errors.Is(serr, syscall.EINTR)
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("send %s message: %w", KindConsole, os.NewSyscallError("sendmsg", err))
+	}
+	return nil
+}
+
 // WaitCreated blocks OCI create until init has built the container and
 // waits at the start gate (nil), failed a step (*InitError), or died
-// (ErrInitDied).
-func (c *Channel) WaitCreated() error {
-	m, err := c.recv()
-	switch {
-	case closed(err):
-		return fmt.Errorf("wait for create: %w (%w)", ErrInitDied, err)
-	case err != nil:
-		return fmt.Errorf("wait for create: %w", err)
-	case m.Kind == KindCreated:
-		return nil
-	case m.Kind == KindError:
-		return &InitError{Step: m.Step, Errno: syscall.Errno(m.Errno), Msg: m.Msg}
+// (ErrInitDied). console is the master of the container's terminal, if
+// init sent one (SendConsole).
+func (c *Channel) WaitCreated() (console *os.File, err error) {
+	defer func() {
+		for _, f := range c.received {
+			if f != console {
+				f.Close() // none other is asked for
+			}
+		}
+		c.received = nil
+		if err != nil && console != nil {
+			console.Close()
+			console = nil
+		}
+	}()
+	for {
+		m, err := c.recv()
+		switch {
+		case closed(err):
+			return console, fmt.Errorf("wait for create: %w (%w)", ErrInitDied, err)
+		case err != nil:
+			return console, fmt.Errorf("wait for create: %w", err)
+		case m.Kind == KindConsole && console == nil && len(c.received) == 1:
+			console = c.received[0]
+		case m.Kind == KindCreated:
+			return console, nil
+		case m.Kind == KindError:
+			return console, &InitError{Step: m.Step, Errno: syscall.Errno(m.Errno), Msg: m.Msg}
+		default:
+			return console, fmt.Errorf("wait for create: got a %q message", m.Kind)
+		}
 	}
-	return fmt.Errorf("wait for create: got a %q message", m.Kind)
 }
 
 // AwaitStart is init's side of the start gate: it tells OCI create that the
