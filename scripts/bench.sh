@@ -48,7 +48,7 @@ cold_state=$bench/cold-state        # a fresh state root for every cold run unde
 work=$bench/work                    # runc bundle, hyperfine output, scratch
 log=$bench/crate.log
 image="bench-debian:minbase"
-crate=(bin/crate --root "$state" --log-file "$log")
+crate=(bin/crate --data-root "$state" --log-file "$log")
 
 # --- what the benchmark needs ------------------------------------------------
 
@@ -176,7 +176,10 @@ if [ -n "$baseline" ]; then
 	base_rev=$(git rev-parse --short "$baseline")
 	make --no-print-directory -C "$base_dir/src" VERSION="$base_rev" COMMIT="$base_rev" build >/dev/null ||
 		fail "building $baseline failed"
-	base_crate=("$base_dir/src/bin/crate" --root "$base_dir/state" --log-file "$base_dir/crate.log")
+	# A crate of before --data-root called its state root --root.
+	base_root=--data-root
+	"$base_dir/src/bin/crate" --help 2>&1 | grep -q -- --data-root || base_root=--root
+	base_crate=("$base_dir/src/bin/crate" "$base_root" "$base_dir/state" --log-file "$base_dir/crate.log")
 	# Part 5's probe of the baseline; a revision older than the probe has
 	# no minimum to lift, and its crate serves.
 	base_exe=$base_dir/src/bin/crate
@@ -222,7 +225,7 @@ echo "== 1. warm start: /bin/true, image already on disk ($runs rounds) =="
 # build of its own commit came out 8% slower rotated, 1.5% shuffled. The
 # first three rounds are a warm-up, not counted. -N: no shell in between, so
 # milliseconds are the tools' own.
-warm=(crate "bin/crate --root $state --log-file $log run $image /bin/true"
+warm=(crate "bin/crate --data-root $state --log-file $log run $image /bin/true"
 	runc "runc --root $work/runc run --bundle $work/bundle crate-bench-runc"
 	bwrap "bwrap --bind $base / --proc /proc --dev /dev --unshare-all -- /bin/true"
 	floor "unshare -pfmuin chroot $base /bin/true")
@@ -260,7 +263,7 @@ echo "== 2. cold start: first run of the image file, empty state root each time 
 # and the next run's writes wait behind the discards. sync before each run,
 # so one run's dirty pages are not written back during the next.
 for r in $(seq 0 "$cold_runs"); do
-	cmds=(-n crate "bin/crate --root $cold_state/$r --log-file $log run $archive /bin/true"
+	cmds=(-n crate "bin/crate --data-root $cold_state/$r --log-file $log run $archive /bin/true"
 		-n tar "tar -xzf $archive -C $work/untar/$r")
 	if [ $((r % 2)) = 0 ]; then
 		cmds=("${cmds[@]:3:3}" "${cmds[@]:0:3}")
@@ -391,7 +394,7 @@ smallest() {
 # below the minimum (see the Makefile), with the crate-init built beside it.
 # A probe that cannot start a container at all would read as a floor above
 # every limit tried.
-probe=(env CRATE_INIT="$repo/build/bench/crate-floorprobe-init" build/bench/crate-floorprobe --root "$state" --log-file "$log")
+probe=(env CRATE_INIT="$repo/build/bench/crate-floorprobe-init" build/bench/crate-floorprobe --data-root "$state" --log-file "$log")
 "${probe[@]}" run --name bench-floor "$image" /bin/true >/dev/null ||
 	fail "the floor probe (build/bench/crate-floorprobe) did not start /bin/true without limits"
 crate_memory() { "${probe[@]}" run --name bench-floor --memory "${1}K" "$image" /bin/true; }

@@ -41,19 +41,23 @@ const engineTimeout = 2 * time.Minute
 // engine, the name `docker pull busybox` would give it.
 const engineImageName = "docker.io/library/busybox:latest"
 
-// engineRuntime is the OCI runtime the engines are told to use: runc for
-// now, until crate speaks runc's command line; then bin/crate. The
-// environment variable CRATE_ENGINE_RUNTIME names another one.
+// engineRuntime is the OCI runtime the engines are told to use: the crate
+// under test (its crate-init beside it), or the one the environment
+// variable CRATE_ENGINE_RUNTIME names (runc, to compare).
 func engineRuntime(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("CRATE_ENGINE_RUNTIME"); p != "" {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return abs
+	p := os.Getenv("CRATE_ENGINE_RUNTIME")
+	if p == "" {
+		return crateBin
 	}
-	return testutil.RequireTool(t, "runc", "runc")
+	if !strings.Contains(p, "/") {
+		return testutil.RequireTool(t, p, p)
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
 }
 
 // requireEngine returns the path of an engine's program, and needs root:

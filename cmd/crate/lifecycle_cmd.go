@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/container"
@@ -105,6 +106,9 @@ func (c *PsCmd) Run(g *Globals) error {
 		}
 		now := time.Now()
 		for _, st := range all {
+			if st.OCI {
+				st = ociAsCrate(log, st)
+			}
 			if st.Status == state.Exited && !c.All {
 				continue
 			}
@@ -125,6 +129,20 @@ func (c *PsCmd) Run(g *Globals) error {
 		}
 		return w.Flush()
 	})
+}
+
+// ociAsCrate is an engine's container (made by OCI create) as crate's own
+// are shown: its status is told by its init, not recorded by a supervisor.
+func ociAsCrate(log hclog.Logger, st state.State) state.State {
+	switch container.OCIStatus(log, cgroupRoot, st) {
+	case specs.StateStopped:
+		st.Status, st.Reason = state.Exited, "its engine reaps it"
+	case specs.StateCreated:
+		st.Status = state.Created
+	default:
+		st.Status = state.Running
+	}
+	return st
 }
 
 // describeStatus says how a container is, in docker ps's words.

@@ -191,10 +191,10 @@ unset CRATE_INIT
 grep -qx 'ExecStart=/usr/bin/crate gc' /usr/lib/systemd/system/crate-gc.service || fail "crate-gc.service runs something else"
 [ "$(readlink /usr/lib/systemd/system/multi-user.target.wants/crate-gc.service)" = ../crate-gc.service ] ||
 	fail "crate-gc.service is not enabled by its link"
-/usr/bin/crate --root "$tmp/root" --log-file "$tmp/crate.log" --run-dir "$tmp/run" gc || fail "crate gc failed"
+/usr/bin/crate --data-root "$tmp/root" --log-file "$tmp/crate.log" --root "$tmp/run" gc || fail "crate gc failed"
 
 # The Makefile's demo, from the installed binaries, with state in $tmp.
-state=(--root "$tmp/root" --log-file "$tmp/crate.log" --run-dir "$tmp/run")
+state=(--data-root "$tmp/root" --log-file "$tmp/crate.log" --root "$tmp/run")
 /usr/bin/crate "${state[@]}" run --hostname demo --memory 64 --cpu 50 --pids 100 \
 	build/busybox.tar.gz whoami-container | tee "$tmp/demo.txt"
 grep -q '^hostname: *demo$' "$tmp/demo.txt" || fail "the demo container did not report hostname demo"
