@@ -107,7 +107,8 @@ func TestBashCompletionOfCrate(t *testing.T) {
 		words []string // the last is the word at the cursor
 		want  []string
 	}{
-		{[]string{"crate", "r"}, []string{"rm", "run"}},
+		{[]string{"crate", "r"}, []string{"resume", "rm", "run"}},
+		{[]string{"crate", "oci"}, nil}, // the runc forms are hidden
 		{[]string{"crate", "image", ""}, []string{"import", "ls", "prune", "rm"}},
 		{[]string{"crate", "run", "--log-f"}, []string{"--log-file", "--log-format"}},
 		{[]string{"crate", "run", "--storage", ""}, []string{"copy", "overlay"}},
