@@ -54,7 +54,7 @@ const abandonedAfter = time.Minute
 func Collect(ctx context.Context, log hclog.Logger, stateRoot, cgroupRoot string, dir *state.Dir, everything bool) ([]Collected, error) {
 	// Directories first, entries second: a directory made after the list
 	// was read has its entry by the time the entries are read.
-	containers := filepath.Join(stateRoot, "containers")
+	containers := containersDir(stateRoot)
 	dirs, err := os.ReadDir(containers)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err

@@ -228,11 +228,11 @@ func (c *container) prepare(ctx context.Context) error {
 		return err
 	}
 
-	containers := filepath.Join(c.cfg.StateRoot, "containers")
-	dir := filepath.Join(containers, c.id)
-	c.cfg.Spec.Rootfs = filepath.Join(dir, "rootfs")
+	containers := containersDir(c.cfg.StateRoot)
+	dir := containerDir(c.cfg.StateRoot, c.id)
+	c.cfg.Spec.Rootfs = rootfsDir(dir)
 	if storage == StorageOverlay {
-		c.cfg.Spec.Overlay = &spec.Overlay{Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
+		c.cfg.Spec.Overlay = &spec.Overlay{Upper: upperDir(dir), Work: workDir(dir),
 			Volatile: overlayHasVolatile()}
 		for _, l := range img.Layers {
 			c.cfg.Spec.Overlay.Lower = append(c.cfg.Spec.Overlay.Lower, store.LayerDir(l))
@@ -674,9 +674,6 @@ func cgroupMounts(cg cgroups.Manager) []specs.Mount {
 	return mounts
 }
 
-// cgroupPath is the cgroup of container id, flat under the root of each
-// hierarchy: removing it leaves nothing behind.
-func cgroupPath(id string) string { return "crate-" + id }
 
 // limitFields are the log fields of crate run's limits (0: none), read from
 // the resources as they are.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -147,7 +146,7 @@ type DirSize struct {
 
 // DirSizes returns the size of every container's directory under stateRoot.
 func DirSizes(stateRoot string) ([]DirSize, error) {
-	dirs, err := os.ReadDir(filepath.Join(stateRoot, "containers"))
+	dirs, err := os.ReadDir(containersDir(stateRoot))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -159,7 +158,7 @@ func DirSizes(stateRoot string) ([]DirSize, error) {
 		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
 			continue
 		}
-		n, err := treeSize(filepath.Join(stateRoot, "containers", d.Name()))
+		n, err := treeSize(containerDir(stateRoot, d.Name()))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // removed meanwhile
 		}

@@ -204,7 +204,7 @@ const imageLine = "image "
 // InUse returns the images and layers the containers under stateRoot use.
 func InUse(stateRoot string) (image.InUse, error) {
 	var inUse image.InUse
-	files, err := filepath.Glob(filepath.Join(stateRoot, "containers", "*", layersFile))
+	files, err := filepath.Glob(filepath.Join(containersDir(stateRoot), "*", layersFile))
 	if err != nil {
 		return inUse, err
 	}
