@@ -4,6 +4,7 @@
     bench-stats.py warm PLOT.dat WARM.json...  start latency of crate, runc, bwrap, floor
     bench-stats.py cold COLD.json...         first run of crate vs tar -xzf
     bench-stats.py steps CRATE.log           crate's own step timings
+    bench-stats.py engine ENGINE.json...     crate vs runc under an engine's cycle and ctr run
 
 Medians, not means: on a shared two-core machine a few runs land behind
 someone else's work, and the median ignores them where the mean would not.
@@ -92,6 +93,20 @@ def steps(path):
         print(f"  {name:<28} {statistics.median(ms):>8.2f} ms")
 
 
+def engine(paths):
+    s = load(*paths)
+    print(f"{'what':<34} {'median ms':>10} {'q1':>8} {'q3':>8} {'min':>8} {'max':>8}")
+    labels = {"crate": "create+start+delete, crate", "runc": "create+start+delete, runc",
+              "ctr+crate": "ctr run --rm, crate", "ctr+runc": "ctr run --rm, runc"}
+    for name in ("crate", "runc", "ctr+crate", "ctr+runc"):
+        v = s[name]
+        print(f"{labels[name]:<34} {v['median']:>10.2f} {v['q1']:>8.2f} {v['q3']:>8.2f} {v['min']:>8.2f} {v['max']:>8.2f}")
+    runs = {v["runs"] for v in s.values()}
+    print(f"({'/'.join(map(str, sorted(runs)))} runs each, in rounds, after warm-up; through a shell, the same for both)")
+    print(f"crate/runc: OCI cycle {s['crate']['median'] / s['runc']['median']:.2f},"
+          f" ctr run {s['ctr+crate']['median'] / s['ctr+runc']['median']:.2f}")
+
+
 def main(argv):
     if len(argv) >= 4 and argv[1] == "warm":
         warm(argv[2], argv[3:])
@@ -99,6 +114,8 @@ def main(argv):
         cold(argv[2:])
     elif len(argv) == 3 and argv[1] == "steps":
         steps(argv[2])
+    elif len(argv) >= 3 and argv[1] == "engine":
+        engine(argv[2:])
     else:
         sys.exit(__doc__)
 

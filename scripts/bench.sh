@@ -55,7 +55,8 @@ crate=(bin/crate --data-root "$state" --log-file "$log")
 # Each command and the Debian package it comes in.
 need=()
 for pair in hyperfine:hyperfine runc:runc bwrap:bubblewrap debootstrap:debootstrap \
-	gnuplot:gnuplot-nox unshare:util-linux findmnt:util-linux jq:jq python3:python3; do
+	gnuplot:gnuplot-nox unshare:util-linux findmnt:util-linux jq:jq python3:python3 \
+	containerd:containerd ctr:containerd; do
 	command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -81,6 +82,8 @@ cleanup() {
 	done
 	runc --root "$work/runc" delete --force crate-bench-runc >/dev/null 2>&1 || true
 	runc --root "$work/runc" delete --force crate-bench-floor >/dev/null 2>&1 || true
+	runc --root "$work/runc-oci" delete --force crate-bench-oci >/dev/null 2>&1 || true
+	bin/crate --root "$work/crate-oci" --log-file "$log" delete --force crate-bench-oci >/dev/null 2>&1 || true
 	# A crate that failed half-way may leave a mount; take it down before
 	# rm, which must not walk into it. Deepest first.
 	{ findmnt -rn -o TARGET | grep "^$bench/" || true; } | sort -r | while read -r m; do
@@ -426,6 +429,55 @@ done
 echo "(bisected, memory in $kib KiB steps, pids by one: the figure started /bin/true $floor_runs times of $floor_runs, one step below failed at least once)"
 if [[ $crate_floor != ">"* ]] && [ "$crate_floor" -le 1024 ]; then verdict=MET; else verdict="NOT MET"; fi
 echo "goal: crate's --memory floor ≤ 1 MiB — $verdict ($crate_floor KiB)"
+echo
+
+# --- 6. engines --------------------------------------------------------------
+
+echo "== 6. as an engine's runtime: runc's create, start, delete, and ctr run ($runs rounds) =="
+# The OCI cycle an engine drives for every container, on part 1's bundle,
+# each runtime with a run directory of its own: create (the container made,
+# its command waiting), start, and delete --force (the command may still be
+# exiting), in one shell, the same for both. Then containerd's ctr run --rm
+# of the same files as an image, through the runc shim, with runc or crate
+# as its runtime: everything an engine adds around the runtime included.
+oci_cycle() { # RUNTIME... prints the shell command of one cycle
+	echo "$* create --bundle $work/bundle crate-bench-oci && $* start crate-bench-oci && $* delete --force crate-bench-oci"
+}
+engine=(crate "$(oci_cycle bin/crate --root "$work/crate-oci" --log-file "$log")"
+	runc "$(oci_cycle runc --root "$work/runc-oci")")
+# A containerd of this run's own, its state under build/bench.
+ctrd=$work/containerd
+mkdir -p "$ctrd"
+printf '%s\n' 'version = 2' "root = \"$ctrd/root\"" "state = \"$ctrd/state\"" \
+	'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]' \
+	'[grpc]' "  address = \"$ctrd/containerd.sock\"" \
+	'[plugins."io.containerd.internal.v1.opt"]' "  path = \"$ctrd/opt\"" >"$ctrd/config.toml"
+containerd --config "$ctrd/config.toml" >"$ctrd/log" 2>&1 &
+bg_pids+=($!)
+ctr=(ctr --address "$ctrd/containerd.sock" --namespace crate-bench)
+for _ in $(seq 100); do
+	if "${ctr[@]}" version >/dev/null 2>&1; then break; fi
+	sleep 0.1 # a daemon's start: nothing to wait on but its socket
+done
+"${ctr[@]}" version >/dev/null || fail "containerd did not start: $(tail -n 5 "$ctrd/log")"
+# The image: part 1's files as the one layer of a docker save archive.
+python3 scripts/bench-image.py "$archive" "$work/ctr-image.tar" docker.io/library/bench:latest
+"${ctr[@]}" image import "$work/ctr-image.tar" >/dev/null || fail "ctr image import failed"
+ctr_run() { # RUNTIME prints the command of one ctr run
+	echo "${ctr[*]} run --rm --runc-binary $1 --runc-root $work/ctr-runtime docker.io/library/bench:latest crate-bench-ctr /bin/true"
+}
+engine+=("ctr+crate" "$(ctr_run "$repo/bin/crate")" "ctr+runc" "$(ctr_run "$(command -v runc)")")
+tools=$((${#engine[@]} / 2))
+for r in $(seq 1 $((warmup_rounds + runs))); do
+	cmds=()
+	for j in $(seq 0 $((tools - 1)) | shuf); do
+		cmds+=(-n "${engine[2 * j]}" "${engine[2 * j + 1]}")
+	done
+	quiet_hyperfine --runs 1 --export-json "$work/engine-$r.json" "${cmds[@]}"
+done
+for r in $(seq 1 $warmup_rounds); do rm -f "$work/engine-$r.json"; done
+python3 scripts/bench-stats.py engine "$work"/engine-*.json
+"${ctr[@]}" image rm docker.io/library/bench:latest >/dev/null 2>&1 || true
 echo
 echo "plot: docs/bench-start-latency.png"
 ok=1

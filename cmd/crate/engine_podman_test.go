@@ -73,7 +73,10 @@ func startPodman(t *testing.T) *podman {
 			t.Fatal(err)
 		}
 	}
-	p.env = []string{"CONTAINERS_CONF=" + path("containers.conf"), "CONTAINERS_STORAGE_CONF=" + path("storage.conf")}
+	// TMPDIR: podman makes container storage under /var/tmp by default,
+	// which the cgroup v2 VM does not have.
+	p.env = []string{"CONTAINERS_CONF=" + path("containers.conf"), "CONTAINERS_STORAGE_CONF=" + path("storage.conf"),
+		"TMPDIR=" + path("tmp")}
 	p.global = []string{"--root", path("root"), "--runroot", path("runroot"), "--tmpdir", path("tmp"),
 		"--runtime", p.runtime.path, "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--storage-driver", "overlay"}
 	// Rootful podman passes no --root to the runtime, whose state goes to its

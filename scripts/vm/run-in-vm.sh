@@ -92,8 +92,9 @@ kernel_package() {
 }
 
 # The modules the VM loads at boot, with what they depend on: the shares
-# (9p over virtio), and overlayfs, crate's storage. The rest is built in.
-boot_modules=(virtio_pci 9pnet_virtio 9p overlay)
+# (9p over virtio), overlayfs, crate's storage, and veth, which the engine
+# tests' CNI plugin makes a pod's interface with. The rest is built in.
+boot_modules=(virtio_pci 9pnet_virtio 9p overlay veth)
 
 # ko_depends prints the modules a module file depends on, from its .modinfo
 # strings (a file may be compressed).
