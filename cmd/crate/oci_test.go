@@ -437,12 +437,34 @@ func TestOCIConsoleSocket(t *testing.T) {
 	o := newOCIEnv(t)
 	id := newName()
 	bundle := ociBundle(t, []string{"sh", "-c", "tty; echo typed: $(head -n1)"}, func(s *specs.Spec) { s.Process.Terminal = true })
+	sock, masters := consoleSocket(t)
+	o.create(id, bundle, "--console-socket", sock)
+	master := <-masters
+	if master == nil {
+		t.Fatal("no terminal master came on the console socket")
+	}
+	defer master.Close()
+	o.ok("start", id)
+	if _, err := master.Write([]byte("hi\n")); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	io.Copy(&out, master) // until EIO: the container's last holder of the slave is gone
+	if s := out.String(); !strings.Contains(s, "/dev/pts/0") || !strings.Contains(s, "typed: hi") {
+		t.Errorf("the terminal showed %q, want its name in the container's devpts, /dev/pts/0, and the line typed", s)
+	}
+}
+
+// consoleSocket listens on a console socket, as an engine does, and
+// returns its path and where the master it gets comes (nil for none).
+func consoleSocket(t *testing.T) (string, <-chan *os.File) {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "console.sock")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	masters := make(chan *os.File, 1)
 	go func() {
 		c, err := l.AcceptUnix()
@@ -465,21 +487,42 @@ func TestOCIConsoleSocket(t *testing.T) {
 		}
 		masters <- os.NewFile(uintptr(fds[0]), "master")
 	}()
-	o.create(id, bundle, "--console-socket", sock)
+	return sock, masters
+}
+
+// TestOCIExecConsole: exec of a process with a terminal makes it in the
+// container's devpts too, its master sent to the exec's console socket.
+func TestOCIExecConsole(t *testing.T) {
+	o := newOCIEnv(t)
+	id := newName()
+	o.create(id, ociBundle(t, []string{"sleep", "1000"}, nil))
+	o.ok("start", id)
+	p := runcSpec([]string{"sh", "-c", "tty; echo typed: $(head -n1)"}).Process
+	p.Terminal = true
+	data, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	process := filepath.Join(t.TempDir(), "process.json")
+	if err := os.WriteFile(process, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock, masters := consoleSocket(t)
+	o.ok("exec", "--detach", "--console-socket", sock, "--process", process, id)
 	master := <-masters
 	if master == nil {
 		t.Fatal("no terminal master came on the console socket")
 	}
 	defer master.Close()
-	o.ok("start", id)
 	if _, err := master.Write([]byte("hi\n")); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	io.Copy(&out, master) // until EIO: the container's last holder of the slave is gone
-	if s := out.String(); !strings.Contains(s, "/dev/pts/0") || !strings.Contains(s, "typed: hi") {
-		t.Errorf("the terminal showed %q, want its name in the container's devpts, /dev/pts/0, and the line typed", s)
+	io.Copy(&out, master)
+	if s := out.String(); !strings.Contains(s, "/dev/pts/") || !strings.Contains(s, "typed: hi") {
+		t.Errorf("the exec's terminal showed %q, want a name in the container's /dev/pts and the line typed", s)
 	}
+	o.ok("delete", "--force", id)
 }
 
 // TestOCIErrorsReachLogAndStderr: a failing runtime command says why on

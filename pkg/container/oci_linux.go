@@ -98,7 +98,8 @@ func Create(log hclog.Logger, cfg CreateConfig) (err error) {
 	}
 	s.Linux.Resources.Devices = deviceRules(s.Linux.Resources.Devices, s.Linux.Devices)
 	s.Linux.Devices = withDefaultDevices(s.Linux.Devices)
-	in := &spec.InitInput{Spec: s}
+	// A terminal is made by init in the container's devpts (see Console).
+	in := &spec.InitInput{Spec: s, Console: s.Process.Terminal}
 	if p := s.Linux.Seccomp; p != nil {
 		if in.Filter, err = profile.Compile(p); err != nil {
 			return fmt.Errorf("linux.seccomp: %w", err)
@@ -792,7 +793,7 @@ func ExecProcess(log hclog.Logger, cfg ExecProcessConfig, sigs <-chan os.Signal)
 	defer runtime.UnlockOSThread()
 	l := &launch{
 		initPath:      cfg.InitPath,
-		input:         &spec.InitInput{Spec: s, Filter: filter},
+		input:         &spec.InitInput{Spec: s, Filter: filter, Console: process.Terminal},
 		stdin:         cfg.Stdin,
 		stdout:        cfg.Stdout,
 		stderr:        cfg.Stderr,
@@ -800,20 +801,8 @@ func ExecProcess(log hclog.Logger, cfg ExecProcessConfig, sigs <-chan os.Signal)
 		cgroup:        cg,
 		dieWithCaller: !cfg.Detach,
 	}
-	if process.Terminal {
-		t, err := openTerminal()
-		if err != nil {
-			return 0, fmt.Errorf("open a terminal for the process: %w", err)
-		}
-		defer t.master.Close()
-		defer t.slave.Close()
-		if cs := process.ConsoleSize; cs != nil {
-			unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(cs.Height), Col: uint16(cs.Width)})
-		}
-		l.stdin, l.stdout, l.stderr, l.ctty = t.slave, t.slave, t.slave, true
-		if err := sendConsole(cfg.ConsoleSocket, t.master); err != nil {
-			return 0, err
-		}
+	if process.Terminal && cfg.ConsoleSocket == "" {
+		return 0, &spec.UnsupportedError{Field: "process.terminal", Reason: "a terminal needs --console-socket, where its master goes"}
 	}
 	p, err := l.start(log)
 	if err != nil {
@@ -821,9 +810,23 @@ func ExecProcess(log hclog.Logger, cfg ExecProcessConfig, sigs <-chan os.Signal)
 	}
 	defer p.sync.Close()
 	pid, err := p.sync.WaitExecPid()
+	console := p.sync.TakeConsole()
 	if err != nil {
+		if console != nil {
+			console.Close()
+		}
 		<-p.exited
 		return 0, err
+	}
+	if console != nil {
+		err := sendConsole(cfg.ConsoleSocket, console)
+		console.Close()
+		if err != nil {
+			if !cfg.Detach {
+				p.kill(log)
+			}
+			return 0, err
+		}
 	}
 	if cfg.PidFile != "" {
 		if err := writePidFile(cfg.PidFile, pid); err != nil {

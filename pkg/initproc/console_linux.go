@@ -29,6 +29,37 @@ func openConsole(fs *fileSystems, size *specs.Box, sync *initsync.Channel) error
 	if err != nil {
 		return &os.PathError{Op: "open", Path: "/dev/pts/ptmx", Err: err}
 	}
+	return becomeTerminal(fd, size, true, sync)
+}
+
+// openExecConsole is openConsole for an OCI exec, in a container that runs:
+// its /dev/pts is where its processes may have put anything. So ptmx is
+// opened without following a link, and must be a devpts's ptmx (its own
+// instance, or one it mounted: either way the container's, not the host's).
+func openExecConsole(size *specs.Box, sync *initsync.Channel) error {
+	fd, err := unix.Openat2(unix.AT_FDCWD, "/dev/pts/ptmx", &unix.OpenHow{
+		Flags:   unix.O_RDWR | unix.O_NOCTTY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return &os.PathError{Op: "open", Path: "/dev/pts/ptmx", Err: err}
+	}
+	var fs unix.Statfs_t
+	var st unix.Stat_t
+	if err := unix.Fstatfs(fd, &fs); err != nil || fs.Type != unix.DEVPTS_SUPER_MAGIC ||
+		unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(5, 2) {
+		unix.Close(fd)
+		return fmt.Errorf("the container's /dev/pts/ptmx is not a devpts ptmx")
+	}
+	// Not init's controlling terminal: the process makes it its own, in a
+	// session of its own (spawn_linux.go), for it outlives init.
+	return becomeTerminal(fd, size, false, sync)
+}
+
+// becomeTerminal makes the pty of the master fd (which it closes) init's
+// standard streams, with ctty its controlling terminal, and sends the
+// master to crate.
+func becomeTerminal(fd int, size *specs.Box, ctty bool, sync *initsync.Channel) error {
 	master := os.NewFile(uintptr(fd), "/dev/ptmx")
 	defer master.Close()
 	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
@@ -51,8 +82,10 @@ func openConsole(fs *fileSystems, size *specs.Box, sync *initsync.Channel) error
 			return os.NewSyscallError("dup3", err)
 		}
 	}
-	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
-		return os.NewSyscallError("ioctl TIOCSCTTY", err)
+	if ctty {
+		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+			return os.NewSyscallError("ioctl TIOCSCTTY", err)
+		}
 	}
 	return sync.SendConsole(master)
 }

@@ -120,8 +120,13 @@ func run(log *initlog.Logger, sync *initsync.Channel, version string) (step stri
 		if err := checkWorkdir(); err != nil {
 			return "chdir", err
 		}
+		if in.Console {
+			if err := openExecConsole(s.Process.ConsoleSize, sync); err != nil {
+				return "open the terminal", err
+			}
+		}
 		unix.Umask(0o022)
-		return becomeCommand(log, s, filter, sync, nil)
+		return becomeCommand(log, s, filter, in.Console, sync, nil)
 	}
 	volumes, step, err := buildContainer(log, in, sync)
 	if err != nil {
@@ -148,7 +153,7 @@ func run(log *initlog.Logger, sync *initsync.Channel, version string) (step stri
 			return "wait for start", err
 		}
 	}
-	return becomeCommand(log, s, filter, sync, volumes)
+	return becomeCommand(log, s, filter, in.Console, sync, volumes)
 }
 
 // buildContainer makes the container's world from the spec, ending in its
@@ -219,7 +224,7 @@ func buildContainer(log *initlog.Logger, in *spec.InitInput, sync *initsync.Chan
 	if err := makeDev(fs, s.Linux.Devices); err != nil {
 		return nil, "create /dev", err
 	}
-	if in.StartFd != 0 && s.Process.Terminal {
+	if in.Console {
 		// OCI create: the terminal is the container's own, made in its
 		// devpts, and its master goes to the engine (through create).
 		if err := openConsole(fs, s.Process.ConsoleSize, sync); err != nil {
@@ -264,7 +269,7 @@ func buildContainer(log *initlog.Logger, in *spec.InitInput, sync *initsync.Chan
 // becomeCommand turns init into the command: limits, capabilities, the
 // seccomp filter, the user, then execve (or, with --init, the command as
 // init's child). It returns only on failure, naming the step.
-func becomeCommand(log *initlog.Logger, s *specs.Spec, filter seccomp.Program, sync *initsync.Channel, volumes *volumes) (step string, err error) {
+func becomeCommand(log *initlog.Logger, s *specs.Spec, filter seccomp.Program, console bool, sync *initsync.Channel, volumes *volumes) (step string, err error) {
 	// While init still holds every capability: raising a hard limit needs
 	// CAP_SYS_RESOURCE.
 	if err := setRlimits(s.Process.Rlimits); err != nil {
@@ -330,7 +335,7 @@ func becomeCommand(log *initlog.Logger, s *specs.Spec, filter seccomp.Program, s
 		// crate exec: init stays outside the container's PID namespace and
 		// the command becomes its child, inside it (spawn_linux.go).
 		log.Debug("init starting the command in the container", "args", s.Process.Args, "cwd", s.Process.Cwd)
-		return runJoined(log, s.Process.Args, s.Process.Env, s.Process.Terminal, spec.Detach(s), sync)
+		return runJoined(log, s.Process.Args, s.Process.Env, s.Process.Terminal, spec.Detach(s), console, sync)
 	case spec.Init(s):
 		// --init: init stays PID 1, the command becomes its child (reaper_linux.go).
 		log.Debug("init starting command as its child", "args", s.Process.Args, "cwd", s.Process.Cwd)

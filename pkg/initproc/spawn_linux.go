@@ -47,7 +47,7 @@ import (
 // returns only if the command could not be started: at step initsync.StepExec with an
 // *ExecError as execCommand's, or, if the fork itself failed (the pids
 // limit), at a step of its own.
-func runJoined(log *initlog.Logger, args, env []string, terminal, detach bool, sync *initsync.Channel) (step string, err error) {
+func runJoined(log *initlog.Logger, args, env []string, terminal, detach, console bool, sync *initsync.Channel) (step string, err error) {
 	// Caught before the command exists, as in runAsInit.
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
@@ -55,7 +55,7 @@ func runJoined(log *initlog.Logger, args, env []string, terminal, detach bool, s
 	if err != nil {
 		return initsync.StepExec, err
 	}
-	pid, err := spawn(path, args, env, terminal, detach)
+	pid, err := spawn(path, args, env, terminal, detach, console)
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		return initsync.StepExec, diagnoseExec(path, errno)
@@ -82,7 +82,7 @@ func runJoined(log *initlog.Logger, args, env []string, terminal, detach bool, s
 // path in the child. It returns the child's PID once execve has succeeded,
 // or execve's errno as a bare syscall.Errno (any other error is not
 // execve's).
-func spawn(path string, argv, envv []string, foreground, detach bool) (int, error) {
+func spawn(path string, argv, envv []string, foreground, detach, session bool) (int, error) {
 	path0, err := syscall.BytePtrFromString(path)
 	if err != nil {
 		return 0, err
@@ -107,7 +107,7 @@ func spawn(path string, argv, envv []string, foreground, detach bool) (int, erro
 	var old uint64
 	all := ^uint64(0)
 	sigprocmask(&all, &old)
-	pid, errno := forkExec(path0, &argvp[0], &envvp[0], p[1], foreground, detach)
+	pid, errno := forkExec(path0, &argvp[0], &envvp[0], p[1], foreground, detach, session)
 	sigprocmask(&old, nil)
 	unix.Close(p[1])
 	defer unix.Close(p[0])
@@ -145,12 +145,14 @@ const (
 	stepExec childStep = iota
 	stepSetpgid
 	stepForeground
+	stepSetsid
 )
 
 var childSteps = map[childStep]string{
 	stepExec:       "execve",
 	stepSetpgid:    "setpgid",
 	stepForeground: "make the command's group the terminal's foreground group",
+	stepSetsid:     "setsid",
 }
 
 // readFull reads into buf until it is full, EOF or an error.
@@ -192,7 +194,7 @@ var noSignals uint64
 //
 //go:nosplit
 //go:norace
-func forkExec(path *byte, argv, envv **byte, errFd int, foreground, detach bool) (pid int, errno syscall.Errno) {
+func forkExec(path *byte, argv, envv **byte, errFd int, foreground, detach, session bool) (pid int, errno syscall.Errno) {
 	var r1 uintptr
 	var err1 syscall.Errno
 	var pgrp int32
@@ -225,9 +227,24 @@ func forkExec(path *byte, argv, envv **byte, errFd int, foreground, detach bool)
 	// 3. A process group of its own: its kill(0, sig) must not reach init,
 	// which shares its session. With a terminal, the foreground group,
 	// while SIGTTOU is still blocked.
-	report[0] = uint32(stepSetpgid)
-	if _, _, err1 = syscall.RawSyscall(syscall.SYS_SETPGID, 0, 0, 0); err1 != 0 {
-		goto fail
+	// With session (the terminal init made in the container, which init
+	// left without a session), a session of its own instead, whose
+	// controlling terminal it is: it outlives init, as runc's exec does.
+	if session {
+		report[0] = uint32(stepSetsid)
+		if _, _, err1 = syscall.RawSyscall(syscall.SYS_SETSID, 0, 0, 0); err1 != 0 {
+			goto fail
+		}
+		report[0] = uint32(stepForeground)
+		if _, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, 0, syscall.TIOCSCTTY, 0); err1 != 0 {
+			goto fail
+		}
+		foreground = false
+	} else {
+		report[0] = uint32(stepSetpgid)
+		if _, _, err1 = syscall.RawSyscall(syscall.SYS_SETPGID, 0, 0, 0); err1 != 0 {
+			goto fail
+		}
 	}
 	if foreground {
 		report[0] = uint32(stepForeground)

@@ -300,12 +300,29 @@ func (c *Channel) WaitExecPid() (int, error) {
 			return 0, fmt.Errorf("wait for exec: %w", err)
 		case m.Kind == KindExec && !executing:
 			executing, pid = true, m.Pid
+		case m.Kind == KindConsole && !executing:
+			// Its descriptor waits in received for TakeConsole.
 		case m.Kind == KindError:
 			return 0, &InitError{Step: m.Step, Errno: syscall.Errno(m.Errno), Msg: m.Msg}
 		default:
 			return 0, fmt.Errorf("wait for exec: got a %q message", m.Kind)
 		}
 	}
+}
+
+// TakeConsole returns the terminal's master that came with a console
+// message WaitExecPid read, if one did; the caller closes it.
+func (c *Channel) TakeConsole() *os.File {
+	var console *os.File
+	for _, f := range c.received {
+		if console == nil {
+			console = f
+		} else {
+			f.Close()
+		}
+	}
+	c.received = nil
+	return console
 }
 
 // SendConsole hands the master of the container's terminal to OCI create,

@@ -349,7 +349,7 @@ func (c *checker) hooks(h *specs.Hooks) {
 // internalAnnotations are crate's annotations that only crate itself sets
 // when it launches a container; taken from a bundle they would make init
 // join instead of build, or run as a user the config does not name.
-var internalAnnotations = []string{AnnotationID, AnnotationExec, AnnotationVersion, AnnotationUser}
+var internalAnnotations = []string{AnnotationID, AnnotationExec, AnnotationDetach, AnnotationVersion, AnnotationUser}
 
 func (c *checker) annotations(a map[string]string) {
 	for _, k := range internalAnnotations {

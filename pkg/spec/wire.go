@@ -42,6 +42,7 @@ type initLinux struct {
 	SeccompFilter     seccomp.Program        `json:"crateSeccompFilter,omitempty"`
 	Join              []Join                 `json:"crateJoin,omitempty"`
 	StartFd           int                    `json:"crateStartFd,omitempty"`
+	Console           bool                   `json:"crateConsole,omitempty"`
 }
 
 // InitInput is what crate-init is given: the spec, and what crate made of the
@@ -60,6 +61,11 @@ type InitInput struct {
 	// init waits on at the start gate, once the container is built, for
 	// OCI start (see initsync.AwaitStart); 0 for none.
 	StartFd int
+	// Console asks init to make the process's terminal in the container's
+	// own devpts and send its master back (initsync.SendConsole), as an
+	// engine's runtime does (OCI create and exec with process.terminal);
+	// crate run and crate exec give init a host pty instead.
+	Console bool
 }
 
 // Join is one namespace init enters with setns.
@@ -82,7 +88,8 @@ func WriteInit(w io.Writer, in *InitInput) error {
 	}
 	if l := s.Linux; l != nil {
 		m.Linux = &initLinux{Sysctl: l.Sysctl, Devices: l.Devices, MaskedPaths: l.MaskedPaths, ReadonlyPaths: l.ReadonlyPaths,
-			RootfsPropagation: l.RootfsPropagation, SeccompFilter: in.Filter, Join: in.Join, StartFd: in.StartFd}
+			RootfsPropagation: l.RootfsPropagation, SeccompFilter: in.Filter, Join: in.Join, StartFd: in.StartFd,
+			Console: in.Console}
 		for _, ns := range l.Namespaces {
 			m.Linux.Namespaces = append(m.Linux.Namespaces, specs.LinuxNamespace{Type: ns.Type})
 		}
@@ -120,6 +127,7 @@ func ReadInit(r io.Reader) (*InitInput, error) {
 		Filter:  m.Linux.SeccompFilter,
 		Join:    m.Linux.Join,
 		StartFd: m.Linux.StartFd,
+		Console: m.Linux.Console,
 	}, nil
 }
 

@@ -39,7 +39,7 @@ func TestInitSpecCarriesWhatInitActsOn(t *testing.T) {
 		var buf bytes.Buffer
 		filter := seccomp.Program{{Code: 0x06, K: 0x7fff0000}} // return ALLOW
 		join := []Join{{Type: specs.NetworkNamespace, Fd: 6}}
-		if err := WriteInit(&buf, &InitInput{Spec: s, Filter: filter, Join: join, StartFd: 7}); err != nil {
+		if err := WriteInit(&buf, &InitInput{Spec: s, Filter: filter, Join: join, StartFd: 7, Console: true}); err != nil {
 			t.Fatal(err)
 		}
 		in, err := ReadInit(&buf)
@@ -50,8 +50,8 @@ func TestInitSpecCarriesWhatInitActsOn(t *testing.T) {
 		if !reflect.DeepEqual(in.Filter, filter) {
 			t.Errorf("filter %v, want %v", in.Filter, filter)
 		}
-		if !reflect.DeepEqual(in.Join, join) || in.StartFd != 7 {
-			t.Errorf("join %v, start fd %d; want %v, 7", in.Join, in.StartFd, join)
+		if !reflect.DeepEqual(in.Join, join) || in.StartFd != 7 || !in.Console {
+			t.Errorf("join %v, start fd %d, console %v; want %v, 7, true", in.Join, in.StartFd, in.Console, join)
 		}
 		want := *s
 		linux := *s.Linux
