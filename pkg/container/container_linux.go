@@ -99,9 +99,9 @@ type container struct {
 	filter  seccomp.Program // spec.Linux.Seccomp, compiled for init
 	netns   *pendingNetns
 	init    *initProcess // crate-init, once started
-	tty     *terminal // the pty, with -t
-	relay   *relay    // crate's terminals relayed through pipes, without -t
-	placed  time.Time // when init was born in the cgroup: CPU time counts from here
+	tty     *terminal    // the pty, with -t
+	relay   *relay       // crate's terminals relayed through pipes, without -t
+	placed  time.Time    // when init was born in the cgroup: CPU time counts from here
 	exited  chan struct{}
 	stats   cgroups.Stats
 	// baseline is what the counters of init's cgroup said before init
@@ -109,13 +109,13 @@ type container struct {
 	// container's cgroup.
 	baseline cgroups.Stats
 
-	state    *state.Handle   // the container's entry in the state directory, once made
-	output   *capturedOutput // a detached container's output, captured to its log
-	join     *joinTarget     // crate exec: the running container init joins
-	ran      bool            // the command started
-	recorded chan struct{}   // closed once recordStart has written; nil before
-	started     time.Time     // when the command started
-	collected   chan struct{} // closed once collectLeftovers is done; nil if it never ran
+	state     *state.Handle   // the container's entry in the state directory, once made
+	output    *capturedOutput // a detached container's output, captured to its log
+	join      *joinTarget     // crate exec: the running container init joins
+	ran       bool            // the command started
+	recorded  chan struct{}   // closed once recordStart has written; nil before
+	started   time.Time       // when the command started
+	collected chan struct{}   // closed once collectLeftovers is done; nil if it never ran
 	// stopDeadline ends the stop timeout of a SIGINT or SIGTERM that came
 	// before the command started (see waitExec); nil if none did.
 	stopDeadline <-chan time.Time
@@ -128,10 +128,10 @@ type container struct {
 // happens, nothing made for the container is left behind when Run returns.
 func Run(log hclog.Logger, cfg Config, sigs <-chan os.Signal) (*Result, error) {
 	c := &container{
-		log:    log.With("container_id", cfg.Spec.ID),
-		logs:   log,
-		cfg:    cfg,
-		id:     cfg.Spec.ID,
+		log:  log.With("container_id", cfg.Spec.ID),
+		logs: log,
+		cfg:  cfg,
+		id:   cfg.Spec.ID,
 	}
 	// Pdeathsig fires when the *thread* that forked init exits, and the Go
 	// runtime may retire threads: keep this goroutine on one thread until
@@ -673,7 +673,6 @@ func cgroupMounts(cg cgroups.Manager) []specs.Mount {
 	}
 	return mounts
 }
-
 
 // limitFields are the log fields of crate run's limits (0: none), read from
 // the resources as they are.

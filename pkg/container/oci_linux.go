@@ -430,34 +430,26 @@ func expandCgroupMounts(mounts []specs.Mount, cg cgroups.Manager) []specs.Mount 
 	return out
 }
 
-// listenStart binds the start gate of container id and listens on it. The
-// socket is bound through the directory's descriptor: a run directory deep
-// enough (an engine's) would take the path past the 108 bytes of a socket
-// address.
+// listenStart binds the start gate of container id and listens on it.
 func listenStart(dir *state.Dir, id string) (*os.File, error) {
-	d, err := os.Open(filepath.Join(dir.Path, id))
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, os.NewSyscallError("socket", err)
-	}
-	addr := &unix.SockaddrUnix{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), startSocket)}
-	if err := unix.Bind(fd, addr); err != nil {
-		unix.Close(fd)
-		return nil, &os.PathError{Op: "bind", Path: dir.File(id, startSocket), Err: err}
-	}
-	if err := unix.Listen(fd, 1); err != nil {
-		unix.Close(fd)
-		return nil, os.NewSyscallError("listen", err)
-	}
-	return os.NewFile(uintptr(fd), "start-listener"), nil
+	return gateSocket(dir, id, "bind", func(fd int, addr unix.Sockaddr) error {
+		if err := unix.Bind(fd, addr); err != nil {
+			return err
+		}
+		return unix.Listen(fd, 1)
+	})
 }
 
 // dialStart connects to the start gate of container id.
 func dialStart(dir *state.Dir, id string) (*os.File, error) {
+	return gateSocket(dir, id, "connect", unix.Connect)
+}
+
+// gateSocket makes a socket and binds or connects it (do) to the start gate
+// of container id. The address goes through the directory's descriptor: a
+// run directory deep enough (an engine's) would take the path past the 108
+// bytes of a socket address.
+func gateSocket(dir *state.Dir, id, op string, do func(int, unix.Sockaddr) error) (*os.File, error) {
 	d, err := os.Open(filepath.Join(dir.Path, id))
 	if err != nil {
 		return nil, err
@@ -468,11 +460,11 @@ func dialStart(dir *state.Dir, id string) (*os.File, error) {
 		return nil, os.NewSyscallError("socket", err)
 	}
 	addr := &unix.SockaddrUnix{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), startSocket)}
-	if err := unix.Connect(fd, addr); err != nil {
+	if err := do(fd, addr); err != nil {
 		unix.Close(fd)
-		return nil, &os.PathError{Op: "connect", Path: dir.File(id, startSocket), Err: err}
+		return nil, &os.PathError{Op: op, Path: dir.File(id, startSocket), Err: err}
 	}
-	return os.NewFile(uintptr(fd), "start"), nil
+	return os.NewFile(uintptr(fd), startSocket), nil
 }
 
 // sendConsole hands the master of the container's terminal to the caller's
@@ -754,9 +746,9 @@ type ExecProcessConfig struct {
 	Process    *specs.Process
 	// Detach returns once the process runs, leaving it to the caller (a
 	// subreaper) to reap; otherwise OCIExec waits for it.
-	Detach        bool
-	PidFile       string // gets the process's host PID once it runs
-	ConsoleSocket string // gets the master of its terminal (Process.Terminal)
+	Detach                bool
+	PidFile               string // gets the process's host PID once it runs
+	ConsoleSocket         string // gets the master of its terminal (Process.Terminal)
 	Stdin, Stdout, Stderr *os.File
 }
 
