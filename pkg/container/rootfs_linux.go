@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/crate-run/crate/pkg/hostcheck"
 	"github.com/crate-run/crate/pkg/image"
 	"github.com/crate-run/crate/pkg/spec"
 )
@@ -141,18 +142,14 @@ func overlayProblem(stateRoot string) string {
 }
 
 // kernelHasOverlay reports whether overlayfs is built in, loaded, or a
-// module the first mount would load.
+// module the first mount would load (crate check's probe).
 func kernelHasOverlay() bool {
-	filesystems, err := os.ReadFile("/proc/filesystems")
-	if err != nil || strings.Contains(string(filesystems), "\toverlay\n") {
-		return true // when in doubt, let the mount say
-	}
 	var u unix.Utsname
 	if unix.Uname(&u) != nil {
 		return false
 	}
-	dep, err := os.ReadFile("/lib/modules/" + unix.ByteSliceToString(u.Release[:]) + "/modules.dep")
-	return err == nil && strings.Contains(string(dep), "/overlay.ko")
+	loaded, module, err := hostcheck.OverlayInKernel("/proc", "/lib/modules", unix.ByteSliceToString(u.Release[:]))
+	return err != nil || loaded || module // when in doubt, let the mount say
 }
 
 // overlayHasVolatile reports whether overlayfs takes the "volatile" option

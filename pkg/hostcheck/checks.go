@@ -215,27 +215,38 @@ func checkV1Controllers(mounts []mount) []Result {
 	return append(rs, r)
 }
 
-// checkOverlay looks for overlayfs in the kernel's list of file systems, and
-// failing that for a module that a mount would load.
-func checkOverlay(o Options, release string) Result {
-	r := Result{Name: "overlayfs", Status: OK, Detail: "in /proc/filesystems"}
-	file := filepath.Join(o.ProcRoot, "filesystems")
-	data, err := os.ReadFile(file)
+// OverlayInKernel says whether this kernel has overlayfs: in
+// procRoot/filesystems (built in, or loaded), or else as a module that a
+// mount would load (modulesRoot/RELEASE/modules.dep). crate check reports
+// it, and crate run chooses between an overlay and a copy by it: one probe
+// for both. err is the reading of the file systems' list.
+func OverlayInKernel(procRoot, modulesRoot, release string) (loaded, module bool, err error) {
+	data, err := os.ReadFile(filepath.Join(procRoot, "filesystems"))
 	if err != nil {
-		r.Status, r.Detail, r.Fix = Warn, err.Error(), "mount /proc"
-		return r
+		return false, false, err
 	}
 	if hasFilesystem(data, "overlay") {
-		return r
+		return true, false, nil
 	}
-	r.Status = Warn
-	dep, err := os.ReadFile(filepath.Join(o.ModulesRoot, release, "modules.dep"))
-	if err == nil && bytes.Contains(dep, []byte("/overlay.ko")) {
-		r.Detail, r.Fix = "overlay module not loaded", "modprobe overlay"
-		return r
+	dep, derr := os.ReadFile(filepath.Join(modulesRoot, release, "modules.dep"))
+	return false, derr == nil && bytes.Contains(dep, []byte("/overlay.ko")), nil
+}
+
+// checkOverlay reports OverlayInKernel.
+func checkOverlay(o Options, release string) Result {
+	r := Result{Name: "overlayfs", Status: OK, Detail: "in /proc/filesystems"}
+	loaded, module, err := OverlayInKernel(o.ProcRoot, o.ModulesRoot, release)
+	switch {
+	case err != nil:
+		r.Status, r.Detail, r.Fix = Warn, err.Error(), "mount /proc"
+	case loaded:
+	case module:
+		r.Status, r.Detail, r.Fix = Warn, "overlay module not loaded", "modprobe overlay"
+	default:
+		r.Status = Warn
+		r.Detail = "not in this kernel: crate copies layers (--storage copy, slower)"
+		r.Fix = "a kernel with CONFIG_OVERLAY_FS"
 	}
-	r.Detail = "not in this kernel: crate copies layers (--storage copy, slower)"
-	r.Fix = "a kernel with CONFIG_OVERLAY_FS"
 	return r
 }
 
