@@ -160,7 +160,8 @@ func openTarget(pid int, startTime uint64) (*joinTarget, error) {
 		return nil, fmt.Errorf("%w: it has not started", ErrNotRunning)
 	}
 	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if errors.Is(err, unix.ESRCH) {
+	// EINVAL: the PID is a thread's now, not a process's; ours is gone.
+	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EINVAL) {
 		return nil, notRunning
 	}
 	if err != nil {
