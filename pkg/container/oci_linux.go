@@ -78,6 +78,9 @@ func Create(log hclog.Logger, cfg CreateConfig) (err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	s := cfg.Spec
+	if s.Process.Terminal && cfg.ConsoleSocket == "" {
+		return &spec.UnsupportedError{Field: "process.terminal", Reason: "a terminal needs --console-socket, where its master goes"}
+	}
 	plan, err := planNamespaces(s)
 	if err != nil {
 		return err
@@ -169,9 +172,6 @@ func Create(log hclog.Logger, cfg CreateConfig) (err error) {
 	l.extra, in.Join = plan.files, plan.join
 	in.StartFd = initsync.FirstExtraFd + len(l.extra)
 	l.extra = append(l.extra, listener)
-	if s.Process.Terminal && cfg.ConsoleSocket == "" {
-		return &spec.UnsupportedError{Field: "process.terminal", Reason: "a terminal needs --console-socket, where its master goes"}
-	}
 	p, err := startIn(log, l, plan.pidns)
 	if err != nil {
 		return err
