@@ -531,10 +531,12 @@ func TestOCIExecConsole(t *testing.T) {
 func TestOCIErrorsReachLogAndStderr(t *testing.T) {
 	o := newOCIEnv(t)
 	bundle := ociBundle(t, []string{"true"}, func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" })
-	r := o.result("create", "--bundle", bundle, newName())
-	if r.code == 0 || !strings.Contains(r.stderr, "apparmorProfile") {
-		t.Errorf("create: exit %d, stderr %q; want a failure naming apparmorProfile", r.code, r.stderr)
+	id := newName()
+	r := o.result("create", "--bundle", bundle, id)
+	if r.code != 125 || !strings.Contains(r.stderr, "apparmorProfile") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("create: exit %d, stderr %q; want 125 and one line naming apparmorProfile", r.code, r.stderr)
 	}
+	o.ociNoLeftovers(id)
 	data, err := os.ReadFile(o.log)
 	if err != nil {
 		t.Fatal(err)
