@@ -90,7 +90,9 @@ cleanup() {
 		umount -l "$m" || true
 	done
 	local cg
-	for cg in /sys/fs/cgroup/*/crate-bench-* /sys/fs/cgroup/crate-bench-*; do
+	# crate-bench: the parent of part 6's containers, named by ctr's
+	# namespace, which the runtimes make but leave (it is shared).
+	for cg in /sys/fs/cgroup/*/crate-bench-* /sys/fs/cgroup/crate-bench-* /sys/fs/cgroup/*/crate-bench /sys/fs/cgroup/crate-bench; do
 		if [ -d "$cg" ]; then rmdir "$cg" 2>/dev/null || true; fi
 	done
 	rm -rf --one-file-system "$state" "$cold_state" "$work" "$bench/baseline"
