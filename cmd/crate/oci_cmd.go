@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/crate-run/crate/pkg/container"
 	"github.com/crate-run/crate/pkg/initsync"
@@ -35,6 +37,11 @@ func runtimeCommand(g *Globals, verb string, f func(log hclog.Logger, dir *state
 	if os.Geteuid() != 0 {
 		return errors.New("crate " + verb + " needs root (containers belong to root): run it with sudo")
 	}
+	// The engine's descriptors (containerd's shim leaves a socket at 3)
+	// must not reach crate-init, which holds what it inherits until it
+	// execs the command, for as long as the container waits at its start
+	// gate: everything from 3 on closes at crate's own execs.
+	_ = unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
 	if g.Rootless == "true" {
 		return errors.New("--rootless=true: crate runs containers as root only (rootless containers are not there yet); use --rootless=false")
 	}

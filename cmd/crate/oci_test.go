@@ -353,6 +353,33 @@ func TestOCIStdioNotHeld(t *testing.T) {
 	}
 }
 
+// TestOCIInheritedFdNotHeld: a descriptor the engine leaves open in create
+// (containerd's shim leaves a socket at 3) is not held by the container,
+// neither while it waits at the start gate nor after.
+func TestOCIInheritedFdNotHeld(t *testing.T) {
+	o := newOCIEnv(t)
+	id := newName()
+	bundle := ociBundle(t, []string{"sleep", "1000"}, nil)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	create := o.runtime("create", "--bundle", bundle, id)
+	create.ExtraFiles = []*os.File{w} // fd 3, not close-on-exec
+	err = create.Run()
+	w.Close()
+	t.Cleanup(func() { o.runtime("delete", "--force", id).Run() })
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	// A safety net, not a measure: a held copy would block the read for ever.
+	r.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	if n, err := r.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+		t.Errorf("read of the engine's pipe with the container at its start gate: %d, %v; want EOF (no copy held)", n, err)
+	}
+}
+
 // TestOCIExec: exec --process runs a process in the container, in the
 // foreground with its exit code, or detached with its PID in the pid file.
 func TestOCIExec(t *testing.T) {
