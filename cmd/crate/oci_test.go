@@ -354,7 +354,7 @@ func TestOCIStdioNotHeld(t *testing.T) {
 }
 
 // TestOCIInheritedFdNotHeld: a descriptor the engine leaves open in create
-// (containerd's shim leaves a socket at 3) is not held by the container,
+// (containerd's shim leaves a socket) is not held by the container,
 // neither while it waits at the start gate nor after.
 func TestOCIInheritedFdNotHeld(t *testing.T) {
 	o := newOCIEnv(t)
@@ -366,7 +366,17 @@ func TestOCIInheritedFdNotHeld(t *testing.T) {
 	}
 	defer r.Close()
 	create := o.runtime("create", "--bundle", bundle, id)
-	create.ExtraFiles = []*os.File{w} // fd 3, not close-on-exec
+	// At fd 10, not close-on-exec: above the descriptors crate gives init,
+	// which would cover a lower one.
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	for range 7 {
+		create.ExtraFiles = append(create.ExtraFiles, devNull)
+	}
+	create.ExtraFiles = append(create.ExtraFiles, w)
 	err = create.Run()
 	w.Close()
 	t.Cleanup(func() { o.runtime("delete", "--force", id).Run() })
