@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -45,7 +46,9 @@ func runtimeCommand(g *Globals, verb string, f func(log hclog.Logger, dir *state
 	if g.Rootless == "true" {
 		return errors.New("--rootless=true: crate runs containers as root only (rootless containers are not there yet); use --rootless=false")
 	}
-	opts := logging.Options{Level: "error", Format: g.LogFormat, File: g.LogFile, Stderr: discard{}}
+	// Nothing on stderr but the final error: create's caller gives it the
+	// container's own stderr, where crate's messages do not belong.
+	opts := logging.Options{Level: "error", Format: g.LogFormat, File: g.LogFile, Stderr: io.Discard}
 	if g.Log != "" {
 		level := hclog.Info
 		if g.Debug {
@@ -66,12 +69,6 @@ func runtimeCommand(g *Globals, verb string, f func(log hclog.Logger, dir *state
 	}
 	return nil
 }
-
-// discard is stderr for the runtime commands' logger: the caller of create
-// gives it the container's own stderr, where crate's messages do not belong.
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // wordRuntimeError says a failure in the words of someone driving crate
 // with a bundle, not crate run's flags.
@@ -326,12 +323,20 @@ type UpdateCmd struct {
 
 func (c *UpdateCmd) Run(g *Globals) error {
 	return runtimeCommand(g, "update", func(log hclog.Logger, dir *state.Dir) error {
-		var data []byte
-		var err error
-		if c.Resources == "-" {
-			data, err = readAllLimited(os.Stdin)
-		} else {
-			data, err = os.ReadFile(c.Resources)
+		in := os.Stdin
+		if c.Resources != "-" {
+			f, err := os.Open(c.Resources)
+			if err != nil {
+				return fmt.Errorf("--resources: %w", err)
+			}
+			defer f.Close()
+			in = f
+		}
+		// Within a bound no honest resources document comes near.
+		const limit = 1 << 20
+		data, err := io.ReadAll(io.LimitReader(in, limit+1))
+		if err == nil && len(data) > limit {
+			err = fmt.Errorf("more than %d bytes", limit)
 		}
 		if err != nil {
 			return fmt.Errorf("--resources: %w", err)
@@ -342,29 +347,6 @@ func (c *UpdateCmd) Run(g *Globals) error {
 		}
 		return container.Update(log, dir, cgroupRoot, c.ID, &r)
 	})
-}
-
-// readAllLimited reads what a caller pipes in, within a bound no honest
-// resources document comes near.
-func readAllLimited(f *os.File) ([]byte, error) {
-	const limit = 1 << 20
-	buf := make([]byte, 0, 4096)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > limit {
-			return nil, fmt.Errorf("more than %d bytes", limit)
-		}
-		if err != nil {
-			if err.Error() == "EOF" {
-				return buf, nil
-			}
-			return nil, err
-		}
-	}
 }
 
 // runtimeForm rewrites the runc forms of ps, exec and kill into the hidden

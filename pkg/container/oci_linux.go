@@ -493,12 +493,23 @@ func sendConsole(path string, master *os.File) error {
 // temporary file renamed into place: whoever reads it (a shim, conmon) never
 // sees it half written.
 func writePidFile(path string, pid int) error {
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		return fmt.Errorf("write the pid file: %w", err)
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err == nil {
+		_, err = tmp.WriteString(strconv.Itoa(pid))
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Chmod(tmp.Name(), 0o644)
+		}
+		if err == nil {
+			err = os.Rename(tmp.Name(), path)
+		}
+		if err != nil {
+			os.Remove(tmp.Name())
+		}
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err != nil {
 		return fmt.Errorf("write the pid file: %w", err)
 	}
 	return nil
