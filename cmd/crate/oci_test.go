@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -193,7 +194,7 @@ func (o *ociEnv) create(id, bundle string, extra ...string) int {
 	}
 	o.t.Cleanup(func() {
 		o.runtime("delete", "--force", id).Run()
-		o.ociNoLeftovers(id)
+		o.noLeftovers(id)
 	})
 	return pid
 }
@@ -206,12 +207,6 @@ func (o *ociEnv) state(id string) spec.StateOutput {
 		o.t.Fatal(err)
 	}
 	return st
-}
-
-// ociNoLeftovers checks that nothing of container id is left once deleted.
-func (o *ociEnv) ociNoLeftovers(id string) {
-	o.t.Helper()
-	o.noLeftovers(id)
 }
 
 // waitExit waits for the process pid, not a child of the test, to exit.
@@ -279,7 +274,7 @@ func TestOCILifecycle(t *testing.T) {
 	}
 	o.ok("kill", "--all", id, "9") // as engines do, on a stopped container
 	o.ok("delete", id)
-	o.ociNoLeftovers(id)
+	o.noLeftovers(id)
 	if _, err := os.Stat(filepath.Join(bundle, "config.json")); err != nil {
 		t.Errorf("the bundle went with the container: %v", err)
 	}
@@ -317,7 +312,7 @@ func TestOCIDeleteCreated(t *testing.T) {
 	pid := o.create(id, ociBundle(t, []string{"true"}, nil))
 	o.ok("delete", id)
 	waitExit(t, pid)
-	o.ociNoLeftovers(id)
+	o.noLeftovers(id)
 }
 
 // TestOCIStdioNotHeld: create's caller gives it the container's stdio, and
@@ -428,25 +423,13 @@ func TestOCIExec(t *testing.T) {
 	if err := json.Unmarshal([]byte(o.ok("ps", "--format", "json", id)), &ps); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(sorted(ps), sorted([]int{pid, execPid})) {
+	if !reflect.DeepEqual(slices.Sorted(slices.Values(ps)), slices.Sorted(slices.Values([]int{pid, execPid}))) {
 		t.Errorf("ps --format json = %v, want init %d and the exec %d", ps, pid, execPid)
 	}
 	o.ok("kill", "--all", id, "KILL")
 	waitExit(t, execPid)
 	waitExit(t, pid)
 	o.ok("delete", id)
-}
-
-func sorted(s []int) []int {
-	s = append([]int{}, s...)
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-	return s
 }
 
 // TestOCIPauseResume: pause freezes the container, state says paused,
@@ -562,6 +545,55 @@ func TestOCIExecConsole(t *testing.T) {
 	o.ok("delete", "--force", id)
 }
 
+// TestHostileOCIExecConsole: the terminal of an exec is opened in a
+// container that runs, whose /dev/pts its processes may have replaced: a
+// ptmx that is a symlink or a FIFO is refused, in one line, and nothing
+// hangs on it.
+func TestHostileOCIExecConsole(t *testing.T) {
+	o := newOCIEnv(t)
+	for _, tt := range []struct{ name, plant string }{
+		{"symlink", "ln -s ../null /dev/pts/ptmx"},
+		{"fifo", "mkfifo /dev/pts/ptmx"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id := newName()
+			o.create(id, ociBundle(t, []string{"sleep", "1000"}, nil))
+			o.ok("start", id)
+			processFile := func(terminal bool, args ...string) string {
+				p := runcSpec(args).Process
+				p.Terminal = terminal
+				caps := append(p.Capabilities.Bounding, "CAP_SYS_ADMIN", "CAP_MKNOD")
+				p.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+				data, err := json.Marshal(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := filepath.Join(t.TempDir(), "process.json")
+				if err := os.WriteFile(f, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return f
+			}
+			// The container's root takes its devpts away and plants its own ptmx.
+			o.ok("exec", "--process", processFile(false, "sh", "-c", "umount /dev/pts && "+tt.plant), id)
+			sock, masters := consoleSocket(t)
+			r := o.result("exec", "--detach", "--console-socket", sock, "--process", processFile(true, "true"), id)
+			if r.code == 0 || !strings.Contains(r.stderr, "/dev/pts/ptmx") || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("exec with a planted %s ptmx: exit %d, stderr %q; want a refusal in one line naming /dev/pts/ptmx", tt.name, r.code, r.stderr)
+			}
+			select {
+			case m := <-masters:
+				if m != nil {
+					m.Close()
+					t.Error("a terminal master was sent for a planted ptmx")
+				}
+			default:
+			}
+			o.ok("delete", "--force", id)
+		})
+	}
+}
+
 // TestOCIErrorsReachLogAndStderr: a failing runtime command says why on
 // stderr, for podman, and as a json line of level error in --log, whose
 // message containerd shows.
@@ -573,7 +605,7 @@ func TestOCIErrorsReachLogAndStderr(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "apparmorProfile") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("create: exit %d, stderr %q; want 125 and one line naming apparmorProfile", r.code, r.stderr)
 	}
-	o.ociNoLeftovers(id)
+	o.noLeftovers(id)
 	data, err := os.ReadFile(o.log)
 	if err != nil {
 		t.Fatal(err)
