@@ -284,6 +284,20 @@ func TestOCILifecycle(t *testing.T) {
 	o.ok("delete", "--force", id) // a missing one, with --force
 }
 
+// TestOCIOOMScoreAdj: process.oomScoreAdj is init's once created, and so
+// the command's.
+func TestOCIOOMScoreAdj(t *testing.T) {
+	o := newOCIEnv(t)
+	id := newName()
+	adj := 500 // raising it needs no capability
+	pid := o.create(id, ociBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) { s.Process.OOMScoreAdj = &adj }))
+	got, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/oom_score_adj")
+	if err != nil || strings.TrimSpace(string(got)) != "500" {
+		t.Errorf("init's oom_score_adj = %q (%v), want 500", got, err)
+	}
+	o.ok("delete", id)
+}
+
 // TestOCIKillSignals: kill takes signals as numbers and names, with or
 // without SIG, and delivers them to the container's PID 1.
 func TestOCIKillSignals(t *testing.T) {

@@ -205,13 +205,6 @@ func Create(log hclog.Logger, cfg CreateConfig) (err error) {
 			return err
 		}
 	}
-	if adj := s.Process.OOMScoreAdj; adj != nil {
-		// From the host's /proc, before the command exists: it inherits it.
-		if err := os.WriteFile("/proc/"+strconv.Itoa(p.pid())+"/oom_score_adj", []byte(strconv.Itoa(*adj)), 0); err != nil {
-			p.kill(log)
-			return fmt.Errorf("process.oomScoreAdj: %w", err)
-		}
-	}
 	// The spec as init got it, for OCI exec, as crate run keeps it.
 	if err := h.WriteFile(InitSpec, p.spec); err != nil {
 		p.kill(log)

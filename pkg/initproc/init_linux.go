@@ -221,6 +221,11 @@ func buildContainer(log *initlog.Logger, in *spec.InitInput, sync *initsync.Chan
 		return nil, "mount", err
 	}
 	defer fs.Close()
+	if adj := s.Process.OOMScoreAdj; adj != nil {
+		if err := setOOMScoreAdj(fs, *adj); err != nil {
+			return nil, "set oomScoreAdj", err
+		}
+	}
 	if err := makeDev(fs, s.Linux.Devices); err != nil {
 		return nil, "create /dev", err
 	}
@@ -343,6 +348,24 @@ func becomeCommand(log *initlog.Logger, s *specs.Spec, filter seccomp.Program, c
 	}
 	log.Debug("init executing command", "args", s.Process.Args, "cwd", s.Process.Cwd)
 	return initsync.StepExec, execCommand(s.Process.Args, s.Process.Env, sync)
+}
+
+// setOOMScoreAdj sets init's OOM score adjustment, which the command
+// inherits, through the /proc init mounted: init's own, never found again
+// by a PID that another process may have taken since.
+func setOOMScoreAdj(fs *fileSystems, adj int) error {
+	if fs.proc == nil {
+		return errors.New("process.oomScoreAdj needs /proc, and the spec mounts none")
+	}
+	fd, err := unix.Openat(int(fs.proc.Fd()), "self/oom_score_adj", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: "/proc/self/oom_score_adj", Err: err}
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte(strconv.Itoa(adj))); err != nil {
+		return &os.PathError{Op: "write", Path: "/proc/self/oom_score_adj", Err: err}
+	}
+	return nil
 }
 
 // propagationFlags are the mount propagation types a root can be given.
