@@ -62,8 +62,8 @@ func TestMain(m *testing.M) {
 // leftovers can be checked and logs read without looking at anyone else's.
 type env struct {
 	t       *testing.T
-	root    string // --root
-	runDir  string // --run-dir
+	root    string // --data-root
+	runDir  string // --root
 	logFile string // --log-file
 	// timeout is the safety net of each crate command: a hung crate fails
 	// its test instead of stalling the whole run until go test's own

@@ -26,7 +26,7 @@ type ImageCmd struct {
 	Prune  ImagePruneCmd  `cmd:"" help:"Remove the images without a name (with -a, every image) that no container uses, then the layers nothing uses."`
 }
 
-// withStore opens the store under --root with crate's logging and runs f.
+// withStore opens the store under --data-root with crate's logging and runs f.
 func withStore(g *Globals, f func(hclog.Logger, *image.Store) error) error {
 	return withImageLog(g, func(log hclog.Logger) error {
 		store, err := openStore(g, log)
@@ -74,7 +74,7 @@ type ImageImportCmd struct {
 
 func (c *ImageImportCmd) Run(g *Globals, code *int) error {
 	// The file and the names are checked before the store is opened: bad input
-	// creates nothing, not even the store's directories under a new --root.
+	// creates nothing, not even the store's directories under a new --data-root.
 	return withImageLog(g, func(log hclog.Logger) error {
 		src, err := image.OpenSource(c.File, c.Platform)
 		if err != nil {

@@ -279,7 +279,7 @@ func (c *container) make(ctx context.Context, store *image.Store, img *image.Ima
 	storage Storage, why string, cg cgroups.Manager, res *specs.LinuxResources) error {
 	var err error
 	if err := os.MkdirAll(containers, 0o700); err != nil {
-		return fmt.Errorf("create state directory: %w (use --root to choose another)", err)
+		return fmt.Errorf("create state directory: %w (use --data-root to choose another)", err)
 	}
 	if c.dirLock, err = makeContainerDir(containers, c.id); err != nil {
 		if errors.Is(err, fs.ErrExist) {

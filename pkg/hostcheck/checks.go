@@ -278,7 +278,7 @@ func checkOverlayUpper(stateRoot string, sm stateMount) Result {
 	case slices.Contains(noUpper, sm.mount.fsType):
 		r.Status = Warn
 		r.Detail = fmt.Sprintf("%s is on %s: crate falls back to --storage copy", stateRoot, sm.mount.fsType)
-		r.Fix = "put --root on ext4, xfs, btrfs or tmpfs"
+		r.Fix = "put --data-root on ext4, xfs, btrfs or tmpfs"
 	default:
 		r.Detail = sm.mount.fsType + " can hold overlay upper directories"
 	}

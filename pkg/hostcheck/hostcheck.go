@@ -40,7 +40,7 @@ type Options struct {
 	ProcRoot    string // /proc
 	CgroupRoot  string // /sys/fs/cgroup
 	ModulesRoot string // /lib/modules, where a loadable overlay module would be
-	StateRoot   string // crate's --root, /var/lib/crate; it need not exist yet
+	StateRoot   string // crate's --data-root, /var/lib/crate; it need not exist yet
 	// FindInit returns the crate-init crate would start
 	// (container.FindInit); nil skips that check.
 	FindInit func() (string, error)

@@ -82,7 +82,7 @@ type State struct {
 	// with them, in the same v1 hierarchies. nil for a container of before
 	// they were recorded.
 	Resources *specs.LinuxResources `json:"resources,omitempty"`
-	Bundle    string                `json:"bundle,omitempty"` // the container's directory under crate's --root (rootfs, upper dir, output log)
+	Bundle    string                `json:"bundle,omitempty"` // the container's directory under crate's --data-root (rootfs, upper dir, output log)
 	Log       string                `json:"log,omitempty"`    // the captured stdout/stderr file, for detached containers
 	// LogLimits are those Log was kept within (its rotated files are Log.1, Log.2, ...);
 	// zero for a container of before they were recorded, whose log is one file.
